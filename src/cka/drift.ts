@@ -1,0 +1,171 @@
+import { StatisticsError } from '../errors/index.js';
+import { assertGram, assertMinSamples, diagonalBlock, type Gram } from './gram.js';
+import { hsicOfCentered, uCenter } from './hsic.js';
+
+/**
+ * Drift statistics of a production batch X (n samples) against reference samples R
+ * (m samples), read from ONE Gram of the stacked batch Z = [X; R]:
+ *
+ *   G = [ K  C ]    K = G[X,X] (n×n), L = G[R,R] (m×m), C = G[X,R] (n×m)
+ *       [ C' L ]
+ *
+ * Paired CKA is the wrong statistic here: X and R are independent, so E[HSIC1(K, L)] = 0
+ * whatever the drift. Instead:
+ *
+ * - covariance alignment, the CKA of the two covariance operators:
+ *     A_xr = ||H_n C H_m||_F² / ((n-1)(m-1))   unbiased for tr(S_X S_R)
+ *     A_xx = HSIC1(K, K), A_rr = HSIC1(L, L)   unbiased for ||S||_F²
+ *     cka  = sum A_xr / sqrt(sum A_xx * sum A_rr)  (1 when the covariance shape is unchanged)
+ * - unbiased MMD² (Gretton et al. 2012) with the linear kernel (sees mean shifts, which
+ *   cka is blind to) and with an RBF kernel whose bandwidth is fixed from the reference,
+ *   so that per-batch estimates can be summed.
+ *
+ * Every field of DriftSums is additive across batches, windows and replicas.
+ */
+export interface DriftSums {
+  readonly batches: number;
+  /** production samples that went into these sums */
+  readonly samples: number;
+  readonly axr: number;
+  readonly axx: number;
+  readonly arr: number;
+  /** sum over batches of the unbiased linear-kernel MMD² */
+  readonly mmdLinear: number;
+  /** sum over batches of the unbiased RBF-kernel MMD² */
+  readonly mmdRbf: number;
+}
+
+export const EMPTY_DRIFT: DriftSums = { batches: 0, samples: 0, axr: 0, axx: 0, arr: 0, mmdLinear: 0, mmdRbf: 0 };
+
+export const DRIFT_FIELDS = ['batches', 'samples', 'axr', 'axx', 'arr', 'mmdLinear', 'mmdRbf'] as const;
+
+export function addDrift(a: DriftSums, b: DriftSums): DriftSums {
+  return {
+    batches: a.batches + b.batches,
+    samples: a.samples + b.samples,
+    axr: a.axr + b.axr,
+    axx: a.axx + b.axx,
+    arr: a.arr + b.arr,
+    mmdLinear: a.mmdLinear + b.mmdLinear,
+    mmdRbf: a.mmdRbf + b.mmdRbf,
+  };
+}
+
+export interface DriftScores {
+  /** covariance-alignment CKA; null where undefined (no batches or no variance) */
+  readonly cka: number | null;
+  readonly mmd2Linear: number | null;
+  readonly mmd2Rbf: number | null;
+}
+
+export function driftScores(s: DriftSums): DriftScores {
+  if (s.batches === 0) return { cka: null, mmd2Linear: null, mmd2Rbf: null };
+  const denominator = Math.sqrt(s.axx * s.arr);
+  const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : null);
+  return {
+    cka: denominator > 0 ? finiteOrNull(s.axr / denominator) : null,
+    mmd2Linear: finiteOrNull(s.mmdLinear / s.batches),
+    mmd2Rbf: finiteOrNull(s.mmdRbf / s.batches),
+  };
+}
+
+/**
+ * One batch's contribution. `g` is the (n+m)×(n+m) Gram of [X; R] with the n production
+ * rows first; `rbfGamma` is the RBF kernel's 1/bandwidth² (see medianGamma).
+ */
+export function driftBatch(g: Gram, n: number, rbfGamma: number): DriftSums {
+  assertGram(g, 'stacked Gram');
+  const m = g.n - n;
+  assertMinSamples(n, 'production batch');
+  assertMinSamples(m, 'reference batch');
+  if (!(rbfGamma > 0) || !Number.isFinite(rbfGamma)) {
+    throw new StatisticsError(`RBF gamma must be a positive number, got ${rbfGamma}`);
+  }
+  const size = g.n;
+  const d = g.data;
+  const ku = uCenter(diagonalBlock(g, 0, n), 'production Gram');
+  const lu = uCenter(diagonalBlock(g, n, m), 'reference Gram');
+
+  // Double-centred cross block H_n C H_m, and the kernel sums for MMD².
+  const rowMean = new Float64Array(n);
+  const colMean = new Float64Array(m);
+  let crossLinear = 0;
+  let crossRbf = 0;
+  for (let i = 0; i < n; i++) {
+    const gii = d[i * size + i]!;
+    for (let j = 0; j < m; j++) {
+      const v = d[i * size + n + j]!;
+      rowMean[i]! += v;
+      colMean[j]! += v;
+      crossRbf += rbf(gii, d[(n + j) * size + n + j]!, v, rbfGamma);
+    }
+    crossLinear += rowMean[i]!;
+    rowMean[i]! /= m;
+  }
+  for (let j = 0; j < m; j++) colMean[j]! /= n;
+  const grand = crossLinear / (n * m);
+  let axrNumerator = 0;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < m; j++) {
+      const c = d[i * size + n + j]! - rowMean[i]! - colMean[j]! + grand;
+      axrNumerator += c * c;
+    }
+  }
+  const within = (start: number, count: number): { linear: number; rbf: number } => {
+    let linear = 0;
+    let kernel = 0;
+    for (let i = start; i < start + count; i++) {
+      for (let j = i + 1; j < start + count; j++) {
+        const v = d[i * size + j]!;
+        linear += 2 * v;
+        kernel += 2 * rbf(d[i * size + i]!, d[j * size + j]!, v, rbfGamma);
+      }
+    }
+    return { linear: linear / (count * (count - 1)), rbf: kernel / (count * (count - 1)) };
+  };
+  const x = within(0, n);
+  const r = within(n, m);
+  const sums: DriftSums = {
+    batches: 1,
+    samples: n,
+    axr: axrNumerator / ((n - 1) * (m - 1)),
+    axx: hsicOfCentered(ku, ku, n),
+    arr: hsicOfCentered(lu, lu, m),
+    mmdLinear: x.linear + r.linear - (2 * crossLinear) / (n * m),
+    mmdRbf: x.rbf + r.rbf - (2 * crossRbf) / (n * m),
+  };
+  for (const key of DRIFT_FIELDS) {
+    if (!Number.isFinite(sums[key])) throw new StatisticsError(`stacked Gram gives a non-finite ${key}`);
+  }
+  return sums;
+}
+
+function rbf(gaa: number, gbb: number, gab: number, gamma: number): number {
+  // Squared distance from inner products; clamp the tiny negatives float rounding leaves.
+  return Math.exp(-gamma * Math.max(0, gaa + gbb - 2 * gab));
+}
+
+/**
+ * The RBF kernel's gamma = 1 / median squared distance between reference samples (the
+ * median heuristic), read from a reference-only Gram. Fixed once at start-up so that
+ * per-batch MMD² estimates stay comparable and can be summed.
+ */
+export function medianGamma(l: Gram): number {
+  assertGram(l, 'reference Gram');
+  assertMinSamples(l.n, 'reference Gram');
+  const n = l.n;
+  const distances = new Float64Array((n * (n - 1)) / 2);
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      distances[k++] = Math.max(0, l.data[i * n + i]! + l.data[j * n + j]! - 2 * l.data[i * n + j]!);
+    }
+  }
+  distances.sort();
+  const half = distances.length >> 1;
+  const median = distances.length % 2 === 1 ? distances[half]! : (distances[half - 1]! + distances[half]!) / 2;
+  if (!(median > 0) || !Number.isFinite(median)) {
+    throw new StatisticsError('reference samples have no spread in this layer (median distance 0): cannot set an RBF bandwidth');
+  }
+  return 1 / median;
+}
