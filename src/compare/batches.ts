@@ -1,0 +1,31 @@
+import { MIN_SAMPLES } from '../cka/gram.js';
+
+/** [start, end) ranges of consecutive batches over `count` samples; a last batch under MIN_SAMPLES is left out. */
+export function batchRanges(count: number, size: number): { ranges: [number, number][]; dropped: number } {
+  const ranges: [number, number][] = [];
+  for (let start = 0; start < count; start += size) ranges.push([start, Math.min(count, start + size)]);
+  const last = ranges.at(-1);
+  if (last && last[1] - last[0] < MIN_SAMPLES) {
+    ranges.pop();
+    return { ranges, dropped: last[1] - last[0] };
+  }
+  return { ranges, dropped: 0 };
+}
+
+/**
+ * Runs `fetch` for every batch with one batch in flight ahead of `consume`, so the
+ * statistics of batch i are computed while the model runs batch i + 1.
+ */
+export async function pipelined<T>(
+  count: number,
+  fetch: (index: number) => Promise<T>,
+  consume: (value: T, index: number) => void,
+): Promise<void> {
+  if (count === 0) return;
+  let next = fetch(0);
+  for (let i = 0; i < count; i++) {
+    const value = await next;
+    if (i + 1 < count) next = fetch(i + 1);
+    consume(value, i);
+  }
+}

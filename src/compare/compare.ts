@@ -1,0 +1,156 @@
+import { CkaMatrix } from '../cka/paired.js';
+import { addDrift, driftBatch, driftScores, EMPTY_DRIFT, medianGamma, type DriftSums } from '../cka/drift.js';
+import type { Gram } from '../cka/gram.js';
+import { ConfigError, DataError } from '../errors/index.js';
+import { batchRanges, pipelined } from './batches.js';
+
+/**
+ * Offline comparisons, torch_cka's job without its bugs:
+ *
+ *   paired    CKA matrix between every layer of model A and every layer of model B on
+ *             the SAME samples (minibatch CKA, ratio of summed unbiased HSICs)
+ *   drift     one model, two data sets: per layer, covariance-alignment CKA and unbiased
+ *             MMD² of data set B against data set A, from one Gram of the stacked batch
+ *   positional torch_cka's dataset comparison, pairing rows of A and B by position. Its
+ *             expectation is 0 whatever the drift; kept only for reproducing old results.
+ */
+
+/** A model whose chosen layers come back as Grams of a batch. */
+export interface TappedModel {
+  readonly name: string;
+  readonly layers: readonly string[];
+  grams(samples: Float32Array, n: number): Promise<Gram[]>;
+}
+
+export interface Dataset {
+  readonly name: string;
+  readonly count: number;
+  readonly sampleSize: number;
+  readonly data: Float32Array;
+}
+
+export type Progress = (done: number, total: number) => void;
+
+export interface MatrixResult {
+  readonly cka: (number | null)[][];
+  readonly batches: number;
+  readonly samples: number;
+  readonly dropped: number;
+}
+
+function slice(d: Dataset, [start, end]: [number, number]): Float32Array {
+  return d.data.subarray(start * d.sampleSize, end * d.sampleSize);
+}
+
+function checkBatch(size: number): void {
+  if (!Number.isInteger(size) || size < 4) {
+    throw new ConfigError(`--batch-size must be a whole number of at least 4 (the unbiased HSIC divides by n-3), got ${size}`);
+  }
+}
+
+/** CKA matrix of model A's layers against model B's layers on the same samples (B may be A). */
+export async function comparePaired(
+  a: TappedModel,
+  b: TappedModel,
+  data: Dataset,
+  batchSize: number,
+  progress: Progress = () => {},
+): Promise<MatrixResult> {
+  checkBatch(batchSize);
+  const { ranges, dropped } = batchRanges(data.count, batchSize);
+  if (ranges.length === 0) throw new DataError(`${data.name}: ${data.count} samples, need at least 4`);
+  const matrix = new CkaMatrix(a.layers.length, b.layers.length);
+  await pipelined(
+    ranges.length,
+    async (i) => {
+      const x = slice(data, ranges[i]!);
+      const n = ranges[i]![1] - ranges[i]![0];
+      const ga = await a.grams(x, n);
+      return { ga, gb: a === b ? ga : await b.grams(x, n) };
+    },
+    ({ ga, gb }, i) => {
+      matrix.add(ga, gb);
+      progress(i + 1, ranges.length);
+    },
+  );
+  return { cka: matrix.values(), batches: matrix.batches, samples: matrix.samples, dropped };
+}
+
+/** torch_cka's dataset comparison: rows of A and B paired by position (see the note above). */
+export async function comparePositional(
+  model: TappedModel,
+  a: Dataset,
+  b: Dataset,
+  batchSize: number,
+  progress: Progress = () => {},
+): Promise<MatrixResult> {
+  checkBatch(batchSize);
+  const count = Math.min(a.count, b.count);
+  const { ranges, dropped } = batchRanges(count, batchSize);
+  const matrix = new CkaMatrix(model.layers.length, model.layers.length);
+  await pipelined(
+    ranges.length,
+    async (i) => {
+      const n = ranges[i]![1] - ranges[i]![0];
+      return { ga: await model.grams(slice(a, ranges[i]!), n), gb: await model.grams(slice(b, ranges[i]!), n) };
+    },
+    ({ ga, gb }, i) => {
+      matrix.add(ga, gb);
+      progress(i + 1, ranges.length);
+    },
+  );
+  return { cka: matrix.values(), batches: matrix.batches, samples: matrix.samples, dropped: dropped + Math.abs(a.count - b.count) };
+}
+
+export interface LayerDrift {
+  readonly layer: string;
+  readonly cka: number | null;
+  readonly mmd2Linear: number | null;
+  readonly mmd2Rbf: number | null;
+  readonly rbfGamma: number;
+  readonly sums: DriftSums;
+}
+
+/**
+ * Drift of data set B (as production) against data set A (as reference), per layer:
+ * each batch stacks b_i (n rows) over a_i (m rows) and runs the model once. The RBF
+ * bandwidth is fixed per layer from the first reference batch (median heuristic).
+ */
+export async function compareDrift(
+  model: TappedModel,
+  reference: Dataset,
+  production: Dataset,
+  batchSize: number,
+  progress: Progress = () => {},
+): Promise<{ layers: LayerDrift[]; batches: number; dropped: number }> {
+  checkBatch(batchSize);
+  if (reference.sampleSize !== production.sampleSize) {
+    throw new DataError(
+      `${production.name} has samples of ${production.sampleSize} values but ${reference.name} has ${reference.sampleSize}`,
+    );
+  }
+  const count = Math.min(reference.count, production.count);
+  const { ranges, dropped } = batchRanges(count, batchSize);
+  if (ranges.length === 0) throw new DataError(`need at least 4 samples in each data set, got ${count}`);
+  const first = ranges[0]!;
+  const gammas = (await model.grams(slice(reference, first), first[1] - first[0])).map((g) => medianGamma(g));
+  let sums = model.layers.map(() => EMPTY_DRIFT);
+  await pipelined(
+    ranges.length,
+    async (i) => {
+      const r = ranges[i]!;
+      const n = r[1] - r[0];
+      const x = slice(production, r);
+      const stacked = new Float32Array(2 * x.length);
+      stacked.set(x);
+      stacked.set(slice(reference, r), x.length);
+      return { n, grams: await model.grams(stacked, 2 * n) };
+    },
+    ({ n, grams }, i) => {
+      sums = sums.map((s, l) => addDrift(s, driftBatch(grams[l]!, n, gammas[l]!)));
+      progress(i + 1, ranges.length);
+    },
+  );
+  const layers = model.layers.map((layer, l) => ({ layer, ...driftScores(sums[l]!), rbfGamma: gammas[l]!, sums: sums[l]! }));
+  return { layers, batches: ranges.length, dropped: dropped + Math.abs(reference.count - production.count) };
+}

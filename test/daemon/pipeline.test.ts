@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { addDrift, EMPTY_DRIFT, gramOf, type DriftSums } from '../../src/cka/index.js';
+import { Pipeline, type Decoded, type PipelineDeps, type SourceRecord } from '../../src/daemon/pipeline.js';
+import { normals } from '../cka/linalg.js';
+
+const D = 3;
+
+/** Messages are 3 little-endian float32s; anything else is rejected as wrong_size. */
+function decode(bytes: Uint8Array): Decoded {
+  if (bytes.length !== 4 * D) return { ok: false, reason: 'wrong_size', detail: `${bytes.length} bytes` };
+  const copy = new Uint8Array(bytes);
+  return { ok: true, sample: new Float32Array(copy.buffer) };
+}
+
+function records(topic: string, partition: number, from: number, count: number, seed: number): SourceRecord[] {
+  const z = normals(seed, count * D);
+  return Array.from({ length: count }, (_, i) => ({
+    topic,
+    partition,
+    offset: from + i,
+    value: new Uint8Array(Float32Array.from(z.subarray(i * D, (i + 1) * D)).buffer),
+  }));
+}
+
+function setup(overrides: Partial<PipelineDeps> = {}) {
+  const windows: DriftSums[] = [EMPTY_DRIFT];
+  const reference = Float32Array.from(normals(999, 64 * D));
+  let clock = 0;
+  const deps: PipelineDeps = {
+    layers: ['identity'],
+    gammas: [0.5],
+    batchSize: 8,
+    referencePerBatch: 6,
+    sampleSize: D,
+    decode,
+    drawReference: (m) => reference.slice(0, m * D),
+    // The "model" is the identity map, so the Gram is the input's own: real numbers, no mock.
+    grams: async (stacked, rows) => ({ grams: [gramOf(stacked, rows, D)], inferenceMs: 1 }),
+    addToWindows: (_l, s) => {
+      windows[0] = addDrift(windows[0]!, s);
+    },
+    now: () => ++clock,
+    ...overrides,
+  };
+  return { deps, windows };
+}
+
+describe('Pipeline', () => {
+  it('batches good samples, applies offsets only with their batch, and counts exactly', async () => {
+    const { deps, windows } = setup();
+    const p = new Pipeline(deps);
+    p.accept(records('t', 0, 0, 20, 1));
+    expect(p.offsets).toEqual({});
+    expect(await p.process()).toBe(2);
+    expect(p.offsets).toEqual({ t: { '0': 16 } });
+    expect(windows[0]!.samples).toBe(16);
+    expect(p.pendingSamples).toBe(4);
+    expect(await p.process({ flush: true })).toBe(1);
+    expect(p.offsets).toEqual({ t: { '0': 20 } });
+    expect(windows[0]!.batches).toBe(3);
+    const state = await p.snapshot();
+    expect(state.counters.samples).toEqual({ t: 20 });
+  });
+
+  it('keeps rejections in order: counted when everything before them is applied', async () => {
+    const { deps } = setup();
+    const p = new Pipeline(deps);
+    const good = records('t', 0, 0, 10, 2);
+    const bad: SourceRecord = { topic: 't', partition: 0, offset: 3, value: new Uint8Array(5) };
+    const mixed = [...good.slice(0, 3), bad, ...good.slice(3).map((r) => ({ ...r, offset: r.offset + 1 }))];
+    p.accept(mixed);
+    let state = await p.snapshot();
+    expect(state.counters.rejected).toEqual({}); // behind three unapplied samples
+    await p.process();
+    state = await p.snapshot();
+    expect(state.counters.rejected).toEqual({ t: { wrong_size: 1 } });
+    expect(state.counters.samples).toEqual({ t: 8 });
+    expect(p.offsets).toEqual({ t: { '0': 9 } });
+    // a rejection at the head of the queue is applied at once
+    const q = new Pipeline(setup().deps);
+    q.accept([{ ...bad, offset: 0 }]);
+    expect(q.offsets).toEqual({ t: { '0': 1 } });
+  });
+
+  it('does not flush fewer than 4 samples, and skips redelivered offsets', async () => {
+    const { deps } = setup();
+    const p = new Pipeline(deps);
+    p.accept(records('t', 1, 100, 3, 3));
+    expect(await p.process({ flush: true })).toBe(0);
+    p.accept(records('t', 1, 100, 5, 3)); // 100..102 again, then 103, 104
+    expect(p.duplicates).toBe(3);
+    expect(await p.process({ flush: true })).toBe(1);
+    expect(p.offsets).toEqual({ t: { '1': 105 } });
+  });
+
+  it('restores from a state: nothing before its offsets is counted again', async () => {
+    const first = setup();
+    const p = new Pipeline(first.deps);
+    const all = records('t', 0, 0, 24, 4);
+    p.accept(all.slice(0, 16));
+    await p.process();
+    const saved = await p.snapshot();
+    // crash: the next 8 were never applied; restart from the saved state and replay everything
+    const second = setup();
+    const q = new Pipeline(second.deps, saved);
+    q.accept(all);
+    await q.process();
+    const end = await q.snapshot();
+    expect(end.counters.samples).toEqual({ t: 24 });
+    expect(second.windows[0]!.samples).toBe(8);
+    expect(q.duplicates).toBe(16);
+  });
+
+  it('serialises concurrent process calls', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const { deps } = setup({
+      grams: async (stacked, rows) => {
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight -= 1;
+        return { grams: [gramOf(stacked, rows, D)], inferenceMs: 5 };
+      },
+    });
+    const p = new Pipeline(deps);
+    p.accept(records('t', 0, 0, 32, 5));
+    const done = await Promise.all([p.process(), p.process(), p.process({ flush: true })]);
+    expect(done.reduce((a, b) => a + b, 0)).toBe(4);
+    expect(most).toBe(1);
+  });
+});
