@@ -1,0 +1,20 @@
+/** Configuration: the file's schema, loading with one-line errors, secrets kept out of logs. */
+export { loadConfig, parseConfigData, parseConfigText, formatOf, type ConfigFormat, type ParseConfigOptions } from './load.js';
+export {
+  createConfigSchema,
+  LOG_LEVELS,
+  PROVIDERS,
+  SASL_MECHANISMS,
+  STATISTICS,
+  TAP_GRAPHS,
+  type Config,
+  type FileSourceConfig,
+  type KafkaSourceConfig,
+  type LogLevel,
+  type Provider,
+  type SourceConfig,
+  type WindowConfig,
+} from './schema.js';
+export { redactedConfig, type RedactedConfig } from './redact.js';
+export { Secret } from './secret.js';
+export { formatDuration, parseDuration } from './duration.js';

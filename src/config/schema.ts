@@ -1,0 +1,236 @@
+import { join } from 'node:path';
+import { z } from 'zod';
+import { formatDuration } from './duration.js';
+import { ENCODINGS, HARD_MAX_MESSAGE_BYTES } from '../source/decode.js';
+import {
+  cron,
+  envName,
+  duration,
+  filePath,
+  hostPort,
+  identifier,
+  nonEmpty,
+  passwordFromEnv,
+  sha256,
+  tensorName,
+  topicName,
+  wholeNumber,
+  type SchemaContext,
+} from './fields.js';
+
+/**
+ * The configuration file's shape. Every object is strict (an unknown key is a typo
+ * until proven otherwise), every optional setting has its default here, durations
+ * are milliseconds and paths absolute once parsed, and secrets are Secret objects
+ * read from the environment. The schema is built per load because two things come
+ * from outside the file: the environment and the folder relative paths start from.
+ */
+
+export const PROVIDERS = ['cuda', 'tensorrt', 'webgpu', 'cpu'] as const;
+export const TAP_GRAPHS = ['auto', 'plain', 'channel-split'] as const;
+export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export const STATISTICS = ['cka', 'mmd2_linear', 'mmd2_rbf'] as const;
+
+const SECOND = 1000;
+const DAY = 86_400_000;
+/** The Gram of a stacked batch is (n + m)^2 floats per layer; past 4096 rows it stops being a monitoring cost. */
+const MAX_BATCH = 4096;
+
+function unique<T>(key: (item: T) => string, what: string) {
+  return (items: readonly T[], ctx: z.core.$RefinementCtx<readonly T[]>): void => {
+    const seen = new Set<string>();
+    items.forEach((item, i) => {
+      const k = key(item);
+      if (seen.has(k)) ctx.addIssue({ code: 'custom', message: `${what} that is not listed before`, input: item, path: [i] });
+      seen.add(k);
+    });
+  };
+}
+
+const modelSection = (ctx: SchemaContext) =>
+  z.strictObject({
+    path: filePath(ctx, 'an .onnx file'),
+    sha256: sha256.optional(),
+    layers: z.array(tensorName, { error: 'a list of ONNX tensor names' }).min(1, { error: 'a list of at least one tensor name (or no "layers" key for the automatic set)' }).superRefine(unique((s) => s, 'a layer')).optional(),
+    providers: z
+      .array(z.enum(PROVIDERS, { error: `one of ${PROVIDERS.join(', ')}` }), { error: 'a list of execution providers, in order of preference' })
+      .min(1, { error: 'a list of at least one execution provider' })
+      .superRefine(unique((s) => s, 'a provider'))
+      .default(['cpu']),
+    tapGraph: z.enum(TAP_GRAPHS, { error: `one of ${TAP_GRAPHS.join(', ')}` }).default('auto'),
+    threads: wholeNumber(1, 1024).optional(),
+  });
+
+const candidateSection = (ctx: SchemaContext) =>
+  z.strictObject({
+    path: filePath(ctx, 'an .onnx file'),
+    sha256: sha256.optional(),
+    layers: z.array(tensorName, { error: 'a list of ONNX tensor names' }).min(1, { error: 'a list of at least one tensor name' }).superRefine(unique((s) => s, 'a layer')).optional(),
+  });
+
+const referenceSection = (ctx: SchemaContext) =>
+  z.strictObject({
+    path: filePath(ctx, 'a .npy file'),
+    samplesPerBatch: wholeNumber(4, MAX_BATCH).default(64),
+    seed: wholeNumber(0, 2 ** 32 - 1).default(1),
+  });
+
+const tlsFiles = (ctx: SchemaContext) =>
+  z.strictObject({
+    ca: filePath(ctx, 'a PEM file').optional(),
+    cert: filePath(ctx, 'a PEM file').optional(),
+    key: filePath(ctx, 'a PEM file').optional(),
+    rejectUnauthorized: z.boolean({ error: 'true or false' }).default(true),
+  });
+
+const kafkaSource = (ctx: SchemaContext) =>
+  z.strictObject({
+    kind: z.literal('kafka'),
+    brokers: z.array(hostPort, { error: 'a list of "host:port" strings' }).min(1, { error: 'a list of at least one "host:port" string' }),
+    topic: topicName,
+    groupId: nonEmpty,
+    clientId: nonEmpty.default('ckawatch'),
+    fromBeginning: z.boolean({ error: 'true or false' }).default(true),
+    // true: TLS with the system CAs; a mapping: TLS with these files; false or absent: plaintext.
+    ssl: z
+      .union([z.boolean(), tlsFiles(ctx)], { error: 'true, false, or a mapping with ca, cert, key, rejectUnauthorized' })
+      .transform((ssl) => (ssl === true ? { rejectUnauthorized: true } : ssl === false ? undefined : ssl))
+      .optional(),
+    sasl: z
+      .strictObject({
+        mechanism: z.enum(SASL_MECHANISMS, { error: `one of ${SASL_MECHANISMS.join(', ')}` }),
+        username: nonEmpty,
+        passwordEnv: envName,
+      })
+      .transform(passwordFromEnv(ctx))
+      .optional(),
+    deadLetterTopic: topicName.optional(),
+    sessionTimeout: duration({ min: 6 * SECOND, max: 30 * 60 * SECOND }).default(30 * SECOND),
+  });
+
+const fileSource = (ctx: SchemaContext) =>
+  z.strictObject({
+    kind: z.literal('file'),
+    path: filePath(ctx, 'a .npy file'),
+    ratePerSecond: z.number({ error: 'a number of samples per second above 0' }).positive({ error: 'a number of samples per second above 0' }).max(1e7, { error: 'at most 10000000 samples per second' }).optional(),
+    loop: z.boolean({ error: 'true or false' }).default(false),
+  });
+
+const sourceSection = (ctx: SchemaContext) =>
+  z.discriminatedUnion('kind', [kafkaSource(ctx), fileSource(ctx)], { error: 'a source with kind: kafka or kind: file' });
+
+const inputSection = z.strictObject({
+  encoding: z.enum(ENCODINGS, { error: `one of ${ENCODINGS.join(', ')}` }).default('raw-f32'),
+  name: tensorName.optional(),
+  maxMessageBytes: wholeNumber(1, HARD_MAX_MESSAGE_BYTES).optional(),
+});
+
+const batchSection = z.strictObject({
+  size: wholeNumber(4, MAX_BATCH).default(64),
+  maxWait: duration({ min: 1, max: DAY }).default(2 * SECOND),
+});
+
+const windowEntry = z
+  .strictObject({
+    name: identifier,
+    duration: duration({ min: SECOND, max: 90 * DAY }),
+    buckets: wholeNumber(1, 10_000).default(10),
+  })
+  .superRefine((w, ctx) => {
+    if (w.duration / w.buckets < SECOND) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `each of the ${w.buckets} buckets to span a second or more, found ${formatDuration(w.duration)} / ${w.buckets}; use fewer buckets or a longer duration`,
+        input: w,
+        params: { complete: true },
+      });
+    }
+  });
+
+const windowsSection = z
+  .array(windowEntry, { error: 'a list of windows, each with name and duration' })
+  .min(1, { error: 'a list of at least one window' })
+  .superRefine(unique((w) => w.name, 'a window name'))
+  .prefault([
+    { name: '5m', duration: '5m' },
+    { name: '1h', duration: '1h' },
+    { name: '24h', duration: '24h' },
+  ]);
+
+const metricsSection = (ctx: SchemaContext) =>
+  z.strictObject({
+    host: nonEmpty.default('0.0.0.0'),
+    port: wholeNumber(0, 65535).default(9464),
+    basicAuth: z.strictObject({ username: nonEmpty, passwordEnv: envName }).transform(passwordFromEnv(ctx)).optional(),
+    tls: z.strictObject({ cert: filePath(ctx, 'a PEM file'), key: filePath(ctx, 'a PEM file') }).optional(),
+  });
+
+const checkpointSection = (ctx: SchemaContext) =>
+  z.strictObject({
+    dir: filePath(ctx, 'a folder').default(join(ctx.baseDir, 'ckawatch-state')),
+    schedule: cron.default('*/10 * * * * *'),
+    instanceId: z.string({ error: 'an instance id' }).regex(/^[A-Za-z0-9._-]{1,128}$/, { error: 'an instance id of letters, digits, ".", "_" and "-"' }).optional(),
+  });
+
+const thresholdOverride = z
+  .strictObject({
+    cka: z.number({ error: 'a CKA threshold from 0 to 1' }).min(0, { error: 'a CKA threshold from 0 to 1' }).max(1, { error: 'a CKA threshold from 0 to 1' }).optional(),
+    mmd2_linear: z.number({ error: 'a threshold of 0 or more' }).min(0, { error: 'a threshold of 0 or more' }).optional(),
+    mmd2_rbf: z.number({ error: 'a threshold of 0 or more' }).min(0, { error: 'a threshold of 0 or more' }).optional(),
+  })
+  .refine((t) => Object.keys(t).length > 0, { error: `a mapping with at least one of ${STATISTICS.join(', ')}` });
+
+/** zod's record drops a "__proto__" key without a word; a config that has one is refused instead. */
+const noProtoKey = z.unknown().superRefine((value, ctx) => {
+  if (typeof value === 'object' && value !== null && Object.hasOwn(value, '__proto__')) {
+    ctx.addIssue({ code: 'custom', message: 'a layer name other than "__proto__"', input: value, path: ['__proto__'] });
+  }
+});
+
+const calibrationSection = z.strictObject({
+  falseAlarmRate: z.number({ error: 'a rate above 0 and below 0.5' }).gt(0, { error: 'a rate above 0 and below 0.5' }).lt(0.5, { error: 'a rate above 0 and below 0.5' }).default(0.01),
+  schedule: cron.optional(),
+  thresholds: noProtoKey
+    .pipe(z.record(tensorName, thresholdOverride, { error: (iss) => (iss.code === 'invalid_type' ? 'a mapping from layer name to thresholds' : undefined) }))
+    .optional(),
+});
+
+const logSection = z.strictObject({
+  level: z.enum(LOG_LEVELS, { error: `one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+});
+
+export function createConfigSchema(ctx: SchemaContext) {
+  return z
+    .strictObject(
+      {
+        model: modelSection(ctx),
+        candidate: candidateSection(ctx).optional(),
+        reference: referenceSection(ctx),
+        source: sourceSection(ctx),
+        input: inputSection.prefault({}),
+        batch: batchSection.prefault({}),
+        windows: windowsSection,
+        metrics: metricsSection(ctx).prefault({}),
+        checkpoint: checkpointSection(ctx).prefault({}),
+        calibration: calibrationSection.prefault({}),
+        log: logSection.prefault({}),
+      },
+      { error: 'a mapping with the sections model, reference, source and optional others' },
+    )
+    .superRefine((config, zctx) => {
+      const { source } = config;
+      if (source.kind === 'kafka' && source.deadLetterTopic === source.topic) {
+        zctx.addIssue({ code: 'custom', message: 'a dead-letter topic other than the topic consumed', input: source.deadLetterTopic, path: ['source', 'deadLetterTopic'] });
+      }
+    });
+}
+
+/** The parsed configuration: defaults applied, durations in ms, paths absolute, secrets as Secret. */
+export type Config = z.output<ReturnType<typeof createConfigSchema>>;
+export type SourceConfig = Config['source'];
+export type KafkaSourceConfig = Extract<SourceConfig, { kind: 'kafka' }>;
+export type FileSourceConfig = Extract<SourceConfig, { kind: 'file' }>;
+export type WindowConfig = Config['windows'][number];
+export type Provider = (typeof PROVIDERS)[number];
+export type LogLevel = (typeof LOG_LEVELS)[number];

@@ -1,0 +1,57 @@
+import type { Registry } from 'prom-client';
+import type { Logger } from '../metrics/logger.js';
+
+/** What a route answers; the server adds Content-Length and the common headers. */
+export interface RouteResponse {
+  readonly status?: number;
+  readonly contentType: string;
+  readonly body: string | Uint8Array;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface RouteRequest {
+  readonly url: URL;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
+/** An extra GET route (e.g. a status page at '/'). A throw becomes a logged 500. */
+export type RouteHandler = (request: RouteRequest) => RouteResponse | Promise<RouteResponse>;
+
+export interface Readiness {
+  readonly ready: boolean;
+  /** why not ready (model not loaded, reference not calibrated, group not joined, ...) */
+  readonly reasons: readonly string[];
+}
+
+export function metricsRoute(registry: Registry, logger: Logger): RouteHandler {
+  return async () => {
+    try {
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    } catch (err) {
+      logger.error({ err }, 'collecting metrics failed; answering the scrape with 500');
+      return { status: 500, contentType: 'text/plain; charset=utf-8', body: 'metrics collection failed\n' };
+    }
+  };
+}
+
+export function healthRoute(): RouteHandler {
+  // Liveness only: answering at all means the event loop turns.
+  return () => ({ contentType: 'text/plain; charset=utf-8', body: 'ok\n' });
+}
+
+export function readyRoute(ready: () => Readiness, logger: Logger): RouteHandler {
+  return () => {
+    let report: Readiness;
+    try {
+      report = ready();
+    } catch (err) {
+      logger.error({ err }, 'readiness check failed; reporting not ready');
+      report = { ready: false, reasons: [`readiness check failed: ${err instanceof Error ? err.message : String(err)}`] };
+    }
+    return {
+      status: report.ready ? 200 : 503,
+      contentType: 'application/json',
+      body: `${JSON.stringify({ ready: report.ready, reasons: report.reasons })}\n`,
+    };
+  };
+}

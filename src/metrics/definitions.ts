@@ -1,0 +1,145 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/**
+ * Every ckawatch metric, registered on the given (private) registry. Labels stay bounded:
+ * layer, window, statistic, kernel, field, topic, partition, reason, provider; never an
+ * offset or a message id.
+ */
+
+// 1 ms .. 10 s: a small batch on a GPU takes milliseconds, a large one on CPU seconds.
+export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export interface Collectors {
+  /** brings every scrape-time window series up to date; must not throw */
+  readonly windows: () => void;
+  /** 1 or 0 for ckawatch_ready; must not throw */
+  readonly ready: () => number;
+}
+
+export function defineMetrics(registry: Registry, collectors: Collectors) {
+  return { windows: defineWindowMetrics(registry, collectors), pipeline: definePipelineMetrics(registry) };
+}
+
+/** Series computed at scrape time: from the window sums (see window-gauges.ts), and readiness. */
+function defineWindowMetrics(registry: Registry, collectors: Collectors) {
+  const registers = [registry];
+  const collect = collectors.windows;
+  return {
+    ready: new Gauge({
+      name: 'ckawatch_ready',
+      help: '1 when the daemon is ready (model loaded, reference calibrated, group joined)',
+      registers,
+      collect() {
+        this.set(collectors.ready());
+      },
+    }),
+    cka: new Gauge({
+      name: 'ckawatch_cka',
+      help: 'Covariance-alignment CKA of production against reference over the window (1: unchanged; absent when undefined)',
+      labelNames: ['layer', 'window'] as const,
+      registers,
+      collect,
+    }),
+    mmd2: new Gauge({
+      name: 'ckawatch_mmd2',
+      help: 'Unbiased MMD² of production against reference over the window, mean of per-batch estimates (absent when undefined)',
+      labelNames: ['layer', 'window', 'kernel'] as const,
+      registers,
+      collect,
+    }),
+    windowSum: new Gauge({
+      name: 'ckawatch_window_sum',
+      help:
+        'Raw additive sums over the window, for recording rules that combine replicas: ' +
+        'cka = sum(axr)/sqrt(sum(axx)*sum(arr)), mmd2 = sum(mmd_linear|mmd_rbf)/sum(batches)',
+      labelNames: ['layer', 'window', 'field'] as const,
+      registers,
+      collect,
+    }),
+    threshold: new Gauge({
+      name: 'ckawatch_threshold',
+      help: 'Calibrated threshold for the statistic over the window (cka drifts below it, mmd2 above it)',
+      labelNames: ['layer', 'window', 'statistic'] as const,
+      registers,
+      collect,
+    }),
+    drift: new Gauge({
+      name: 'ckawatch_drift',
+      help: '1 while the window score is beyond its threshold, else 0',
+      labelNames: ['layer', 'window', 'statistic'] as const,
+      registers,
+      collect,
+    }),
+    droppedLate: new Counter({
+      name: 'ckawatch_dropped_late_total',
+      help: 'Per-layer additions dropped from a window because their time bucket had already left it',
+      labelNames: ['window'] as const,
+      registers,
+      collect,
+    }),
+    collectErrors: new Counter({
+      name: 'ckawatch_collect_errors_total',
+      help: 'Scrapes whose window values could not be computed (the last good values were served)',
+      registers,
+    }),
+  };
+}
+
+/** Series the daemon updates as things happen. */
+function definePipelineMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    samples: new Counter({
+      name: 'ckawatch_samples_total',
+      help: 'Production samples consumed into the statistics',
+      labelNames: ['topic'] as const,
+      registers,
+    }),
+    rejected: new Counter({
+      name: 'ckawatch_rejected_total',
+      help: 'Messages rejected and skipped, by reason',
+      labelNames: ['topic', 'reason'] as const,
+      registers,
+    }),
+    batches: new Counter({ name: 'ckawatch_batches_total', help: 'Batches processed', registers }),
+    batchDuration: new Histogram({
+      name: 'ckawatch_batch_duration_seconds',
+      help: 'Time to process one batch, from decode to window update',
+      buckets: DURATION_BUCKETS,
+      registers,
+    }),
+    inferenceDuration: new Histogram({
+      name: 'ckawatch_inference_duration_seconds',
+      help: 'Time of one forward pass of the augmented model',
+      buckets: DURATION_BUCKETS,
+      registers,
+    }),
+    consumerLag: new Gauge({
+      name: 'ckawatch_consumer_lag',
+      help: 'Messages between the committed offset and the end of the partition',
+      labelNames: ['topic', 'partition'] as const,
+      registers,
+    }),
+    executionProvider: new Gauge({
+      name: 'ckawatch_execution_provider',
+      help: '1 for the ONNX Runtime execution provider in use',
+      labelNames: ['provider'] as const,
+      registers,
+    }),
+    buildInfo: new Gauge({
+      name: 'ckawatch_build_info',
+      help: 'Always 1; versions as labels',
+      labelNames: ['version', 'node', 'onnxruntime'] as const,
+      registers,
+    }),
+    checkpointErrors: new Counter({ name: 'ckawatch_checkpoint_errors_total', help: 'Checkpoint writes that failed', registers }),
+    checkpointLastSuccess: new Gauge({
+      name: 'ckawatch_checkpoint_last_success_timestamp_seconds',
+      help: 'Unix time of the last checkpoint written',
+      registers,
+    }),
+  };
+}
+
+export type WindowMetrics = ReturnType<typeof defineWindowMetrics>;
+export type PipelineMetrics = ReturnType<typeof definePipelineMetrics>;

@@ -1,0 +1,84 @@
+import { Registry } from 'prom-client';
+import { readCounters, seedCounters, type CounterSeed } from './counter-seed.js';
+import { defineMetrics, type PipelineMetrics } from './definitions.js';
+import type { Logger } from './logger.js';
+import { oncePerTurn } from './once-per-scrape.js';
+import { createWindowRefresh, type LateSource, type ScoreSource } from './window-gauges.js';
+
+export { counterSeedSchema, type CounterSeed } from './counter-seed.js';
+export { DURATION_BUCKETS } from './definitions.js';
+export type { Logger } from './logger.js';
+export { isDrifting, STATISTICS, SUM_FIELD_LABELS, type Statistic } from './statistics.js';
+export type { LateSource, ScoreSource, WindowScore } from './window-gauges.js';
+
+export interface MetricsOptions {
+  /** window sums per layer and window, read at every scrape */
+  readonly scoreSource: ScoreSource;
+  /** late-drop counts per window, read at every scrape */
+  readonly lateSource?: LateSource;
+  /** readiness at scrape time, for ckawatch_ready (the same check /readyz uses) */
+  readonly isReady: () => boolean;
+  /** the clock (ms) that window sums are read at */
+  readonly now: () => number;
+  readonly build: { readonly version: string; readonly node: string; readonly onnxruntime: string };
+  readonly logger: Logger;
+}
+
+/**
+ * The metrics handle the rest of the daemon uses: `metrics.samples.inc({ topic }, n)`,
+ * `metrics.batchDuration.observe(s)`, ... The scrape-time series (cka, mmd2, window_sum,
+ * threshold, drift, dropped_late, ready, collect_errors) are computed from the options'
+ * sources and are not exposed.
+ */
+export type Metrics = PipelineMetrics & {
+  /** a private registry (not prom-client's global one): serve it with MetricsServer */
+  readonly registry: Registry;
+  /** marks `provider` as the one in use (1) and forgets any other */
+  setExecutionProvider(provider: string): void;
+  /** adds counts restored from a checkpoint; once, at start-up */
+  seedCounters(seed: CounterSeed): void;
+  /** the counts to write into a checkpoint */
+  readCounters(): Promise<CounterSeed>;
+};
+
+export function createMetrics(options: MetricsOptions): Metrics {
+  const { logger } = options;
+  const registry = new Registry();
+  // The window refresh needs the gauges it fills; the gauges call it only at scrape time.
+  let refresh = (): void => {};
+  let readyFailing = false;
+  const { windows, pipeline } = defineMetrics(registry, {
+    // A collect() must never throw: one throwing collect fails the whole scrape.
+    windows: () => {
+      try {
+        refresh();
+      } catch (err) {
+        logger.error({ err }, 'unexpected error while updating window metrics');
+      }
+    },
+    ready: () => {
+      try {
+        const ready = options.isReady();
+        readyFailing = false;
+        return ready ? 1 : 0;
+      } catch (err) {
+        if (!readyFailing) logger.error({ err }, 'readiness check failed; reporting not ready');
+        readyFailing = true;
+        return 0;
+      }
+    },
+  });
+  refresh = oncePerTurn(createWindowRefresh(windows, options.scoreSource, options.lateSource, options.now, logger));
+  pipeline.buildInfo.set(options.build, 1);
+
+  return {
+    ...pipeline,
+    registry,
+    setExecutionProvider(provider) {
+      pipeline.executionProvider.reset();
+      pipeline.executionProvider.set({ provider }, 1);
+    },
+    seedCounters: (seed) => seedCounters(pipeline, seed),
+    readCounters: () => readCounters(pipeline),
+  };
+}

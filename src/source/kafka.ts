@@ -1,0 +1,191 @@
+import { Kafka, logLevel, type Consumer, type KafkaConfig, type Producer, type SASLOptions } from 'kafkajs';
+import type { Logger } from 'pino';
+import { IoError } from '../errors/index.js';
+import { toOffset, type OffsetMap } from '../daemon/offsets.js';
+import type { SourceRecord } from '../daemon/pipeline.js';
+
+/*
+ * The Kafka edge (kafkajs). Offsets are committed by the daemon after a checkpoint holds
+ * them, never by kafkajs: autoCommit is off. kafkajs fetches from its *resolved* offset,
+ * so every delivered batch is resolved as soon as its records are in the pipeline's FIFO;
+ * what kafkajs redelivers after a rebalance (it rewinds to the last commit) the pipeline
+ * skips by offset.
+ *
+ *   broker ─fetch─▶ eachBatch ─▶ onRecords (decode, batch, infer; awaited: backpressure)
+ *                      │  heartbeat() every second while onRecords runs
+ *                      └─▶ resolveOffset(last)          commit(offsets) ◀─ after checkpoint
+ */
+
+export interface KafkaSourceOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly groupId: string;
+  readonly topic: string;
+  readonly fromBeginning: boolean;
+  readonly ssl?: KafkaConfig['ssl'];
+  readonly sasl?: SASLOptions;
+  readonly sessionTimeoutMs?: number;
+  readonly deadLetterTopic?: string;
+  readonly logger: Logger;
+}
+
+export interface RecordsHandler {
+  (records: SourceRecord[]): Promise<void>;
+}
+
+export class KafkaSource {
+  readonly #options: KafkaSourceOptions;
+  readonly #kafka: Kafka;
+  readonly #consumer: Consumer;
+  readonly #producer: Producer | null;
+  #joined = false;
+  #assigned: number[] = [];
+  readonly #highWatermarks = new Map<number, number>();
+
+  private constructor(options: KafkaSourceOptions) {
+    this.#options = options;
+    const log = options.logger.child({ component: 'kafkajs' });
+    this.#kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: [...options.brokers],
+      ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
+      ...(options.sasl === undefined ? {} : { sasl: options.sasl }),
+      logLevel: logLevel.WARN,
+      logCreator: () => (entry) => {
+        const { message, ...extra } = entry.log;
+        const level = entry.level === logLevel.ERROR ? 'error' : entry.level === logLevel.WARN ? 'warn' : 'debug';
+        log[level]({ ...extra, namespace: entry.namespace }, message);
+      },
+    });
+    this.#consumer = this.#kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: 3_000,
+      // Retry forever with back-off: a broker outage must not kill the daemon.
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },
+    });
+    this.#producer = options.deadLetterTopic ? this.#kafka.producer({ allowAutoTopicCreation: false }) : null;
+    const events = this.#consumer.events;
+    this.#consumer.on(events.GROUP_JOIN, (e) => {
+      this.#joined = true;
+      this.#assigned = e.payload.memberAssignment[options.topic] ?? [];
+      options.logger.info({ partitions: this.#assigned }, 'joined consumer group');
+    });
+    this.#consumer.on(events.CRASH, (e) => {
+      this.#joined = false;
+      options.logger.warn({ err: e.payload.error, restart: e.payload.restart }, 'Kafka consumer crashed; kafkajs restarts it');
+    });
+    this.#consumer.on(events.DISCONNECT, () => {
+      this.#joined = false;
+    });
+    this.#consumer.on(events.REQUEST_TIMEOUT, () => {
+      options.logger.debug('Kafka request timed out');
+    });
+  }
+
+  static async create(options: KafkaSourceOptions): Promise<KafkaSource> {
+    const source = new KafkaSource(options);
+    try {
+      await source.#consumer.connect();
+      await source.#producer?.connect();
+      await source.#consumer.subscribe({ topics: [options.topic], fromBeginning: options.fromBeginning });
+    } catch (error) {
+      throw new IoError(`cannot reach Kafka at ${options.brokers.join(',')}: ${(error as Error).message}`, {
+        retriable: true,
+        cause: error,
+      });
+    }
+    return source;
+  }
+
+  /** True while the consumer is in its group and has not crashed since. */
+  get ready(): boolean {
+    return this.#joined;
+  }
+
+  /**
+   * Starts consuming. On every group join each assigned partition seeks to `resumeFrom()`
+   * (the offsets the state holds: restored from a checkpoint at start), so neither a
+   * restart nor a rebalance re-reads what the state already counts.
+   */
+  async start(onRecords: RecordsHandler, resumeFrom: () => OffsetMap): Promise<void> {
+    const topic = this.#options.topic;
+    this.#consumer.on(this.#consumer.events.GROUP_JOIN, (e) => {
+      const seeks = resumeFrom()[topic] ?? {};
+      for (const partition of e.payload.memberAssignment[topic] ?? []) {
+        const offset = seeks[String(partition)];
+        if (offset !== undefined) this.#consumer.seek({ topic, partition, offset: String(offset) });
+      }
+    });
+    await this.#consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        if (!isRunning() || isStale()) return;
+        this.#highWatermarks.set(batch.partition, toOffset(batch.highWatermark));
+        const records: SourceRecord[] = batch.messages.map((m) => ({
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: toOffset(m.offset),
+          value: m.value,
+        }));
+        const beat = setInterval(() => void heartbeat().catch(() => undefined), 1_000);
+        try {
+          await onRecords(records);
+        } finally {
+          clearInterval(beat);
+        }
+        if (batch.messages.length > 0) resolveOffset(batch.lastOffset());
+        await heartbeat().catch(() => undefined);
+      },
+    });
+  }
+
+  /** Commits offsets (next offset to read) that a checkpoint now holds. */
+  async commit(offsets: OffsetMap): Promise<void> {
+    const topic = this.#options.topic;
+    const entries = Object.entries(offsets[topic] ?? {})
+      .filter(([partition]) => this.#assigned.includes(Number(partition)))
+      .map(([partition, offset]) => ({ topic, partition: Number(partition), offset: String(offset) }));
+    if (entries.length > 0) await this.#consumer.commitOffsets(entries);
+  }
+
+  /** Records behind the end of each assigned partition, given the offsets applied so far. */
+  lag(applied: OffsetMap): { partition: number; lag: number }[] {
+    const done = applied[this.#options.topic] ?? {};
+    return this.#assigned.map((partition) => {
+      const end = this.#highWatermarks.get(partition) ?? 0;
+      return { partition, lag: Math.max(0, end - (done[String(partition)] ?? 0)) };
+    });
+  }
+
+  /** Sends rejected messages to the dead-letter topic with the reason in a header. */
+  async deadLetter(items: readonly { record: SourceRecord; reason: string; detail: string }[]): Promise<void> {
+    if (!this.#producer || !this.#options.deadLetterTopic || items.length === 0) return;
+    await this.#producer.send({
+      topic: this.#options.deadLetterTopic,
+      messages: items.map(({ record, reason, detail }) => ({
+        value: record.value === null ? null : Buffer.from(record.value),
+        headers: {
+          'ckawatch-reason': reason,
+          'ckawatch-detail': detail.slice(0, 200),
+          'ckawatch-source': `${record.topic}/${record.partition}/${record.offset}`,
+        },
+      })),
+    });
+  }
+
+  pause(): void {
+    this.#consumer.pause([{ topic: this.#options.topic }]);
+  }
+
+  resume(): void {
+    this.#consumer.resume([{ topic: this.#options.topic }]);
+  }
+
+  async stop(): Promise<void> {
+    await this.#consumer.stop();
+    await this.#consumer.disconnect();
+    await this.#producer?.disconnect();
+  }
+}
