@@ -16,7 +16,7 @@ import { batchRanges, pipelined } from './batches.js';
  */
 
 /** A model whose chosen layers come back as Grams of a batch. */
-export interface TappedModel {
+export interface GramModel {
   readonly name: string;
   readonly layers: readonly string[];
   grams(samples: Float32Array, n: number): Promise<Gram[]>;
@@ -50,8 +50,8 @@ function checkBatch(size: number): void {
 
 /** CKA matrix of model A's layers against model B's layers on the same samples (B may be A). */
 export async function comparePaired(
-  a: TappedModel,
-  b: TappedModel,
+  a: GramModel,
+  b: GramModel,
   data: Dataset,
   batchSize: number,
   progress: Progress = () => {},
@@ -78,7 +78,7 @@ export async function comparePaired(
 
 /** torch_cka's dataset comparison: rows of A and B paired by position (see the note above). */
 export async function comparePositional(
-  model: TappedModel,
+  model: GramModel,
   a: Dataset,
   b: Dataset,
   batchSize: number,
@@ -117,12 +117,12 @@ export interface LayerDrift {
  * bandwidth is fixed per layer from the first reference batch (median heuristic).
  */
 export async function compareDrift(
-  model: TappedModel,
+  model: GramModel,
   reference: Dataset,
   production: Dataset,
   batchSize: number,
   progress: Progress = () => {},
-): Promise<{ layers: LayerDrift[]; batches: number; dropped: number }> {
+): Promise<{ layers: LayerDrift[]; batches: number; samples: number; dropped: number }> {
   checkBatch(batchSize);
   if (reference.sampleSize !== production.sampleSize) {
     throw new DataError(
@@ -152,5 +152,6 @@ export async function compareDrift(
     },
   );
   const layers = model.layers.map((layer, l) => ({ layer, ...driftScores(sums[l]!), rbfGamma: gammas[l]!, sums: sums[l]! }));
-  return { layers, batches: ranges.length, dropped: dropped + Math.abs(reference.count - production.count) };
+  const samples = ranges.reduce((total, [start, end]) => total + end - start, 0);
+  return { layers, batches: ranges.length, samples, dropped: dropped + Math.abs(reference.count - production.count) };
 }

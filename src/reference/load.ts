@@ -20,29 +20,29 @@ export function samplesFit(fileSampleShape: readonly number[], sampleShape: read
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-export function referenceFromArray(name: string, shape: readonly number[], data: Float32Array, sampleShape: readonly number[], inputName = 'input'): Reference {
-  if (shape.length < 1) throw new DataError(`reference ${name} is a scalar; expected an array of shape [N,${sampleShape.join(',')}]`);
+export function referenceFromArray(name: string, shape: readonly number[], data: Float32Array, sampleShape: readonly number[], inputName = 'input', role = 'reference'): Reference {
+  if (shape.length < 1) throw new DataError(`${role} ${name} is a scalar; expected an array of shape [N,${sampleShape.join(',')}]`);
   const [count, ...fileSampleShape] = shape as [number, ...number[]];
   if (!samplesFit(fileSampleShape, sampleShape)) {
-    throw new DataError(`reference ${name} has samples of shape ${show(fileSampleShape)} but model input '${inputName}' takes ${show(sampleShape)}`);
+    throw new DataError(`${role} ${name} has samples of shape ${show(fileSampleShape)} but model input '${inputName}' takes ${show(sampleShape)}`);
   }
-  if (count === 0) throw new DataError(`reference ${name} holds no samples (shape ${show(shape)})`);
+  if (count === 0) throw new DataError(`${role} ${name} holds no samples (shape ${show(shape)})`);
   const sampleSize = sampleShape.reduce((a, b) => a * b, 1);
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i]!)) {
       const sample = Math.floor(i / sampleSize);
-      throw new DataError(`reference ${name}: sample ${sample} holds ${data[i]} at position ${i - sample * sampleSize}; every value must be finite (and within float32 range)`);
+      throw new DataError(`${role} ${name}: sample ${sample} holds ${data[i]} at position ${i - sample * sampleSize}; every value must be finite (and within float32 range)`);
     }
   }
   return { name, count, sampleShape: [...sampleShape], sampleSize, data };
 }
 
 /** Reads a reference .npy; throws DataError with one line that names the file. */
-export function loadReference(path: string, sampleShape: readonly number[], inputName = 'input'): Reference {
+export function loadReference(path: string, sampleShape: readonly number[], inputName = 'input', role = 'reference'): Reference {
   const name = basename(path);
   const array = readNpyFile(path);
   if (array.kind !== 'float32') {
-    throw new DataError(`reference ${name} holds '${array.dtype}' integers; ckawatch needs float32 ('<f4') or float64 samples`);
+    throw new DataError(`${role} ${name} holds '${array.dtype}' integers; ckawatch needs float32 ('<f4') or float64 samples`);
   }
-  return referenceFromArray(name, array.shape, array.data, sampleShape, inputName);
+  return referenceFromArray(name, array.shape, array.data, sampleShape, inputName, role);
 }

@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { loadConfig, redactedConfig } from '../config/index.js';
+import { compareCommand } from './compare.js';
+import { EXIT_USAGE, fail } from './exit.js';
+import { layersCommand } from './layers.js';
+import { VERSION } from './version.js';
+
+const list = (value: string, previous: string[] = []): string[] => [
+  ...previous,
+  ...value.split(',').map((s) => s.trim()).filter((s) => s !== ''),
+];
+
+const wholeNumber = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError(`expected a whole number, got '${value}'`);
+  return n;
+};
+
+const program = new Command('ckawatch')
+  .description('Watch how a neural network\'s internal representations drift: CKA and MMD per layer, Kafka in, Prometheus out.')
+  .version(VERSION)
+  .exitOverride()
+  .showSuggestionAfterError();
+
+program
+  .command('layers')
+  .description('list a model\'s layer tensors with op type and shape; * marks the default monitored set')
+  .argument('<model>', 'ONNX model file')
+  .option('--json', 'print JSON')
+  .option('--all', 'include every tensor, not only batch-first ones of rank >= 2')
+  .action((model: string, opts: { json?: boolean; all?: boolean }) => layersCommand(model, opts));
+
+program
+  .command('compare')
+  .description('CKA matrix between two models\' layers (torch_cka\'s compare), or drift between two data sets on one model')
+  .requiredOption('--model-a <onnx>', 'first model')
+  .option('--model-b <onnx>', 'second model (default: the first)')
+  .requiredOption('--data <npy>', 'samples, shape [N, ...model input]')
+  .option('--data-b <npy>', 'second data set: report drift of it against --data, layer by layer')
+  .option('--layers-a <names>', 'ONNX tensor names of model A, comma-separated (default: automatic set)', list)
+  .option('--layers-b <names>', 'ONNX tensor names of model B, comma-separated', list)
+  .option('--batch-size <n>', 'samples per minibatch (at least 4)', wholeNumber, 64)
+  .option('--provider <list>', 'execution providers in order of preference: cuda, tensorrt, webgpu, cpu', list)
+  .addOption(new Option('--tap-graph <kind>', 'how Grams are built in the graph').choices(['auto', 'plain', 'channel-split']).default('auto'))
+  .requiredOption('--out <json>', 'result file (torch_cka export() keys plus estimator details)')
+  .option('--plot <file>', 'heatmap picture, .svg or .png')
+  .option('--positional-pairing', 'with --data-b: torch_cka\'s blind row-by-row pairing of two data sets (prints why it is blind)')
+  .option('-v, --verbose', 'log more')
+  .action((opts: Parameters<typeof compareCommand>[0] & { provider?: string[] }) =>
+    compareCommand({ ...opts, provider: opts.provider ?? ['cpu'] }),
+  );
+
+const config = program.command('config').description('configuration tools');
+config
+  .command('check')
+  .description('validate a configuration file and print it with secrets redacted')
+  .argument('<file>', 'YAML or JSON configuration')
+  .action((file: string) => {
+    const parsed = loadConfig(file);
+    process.stdout.write(`${JSON.stringify(redactedConfig(parsed), null, 2)}\nconfig ok: ${file}\n`);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // commander has printed its message already
+    process.exit(error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0 ? 0 : EXIT_USAGE);
+  }
+  fail(error);
+}

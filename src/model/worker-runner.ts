@@ -1,0 +1,196 @@
+/**
+ * ModelRunner backed by a worker thread (worker.ts) that owns the ONNX Runtime
+ * session. Request/response after prom-client's cluster.js: every request gets an
+ * id and a pending entry with a timeout; a reply settles it once; if the worker
+ * dies, every pending request is rejected and the runner stays closed.
+ */
+import type { Worker } from 'node:worker_threads';
+import { ModelError } from '../errors/index.js';
+import { augmentModel, type GramVariant, type GramVariantOption } from './augment.js';
+import { checkBatchDimension } from './batch.js';
+import { assertFeeds, ownBuffer } from './feeds.js';
+import { decodeModel, readModel } from './onnx-file.js';
+import type { Feeds, ModelRunner, RunResult } from './runner.js';
+import type { ModelLogger } from './session.js';
+import { workerReply, type WorkerInit, type WorkerReply } from './worker-protocol.js';
+import { logTo, startWorker } from './worker-start.js';
+
+export type WorkerRunnerOptions = ({ readonly modelPath: string } | { readonly bytes: Uint8Array }) & {
+  readonly taps: readonly string[];
+  readonly variant: GramVariantOption;
+  /** Execution providers in order of preference; see session.ts. */
+  readonly providers: readonly string[];
+  /** Model outputs to return with each run (for paired mode and the batch check). */
+  readonly outputs?: readonly string[];
+  readonly logger: ModelLogger;
+  readonly threads?: number;
+  /** Per run; a run still pending after this is rejected (the worker is left to finish it). Default 120 s. */
+  readonly runTimeoutMs?: number;
+  /** Loading the model (TensorRT builds engines here). Default 300 s. */
+  readonly startTimeoutMs?: number;
+  /** Called once if the worker dies; the daemon should crash loudly rather than carry on without inference. */
+  readonly onFailure?: (error: ModelError) => void;
+};
+
+interface Pending {
+  readonly batch: number;
+  readonly resolve: (result: RunResult) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+export class WorkerModelRunner implements ModelRunner {
+  readonly provider: string;
+  readonly taps: readonly string[];
+  readonly tapVariants: readonly GramVariant[];
+  readonly outputs: readonly string[];
+  #worker: Worker;
+  #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #closed: ModelError | null = null;
+  #exited: Promise<void>;
+  #runTimeoutMs: number;
+
+  private constructor(
+    worker: Worker,
+    exited: Promise<void>,
+    provider: string,
+    tapVariants: readonly GramVariant[],
+    options: WorkerRunnerOptions,
+  ) {
+    this.#worker = worker;
+    this.#exited = exited;
+    this.provider = provider;
+    this.taps = [...new Set(options.taps)];
+    this.tapVariants = tapVariants;
+    this.outputs = [...(options.outputs ?? [])];
+    this.#runTimeoutMs = options.runTimeoutMs ?? 120_000;
+    worker.on('message', (raw: unknown) => this.#onMessage(raw, options));
+    worker.on('error', (error) => this.#fail(`the inference worker crashed: ${error.message}`, options, error));
+    worker.on('exit', (code) => this.#fail(`the inference worker exited unexpectedly (exit code ${code})`, options));
+  }
+
+  /** Reads and augments the model, starts the worker and waits until a provider has loaded it. */
+  static async create(options: WorkerRunnerOptions): Promise<WorkerModelRunner> {
+    const model = 'bytes' in options ? decodeModel(options.bytes) : await readModel(options.modelPath);
+    checkBatchDimension(model);
+    const outputs = [...(options.outputs ?? [])];
+    const augmented = augmentModel(model, options.taps, { variant: options.variant, dropOriginalOutputs: outputs.length === 0 });
+    const missing = outputs.filter((o) => !augmented.originalOutputs.includes(o));
+    if (missing.length > 0) {
+      throw new ModelError(
+        `the model has no output ${missing.map((m) => `'${m}'`).join(', ')}; its outputs are ` +
+          `${augmented.originalOutputs.map((m) => `'${m}'`).join(', ')}`,
+      );
+    }
+    const bytes = ownBuffer(augmented.bytes);
+    const init: WorkerInit = {
+      bytes,
+      providers: [...options.providers],
+      gramOutputs: augmented.gramOutputs,
+      outputs,
+      ...(options.threads === undefined ? {} : { threads: options.threads }),
+    };
+    const { worker, exited, provider } = await startWorker(init, bytes.buffer, options);
+    return new WorkerModelRunner(worker, exited, provider, augmented.tapVariants, options);
+  }
+
+  run(feeds: Feeds, batch: number): Promise<RunResult> {
+    if (this.#closed) return Promise.reject(this.#closed);
+    try {
+      assertFeeds(feeds, batch);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    const id = this.#nextId++;
+    const sent: Record<string, Feeds[string]> = {};
+    const transfer: ArrayBuffer[] = [];
+    for (const [name, feed] of Object.entries(feeds)) {
+      const data = ownBuffer(feed.data);
+      transfer.push(data.buffer);
+      sent[name] = { ...feed, data } as Feeds[string];
+    }
+    return new Promise<RunResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (!this.#pending.delete(id)) return;
+        reject(new ModelError(`inference did not finish within ${this.#runTimeoutMs} ms (batch of ${batch}); ` +
+          'use a smaller batch, a faster provider or a longer runTimeoutMs', { retriable: true }));
+      }, this.#runTimeoutMs);
+      this.#pending.set(id, { batch, resolve, reject, timer });
+      this.#worker.postMessage({ type: 'run', id, batch, feeds: sent }, transfer);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed === null) {
+      this.#rejectAll(new ModelError('the model runner was closed while this inference was pending'));
+      this.#closed = new ModelError('the model runner is closed; create a new one to run the model');
+      this.#worker.postMessage({ type: 'close' });
+      // A run in progress cannot be interrupted from JS; give it a moment, then stop the thread.
+      const force = setTimeout(() => void this.#worker.terminate(), 5_000);
+      await this.#exited;
+      clearTimeout(force);
+    }
+    await this.#exited;
+  }
+
+  /** Ends the worker thread abruptly, as a crash would: for tests and crash drills. */
+  async simulateCrash(): Promise<void> {
+    await this.#worker.terminate();
+  }
+
+  #onMessage(raw: unknown, options: WorkerRunnerOptions): void {
+    const parsed = workerReply.safeParse(raw);
+    if (!parsed.success) {
+      this.#fail(`the inference worker sent an invalid message (${parsed.error.message})`, options);
+      void this.#worker.terminate();
+      return;
+    }
+    const reply = parsed.data;
+    if (reply.type === 'log') return logTo(options.logger, reply);
+    if (reply.type !== 'result' && reply.type !== 'run-error') return;
+    const pending = this.#pending.get(reply.id);
+    if (pending === undefined) return; // timed out or closed meanwhile: already settled
+    this.#pending.delete(reply.id);
+    clearTimeout(pending.timer);
+    if (reply.type === 'run-error') {
+      pending.reject(new ModelError(`inference failed: ${reply.message}`));
+      return;
+    }
+    try {
+      pending.resolve(this.#toResult(reply, pending.batch));
+    } catch (error) {
+      pending.reject(error as Error);
+    }
+  }
+
+  #toResult(reply: Extract<WorkerReply, { type: 'result' }>, batch: number): RunResult {
+    const grams = reply.grams.map((data, i) => {
+      if (data.length !== batch * batch) {
+        throw new ModelError(
+          `layer '${this.taps[i]}' gave a Gram of ${data.length} values for a batch of ${batch} (expected ${batch * batch}): ` +
+            'its first dimension is not the batch; monitor a [batch, ...] tensor instead',
+        );
+      }
+      return { n: batch, data };
+    });
+    const base = { grams, inferenceMs: reply.inferenceMs };
+    return this.outputs.length === 0 ? base : { ...base, outputs: reply.outputs };
+  }
+
+  #fail(message: string, options: WorkerRunnerOptions, cause?: unknown): void {
+    if (this.#closed !== null) return;
+    const error = new ModelError(`${message}; the model runner is closed: restart ckawatch`, cause === undefined ? {} : { cause });
+    this.#closed = error;
+    this.#rejectAll(error);
+    options.onFailure?.(error);
+  }
+
+  #rejectAll(error: ModelError): void {
+    for (const pending of this.#pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(error);
+    }
+    this.#pending.clear();
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The inference worker thread: one ONNX Runtime session, one request at a time.
+ * ORT's run() blocks its thread for the whole forward pass; here that is this
+ * thread, so the main thread keeps serving Kafka heartbeats and /metrics.
+ *
+ *   main thread                         this thread
+ *   WorkerModelRunner.create ---------> workerData: model bytes, providers, fetches
+ *                            <--------- ready {provider} | init-error
+ *   run(feeds) --- run {id} ----------> session.run (blocking)
+ *              <-- result {id, grams} - (buffers transferred, not copied)
+ *   close() ----- close --------------> session.release(), port closed, thread exits
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import ort from 'onnxruntime-node';
+import { ownBuffer } from './feeds.js';
+import { createSession } from './session.js';
+import { workerInit, workerRequest, type WorkerReply, type WorkerRequest } from './worker-protocol.js';
+
+const port = parentPort;
+if (port === null) throw new Error('src/model/worker.ts is a worker_threads entry point; do not import it');
+
+function send(reply: WorkerReply, transfer: ArrayBuffer[] = []): void {
+  port!.postMessage(reply, transfer);
+}
+
+const init = workerInit.parse(workerData);
+const logger = {
+  warn: (fields: object, msg: string) => send({ type: 'log', level: 'warn', msg, fields: { ...fields } }),
+  info: (fields: object, msg: string) => send({ type: 'log', level: 'info', msg, fields: { ...fields } }),
+};
+
+let session: ort.InferenceSession;
+try {
+  const loaded = await createSession(init.bytes, init.providers, { logger, ...(init.threads ? { threads: init.threads } : {}) });
+  session = loaded.session;
+  send({ type: 'ready', provider: loaded.provider });
+} catch (error) {
+  send({ type: 'init-error', message: error instanceof Error ? error.message : String(error) });
+  port.close();
+  process.exit(0);
+}
+
+const fetches = [...init.gramOutputs, ...init.outputs];
+let queue: Promise<void> = Promise.resolve();
+
+port.on('message', (raw: unknown) => {
+  const parsed = workerRequest.safeParse(raw);
+  if (!parsed.success) throw new Error(`inference worker got an invalid request: ${parsed.error.message}`);
+  const request = parsed.data;
+  // One at a time, in arrival order: concurrent native runs would only contend for the same cores.
+  queue = queue.then(() => handle(request));
+});
+
+async function handle(request: WorkerRequest): Promise<void> {
+  if (request.type === 'close') {
+    await session.release();
+    port!.close();
+    return;
+  }
+  try {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const [name, feed] of Object.entries(request.feeds)) feeds[name] = new ort.Tensor(feed.type, feed.data, feed.dims);
+    const start = performance.now();
+    const results = await session.run(feeds, fetches);
+    const inferenceMs = performance.now() - start;
+    const grams = init.gramOutputs.map((name) => asFloat32(results[name], name));
+    const outputs: Record<string, Float32Array<ArrayBuffer>> = {};
+    for (const name of init.outputs) outputs[name] = asFloat32(results[name], name);
+    const transfer = [...grams, ...Object.values(outputs)].map((a) => a.buffer);
+    send({ type: 'result', id: request.id, grams, outputs, inferenceMs }, transfer);
+  } catch (error) {
+    send({ type: 'run-error', id: request.id, message: error instanceof Error ? error.message : String(error) });
+  }
+}
+
+/** A Float32Array that owns its buffer (so it can be transferred); other numeric outputs are converted. */
+function asFloat32(tensor: ort.Tensor | undefined, name: string): Float32Array<ArrayBuffer> {
+  if (tensor === undefined) throw new Error(`ONNX Runtime returned no tensor '${name}'`);
+  const data = tensor.data;
+  if (data instanceof Float32Array) return ownBuffer(data);
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) return Float32Array.from(data, Number);
+  if (ArrayBuffer.isView(data) && !(data instanceof DataView)) return Float32Array.from(data as ArrayLike<number>);
+  throw new Error(`output '${name}' is of type ${tensor.type}; ckawatch can only return numeric outputs`);
+}
