@@ -2,8 +2,10 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, redactedConfig } from '../config/index.js';
 import { compareCommand } from './compare.js';
+import { DEMO_DRIFTS, demoCommand } from './demo.js';
 import { EXIT_USAGE, fail } from './exit.js';
 import { layersCommand } from './layers.js';
+import { runCommand } from './run.js';
 import { VERSION } from './version.js';
 
 const list = (value: string, previous: string[] = []): string[] => [
@@ -50,6 +52,22 @@ program
   .action((opts: Parameters<typeof compareCommand>[0] & { provider?: string[] }) =>
     compareCommand({ ...opts, provider: opts.provider ?? ['cpu'] }),
   );
+
+program
+  .command('run')
+  .description('run the daemon: consume samples, keep drift windows per layer, serve Prometheus metrics')
+  .requiredOption('-c, --config <file>', 'YAML or JSON configuration (see deploy/ckawatch.example.yaml)')
+  .action((opts: { config: string }) => runCommand(opts.config));
+
+program
+  .command('demo')
+  .description('the whole pipeline with no broker: MNIST digits through the bundled CNN, drifting part-way')
+  .option('--port <n>', 'metrics port', wholeNumber, 9464)
+  .option('--rate <n>', 'production samples per second', wholeNumber, 400)
+  .option('--drift-after <s>', 'seconds of clean data before the drift starts', wholeNumber, 40)
+  .addOption(new Option('--drift <kind>', 'what happens to the stream').choices(Object.keys(DEMO_DRIFTS)).default('rotate'))
+  .option('--duration <s>', 'stop after this many seconds (0: run until Ctrl-C)', wholeNumber, 120)
+  .action((opts: Parameters<typeof demoCommand>[0]) => demoCommand(opts));
 
 const config = program.command('config').description('configuration tools');
 config

