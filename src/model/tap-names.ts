@@ -1,5 +1,7 @@
 /** Suggestions for a mistyped layer name, so that the error can say "did you mean". */
 
+import { editDistance } from '../util/edit-distance.js';
+
 /**
  * Up to `max` candidates, case-insensitively: those containing the name (or contained
  * in it) when there are any, the shortest first; else those within a small edit distance.
@@ -24,16 +26,3 @@ export function closeMatches(name: string, candidates: readonly string[], max = 
     .map((s) => s.candidate);
 }
 
-/** Levenshtein distance, two rows of memory. */
-export function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
-}

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { closeMatches, editDistance } from '../../src/model/tap-names.js';
+import { closeMatches } from '../../src/model/tap-names.js';
+import { editDistance } from '../../src/util/edit-distance.js';
 
 describe('closeMatches', () => {
   const names = ['/layer1/layer1.0/relu/Relu_output_0', '/layer1/layer1.1/relu/Relu_output_0', '/fc/Gemm_output_0', 'logits'];
