@@ -1,11 +1,13 @@
+import { existsSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { basename } from 'node:path';
-import { compareDrift, comparePaired, comparePositional, type MatrixResult } from '../compare/compare.js';
-import { ConfigError } from '../errors/index.js';
+import { basename, dirname, resolve } from 'node:path';
+import { MIN_SAMPLES } from '../cka/gram.js';
+import { compareDrift, comparePaired, comparePositional, type Dataset, type MatrixResult } from '../compare/compare.js';
+import { CkawatchError, ConfigError } from '../errors/index.js';
 import type { GramVariantOption } from '../model/augment.js';
 import { TappedModel } from '../model/tapped.js';
 import { heatmapSvg } from '../plot/heatmap.js';
-import { writePicture } from '../plot/write.js';
+import { pictureFormat, writePicture } from '../plot/write.js';
 import { loadReference } from '../reference/load.js';
 import { cliLogger } from './logger.js';
 import { progressBar } from './progress.js';
@@ -46,12 +48,25 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
   if (o.dataB && o.modelB) {
     throw new ConfigError('give either --model-b (compare two models on --data) or --data-b (compare two data sets on one model), not both');
   }
+  if (o.dataB && o.layersB) {
+    throw new ConfigError('--layers-b goes with --model-b; with --data-b one model runs on both data sets: list its layers with --layers-a');
+  }
+  // Before any model runs: a result that cannot be written should not cost a whole comparison.
+  assertWritable('--out', o.out);
+  if (o.plot !== undefined) {
+    pictureFormat(o.plot);
+    assertWritable('--plot', o.plot);
+  }
   const common = { providers: o.provider, variant: o.tapGraph, logger } as const;
-  const a = await TappedModel.open({ path: o.modelA, layers: o.layersA, ...common });
+  // With two models, an error about a model or its layers says which one.
+  const twoModels = o.modelB !== undefined || o.layersB !== undefined;
+  const open = (option: string, path: string, layers: string[] | undefined): Promise<TappedModel> =>
+    namingOption(twoModels ? option : null, () => TappedModel.open({ path, layers, ...common }));
+  const a = await open('--model-a', o.modelA, o.layersA);
   const models = [a];
+  const bar = progressBar('compare');
   try {
     const data = loadReference(o.data, a.input.sampleShape, a.input.name, 'data');
-    const bar = progressBar('compare');
     const base = {
       model1_name: a.name,
       model1_layers: a.layers,
@@ -64,6 +79,7 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
     let picture: Parameters<typeof heatmapSvg>[0];
     if (o.dataB) {
       const dataB = loadReference(o.dataB, a.input.sampleShape, a.input.name, 'data');
+      if (!o.positionalPairing && sameSamples(data, dataB)) logger.warn({}, SAME_SAMPLES_WARNING);
       if (o.positionalPairing) {
         process.stderr.write(`ckawatch: warning: ${POSITIONAL_WARNING}\n`);
         const r = await comparePositional(a, data, dataB, o.batchSize, bar.update);
@@ -88,21 +104,69 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
         picture = { title: `Drift of ${basename(o.dataB)} against ${basename(o.data)}`, rowTitle: `${a.name} layer`, columnTitle: 'covariance-alignment CKA', rows: a.layers, columns: ['cka'], values: drift.map((d) => [d.cka]) };
       }
     } else {
-      const b = o.modelB ? await TappedModel.open({ path: o.modelB, layers: o.layersB, ...common }) : a;
+      // --layers-b alone compares layers of one model with other layers of it (torch_cka's model2 = model1).
+      const b = twoModels ? await open('--model-b', o.modelB ?? o.modelA, o.layersB) : a;
       if (b !== a) models.push(b);
       if (b.input.sampleSize !== a.input.sampleSize) {
-        throw new ConfigError(`${o.modelB} takes samples of [${b.input.sampleShape.join(',')}] but ${o.modelA} takes [${a.input.sampleShape.join(',')}]`);
+        throw new ConfigError(`${o.modelB ?? o.modelA} takes samples of [${b.input.sampleShape.join(',')}] but ${o.modelA} takes [${a.input.sampleShape.join(',')}]`);
       }
       const r = await comparePaired(a, b, data, o.batchSize, bar.update);
       result = { ...base, ...matrixFields(r), mode: 'paired', model2_name: b.name, model2_layers: b.layers, dataset2_name: base.dataset1_name, estimator: PAIRED_ESTIMATOR };
       picture = { title: `CKA: ${a.name} vs ${b.name} on ${base.dataset1_name}`, rowTitle: `${a.name} layer`, columnTitle: `${b.name} layer`, rows: a.layers, columns: b.layers, values: r.cka };
     }
     bar.stop();
-    await writeFile(o.out, `${JSON.stringify(result, null, 2)}\n`);
-    if (o.plot) await writePicture(o.plot, heatmapSvg(picture));
+    await writeOutput('--out', o.out, () => writeFile(o.out, `${JSON.stringify(result, null, 2)}\n`));
+    const plot = o.plot;
+    if (plot !== undefined) await writeOutput('--plot', plot, () => writePicture(plot, heatmapSvg(picture)));
     process.stdout.write(`wrote ${o.out}${o.plot ? ` and ${o.plot}` : ''} (provider ${a.provider})\n`);
   } finally {
+    bar.stop();
     await Promise.all(models.map((m) => m.close()));
+  }
+}
+
+const SAME_SAMPLES_WARNING =
+  '--data and --data-b hold the same samples in the same order: the drift statistics assume independent samples, ' +
+  'so here cka comes out above 1 and MMD^2 below 0; compare disjoint sets (say, two halves of a clean set)';
+
+/** True when the batches of `b` would repeat `a` row for row (the same file given twice, say). */
+function sameSamples(a: Dataset, b: Dataset): boolean {
+  if (Math.min(a.count, b.count) < MIN_SAMPLES) return false; // compareDrift says what is wrong
+  const length = Math.min(a.data.length, b.data.length);
+  for (let i = 0; i < length; i++) if (a.data[i] !== b.data[i]) return false;
+  return true;
+}
+
+function assertWritable(option: string, path: string): void {
+  const folder = dirname(resolve(path));
+  if (!existsSync(folder) || !statSync(folder).isDirectory()) {
+    throw new ConfigError(`${option} ${path}: the folder ${folder} does not exist; create it first`);
+  }
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    throw new ConfigError(`${option} ${path} is a directory; give a file name`);
+  }
+}
+
+/** Runs `open`, putting `option` in front of the message of a CkawatchError it throws (same class). */
+async function namingOption<T>(option: string | null, open: () => Promise<T>): Promise<T> {
+  try {
+    return await open();
+  } catch (error) {
+    if (option === null || !(error instanceof CkawatchError)) throw error;
+    const Same = error.constructor as new (message: string, options: { retriable: boolean; cause: unknown }) => CkawatchError;
+    throw new Same(`${option}: ${error.message}`, { retriable: error.retriable, cause: error });
+  }
+}
+
+/** File-system failures while writing a result become one-line ConfigErrors naming the option and path. */
+async function writeOutput(option: string, path: string, write: () => Promise<void>): Promise<void> {
+  try {
+    await write();
+  } catch (cause) {
+    if (cause instanceof CkawatchError) throw cause;
+    const code = (cause as NodeJS.ErrnoException | null)?.code;
+    const reason = code ?? (cause instanceof Error ? cause.message.split('\n')[0] : String(cause));
+    throw new ConfigError(`cannot write ${option} ${path}: ${reason}`, { cause });
   }
 }
 

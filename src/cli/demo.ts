@@ -3,12 +3,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { parseConfigData } from '../config/index.js';
+import { parseConfigData, type Config } from '../config/index.js';
 import { DIGIT_SIZE, gather, loadDigits, splitDigits } from '../demo/digits.js';
 import { drifts, type Drift } from '../demo/drifts.js';
 import { writeNpyFile } from '../io/npy-file.js';
 import { createPrng } from '../reference/index.js';
 import { GeneratorSource } from '../source/generator.js';
+import { imageDemo, INPUT_DEMO_DRIFTS, textDemo } from './demo-inputs.js';
 import { runDaemon } from './run.js';
 import { scoreTable } from './table.js';
 
@@ -23,11 +24,25 @@ export const DEMO_DRIFTS: Record<string, Drift> = {
   invert: drifts.invert,
 };
 
+export const DEMO_KINDS = ['digits', 'image', 'text'] as const;
+export type DemoKind = (typeof DEMO_KINDS)[number];
+
+/** Every drift of every kind, for the CLI's choices; each kind takes its own. */
+export const ALL_DEMO_DRIFTS = [...new Set([...Object.keys(DEMO_DRIFTS), ...INPUT_DEMO_DRIFTS.image, ...INPUT_DEMO_DRIFTS.text])];
+
+/** Per kind: the default drift and rate (MiniLM on a few CPU cores takes about a hundred sentences a second). */
+const KIND_DEFAULTS: Readonly<Record<DemoKind, { drift: string; rate: number }>> = {
+  digits: { drift: 'rotate', rate: 400 },
+  image: { drift: 'recolour', rate: 150 },
+  text: { drift: 'legal', rate: 40 },
+};
+
 export interface DemoOptions {
+  kind?: DemoKind;
   port: number;
-  rate: number;
+  rate?: number;
   driftAfter: number;
-  drift: string;
+  drift?: string;
   duration: number;
 }
 
@@ -37,9 +52,12 @@ export interface DemoOptions {
  * samples/s, clean for `driftAfter` seconds and then drifting. Serves /metrics and prints
  * a live per-layer table.
  */
-export async function demoCommand(o: DemoOptions): Promise<void> {
+export async function demoCommand(options: DemoOptions): Promise<void> {
+  const kind = options.kind ?? 'digits';
+  const o = { ...options, kind, rate: options.rate ?? KIND_DEFAULTS[kind].rate, drift: options.drift ?? KIND_DEFAULTS[kind].drift };
+  if (kind !== 'digits') return inputDemoCommand(kind, o);
   const drift = DEMO_DRIFTS[o.drift];
-  if (!drift) throw new Error(`unknown drift '${o.drift}'`);
+  if (!drift) throw new Error(`unknown drift '${o.drift}' for digits (${Object.keys(DEMO_DRIFTS).join(', ')})`);
   const digits = loadDigits();
   const { first, second } = splitDigits(digits, 0.7);
   const dir = mkdtempSync(join(tmpdir(), 'ckawatch-demo-'));
@@ -76,11 +94,25 @@ export async function demoCommand(o: DemoOptions): Promise<void> {
       return new Uint8Array(sample.buffer, sample.byteOffset, sample.byteLength);
     },
   });
+  await show(config, source, `${DEMO_MODEL.split('/').at(-1)} on MNIST digits`, dir, o);
+}
+
+/** `--kind image|text`: real photos or real text, preprocessed from raw messages (demo-inputs.ts). */
+async function inputDemoCommand(kind: 'image' | 'text', o: Required<DemoOptions>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), `ckawatch-demo-${kind}-`));
+  const settings = { dir, port: o.port, rate: o.rate, driftAfter: o.driftAfter, drift: o.drift };
+  process.stdout.write(`ckawatch demo --kind ${kind}: preparing the reference in ${dir} ...\n`);
+  const demo = kind === 'image' ? await imageDemo(settings) : textDemo(settings);
+  await show(demo.config, demo.source, `${demo.model} on ${demo.what}`, dir, o);
+}
+
+/** Runs the daemon on `source` and prints the per-layer table until `duration` is over. */
+async function show(config: Config, source: GeneratorSource, title: string, dir: string, o: Required<DemoOptions>): Promise<void> {
   const logger = pino({ level: 'warn' }, pino.destination(2));
   const daemon = await runDaemon(config, { source, logger });
   const tty = process.stdout.isTTY;
   process.stdout.write(
-    `ckawatch demo: ${DEMO_MODEL.split('/').at(-1)} on MNIST digits, ${o.rate} samples/s, '${o.drift}' drift after ${o.driftAfter}s\n` +
+    `ckawatch demo: ${title}, ${o.rate} samples/s, '${o.drift}' drift after ${o.driftAfter}s\n` +
       `metrics: ${daemon.url}/metrics   (state in ${dir})\n\n`,
   );
   const started = Date.now();

@@ -2,7 +2,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, redactedConfig } from '../config/index.js';
 import { compareCommand } from './compare.js';
-import { DEMO_DRIFTS, demoCommand } from './demo.js';
+import { ALL_DEMO_DRIFTS, DEMO_KINDS, demoCommand } from './demo.js';
 import { EXIT_USAGE, fail } from './exit.js';
 import { layersCommand } from './layers.js';
 import { runCommand } from './run.js';
@@ -61,11 +61,20 @@ program
 
 program
   .command('demo')
-  .description('the whole pipeline with no broker: MNIST digits through the bundled CNN, drifting part-way')
+  .description('the whole pipeline with no broker: MNIST digits, photos or text through a bundled model, drifting part-way')
+  .addOption(
+    new Option('--kind <kind>', 'digits: MNIST through a small CNN; image: crops of two photos (JPEG/PNG) through photo-cnn; text: fortune cookies through all-MiniLM-L6-v2')
+      .choices([...DEMO_KINDS])
+      .default('digits'),
+  )
   .option('--port <n>', 'metrics port', wholeNumber, 9464)
-  .option('--rate <n>', 'production samples per second', wholeNumber, 400)
+  .option('--rate <n>', 'production samples per second (default: digits 400, image 150, text 40)', wholeNumber)
   .option('--drift-after <s>', 'seconds of clean data before the drift starts', wholeNumber, 40)
-  .addOption(new Option('--drift <kind>', 'what happens to the stream').choices(Object.keys(DEMO_DRIFTS)).default('rotate'))
+  .addOption(
+    new Option('--drift <kind>', 'what happens to the stream (digits: rotate, noise, brightness, invert; image: rotate, blur, recolour; text: legal)').choices(
+      ALL_DEMO_DRIFTS,
+    ),
+  )
   .option('--duration <s>', 'stop after this many seconds (0: run until Ctrl-C)', wholeNumber, 120)
   .action((opts: Parameters<typeof demoCommand>[0]) => demoCommand(opts));
 

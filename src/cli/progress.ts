@@ -19,8 +19,10 @@ export function progressBar(label: string): { update: (done: number, total: numb
       }
       bar.update(done);
     },
+    /** Safe to call more than once (compare stops it before writing and again on the way out). */
     stop() {
       if (started) bar.stop();
+      started = false;
     },
   };
 }

@@ -14,7 +14,9 @@ export function batchRanges(count: number, size: number): { ranges: [number, num
 
 /**
  * Runs `fetch` for every batch with one batch in flight ahead of `consume`, so the
- * statistics of batch i are computed while the model runs batch i + 1.
+ * statistics of batch i are computed while the model runs batch i + 1. The first
+ * failure (of either) rejects; a batch still in flight then is awaited, so that no
+ * inference outlives the call, and its own failure is dropped in favour of the first.
  */
 export async function pipelined<T>(
   count: number,
@@ -26,6 +28,14 @@ export async function pipelined<T>(
   for (let i = 0; i < count; i++) {
     const value = await next;
     if (i + 1 < count) next = fetch(i + 1);
-    consume(value, i);
+    try {
+      consume(value, i);
+    } catch (error) {
+      if (i + 1 < count) await next.then(ignore, ignore);
+      throw error;
+    }
   }
 }
+
+/** Settles a batch whose result is no longer wanted (the first error is what the caller sees). */
+function ignore(): void {}

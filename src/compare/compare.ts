@@ -1,6 +1,6 @@
 import { CkaMatrix } from '../cka/paired.js';
 import { addDrift, driftBatch, driftScores, EMPTY_DRIFT, medianGamma, type DriftSums } from '../cka/drift.js';
-import type { Gram } from '../cka/gram.js';
+import { MIN_SAMPLES, type Gram } from '../cka/gram.js';
 import { ConfigError, DataError } from '../errors/index.js';
 import { batchRanges, pipelined } from './batches.js';
 
@@ -43,8 +43,15 @@ function slice(d: Dataset, [start, end]: [number, number]): Float32Array {
 }
 
 function checkBatch(size: number): void {
-  if (!Number.isInteger(size) || size < 4) {
-    throw new ConfigError(`--batch-size must be a whole number of at least 4 (the unbiased HSIC divides by n-3), got ${size}`);
+  if (!Number.isInteger(size) || size < MIN_SAMPLES) {
+    throw new ConfigError(`--batch-size must be a whole number of at least ${MIN_SAMPLES} (the unbiased HSIC divides by n-3), got ${size}`);
+  }
+}
+
+/** Every data set must fill one batch of MIN_SAMPLES; says which one does not. */
+function checkCount(...sets: Dataset[]): void {
+  for (const d of sets) {
+    if (d.count < MIN_SAMPLES) throw new DataError(`${d.name}: ${d.count} samples, need at least ${MIN_SAMPLES}`);
   }
 }
 
@@ -57,8 +64,8 @@ export async function comparePaired(
   progress: Progress = () => {},
 ): Promise<MatrixResult> {
   checkBatch(batchSize);
+  checkCount(data);
   const { ranges, dropped } = batchRanges(data.count, batchSize);
-  if (ranges.length === 0) throw new DataError(`${data.name}: ${data.count} samples, need at least 4`);
   const matrix = new CkaMatrix(a.layers.length, b.layers.length);
   await pipelined(
     ranges.length,
@@ -85,6 +92,7 @@ export async function comparePositional(
   progress: Progress = () => {},
 ): Promise<MatrixResult> {
   checkBatch(batchSize);
+  checkCount(a, b);
   const count = Math.min(a.count, b.count);
   const { ranges, dropped } = batchRanges(count, batchSize);
   const matrix = new CkaMatrix(model.layers.length, model.layers.length);
@@ -129,9 +137,9 @@ export async function compareDrift(
       `${production.name} has samples of ${production.sampleSize} values but ${reference.name} has ${reference.sampleSize}`,
     );
   }
+  checkCount(reference, production);
   const count = Math.min(reference.count, production.count);
   const { ranges, dropped } = batchRanges(count, batchSize);
-  if (ranges.length === 0) throw new DataError(`need at least 4 samples in each data set, got ${count}`);
   const first = ranges[0]!;
   const gammas = (await model.grams(slice(reference, first), first[1] - first[0])).map((g) => medianGamma(g));
   let sums = model.layers.map(() => EMPTY_DRIFT);

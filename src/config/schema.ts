@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { formatDuration } from './duration.js';
-import { ENCODINGS, HARD_MAX_MESSAGE_BYTES } from '../source/decode.js';
+import { POOLINGS } from '../model/pool-graph.js';
+import { CHANNEL_ORDERS, INTERPOLATIONS, LAYOUTS } from '../preprocess/image-tensor.js';
+import { HARD_MAX_MESSAGE_BYTES, INPUT_ENCODINGS } from '../source/decode.js';
 import {
   cron,
   envName,
@@ -31,6 +33,7 @@ export const TAP_GRAPHS = ['auto', 'plain', 'channel-split'] as const;
 export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export const STATISTICS = ['cka', 'mmd2_linear', 'mmd2_rbf'] as const;
+export const POOLING_OPTIONS = ['auto', ...POOLINGS] as const;
 
 const SECOND = 1000;
 const DAY = 86_400_000;
@@ -60,14 +63,45 @@ const modelSection = (ctx: SchemaContext) =>
       .default(['cpu']),
     tapGraph: z.enum(TAP_GRAPHS, { error: `one of ${TAP_GRAPHS.join(', ')}` }).default('auto'),
     threads: wholeNumber(1, 1024).optional(),
+    pooling: poolingSection.prefault({}),
   });
 
+/** Sequence layers [N, T, ...] to one vector per sample before the Gram (src/model/pool-graph.ts). */
+const poolingSection = z.strictObject({
+  default: z.enum(POOLING_OPTIONS, { error: `one of ${POOLING_OPTIONS.join(', ')}` }).default('auto'),
+  layers: z
+    .unknown()
+    .superRefine((value, ctx) => {
+      if (typeof value === 'object' && value !== null && Object.hasOwn(value, '__proto__')) {
+        ctx.addIssue({ code: 'custom', message: 'a layer name other than "__proto__"', input: value, path: ['__proto__'] });
+      }
+    })
+    .pipe(
+      z.record(tensorName, z.enum(POOLINGS, { error: `one of ${POOLINGS.join(', ')}` }), {
+        error: (iss) => (iss.code === 'invalid_type' ? 'a mapping from layer name to pooling' : undefined),
+      }),
+    )
+    .optional(),
+  mask: tensorName.default('attention_mask'),
+});
+
 const candidateSection = (ctx: SchemaContext) =>
-  z.strictObject({
-    path: filePath(ctx, 'an .onnx file'),
-    sha256: sha256.optional(),
-    layers: z.array(tensorName, { error: 'a list of ONNX tensor names' }).min(1, { error: 'a list of at least one tensor name' }).superRefine(unique((s) => s, 'a layer')).optional(),
-  });
+  z
+    .strictObject({
+      path: filePath(ctx, 'an .onnx file'),
+      sha256: sha256.optional(),
+      // Tensor names compared in both models (default: the monitored layers the candidate also has).
+      layers: z.array(tensorName, { error: 'a list of ONNX tensor names' }).min(1, { error: 'a list of at least one tensor name' }).superRefine(unique((s) => s, 'a layer')).optional(),
+      // Or explicit pairs: monitored layer of the model -> tensor of the candidate.
+      match: noProtoKey
+        .pipe(z.record(tensorName, tensorName, { error: (iss) => (iss.code === 'invalid_type' ? 'a mapping from layer name to candidate tensor name' : undefined) }))
+        .optional(),
+    })
+    .superRefine((c, zctx) => {
+      if (c.layers !== undefined && c.match !== undefined) {
+        zctx.addIssue({ code: 'custom', message: 'either layers or match, not both', input: c.match, path: ['match'] });
+      }
+    });
 
 const referenceSection = (ctx: SchemaContext) =>
   z.strictObject({
@@ -120,11 +154,66 @@ const fileSource = (ctx: SchemaContext) =>
 const sourceSection = (ctx: SchemaContext) =>
   z.discriminatedUnion('kind', [kafkaSource(ctx), fileSource(ctx)], { error: 'a source with kind: kafka or kind: file' });
 
-const inputSection = z.strictObject({
-  encoding: z.enum(ENCODINGS, { error: `one of ${ENCODINGS.join(', ')}` }).default('raw-f32'),
-  name: tensorName.optional(),
-  maxMessageBytes: wholeNumber(1, HARD_MAX_MESSAGE_BYTES).optional(),
+const side = wholeNumber(1, 16_384);
+
+/** Images (JPEG, PNG, WebP) to tensors: torchvision's Resize + CenterCrop + ToTensor + Normalize, then channels and layout. */
+export const imageSection = z.strictObject({
+  // JSON field holding the image as base64; absent: the message is the image file.
+  field: nonEmpty.optional(),
+  // Shorter side to this many pixels before the crop; null: no resize; absent: the crop's larger side.
+  resize: side.nullable().optional(),
+  // [height, width] or one side; absent: the model input's.
+  crop: z.union([side, z.tuple([side, side])], { error: 'a size in pixels or [height, width]' }).optional(),
+  interpolation: z.enum(INTERPOLATIONS, { error: `one of ${INTERPOLATIONS.join(', ')}` }).default('bilinear'),
+  // Absent: from the model input (3 channels: rgb, 1: grey; channels first or last).
+  channels: z.enum(CHANNEL_ORDERS, { error: `one of ${CHANNEL_ORDERS.join(', ')}` }).optional(),
+  layout: z.enum(LAYOUTS, { error: `one of ${LAYOUTS.join(', ')}` }).optional(),
+  scale: z.number({ error: 'a number above 0' }).positive({ error: 'a number above 0' }).default(255),
+  mean: z.array(z.number({ error: 'a number' }), { error: 'a list of 1 or 3 numbers' }).min(1).max(3, { error: 'a list of 1 or 3 numbers' }).default([0]),
+  std: z
+    .array(z.number({ error: 'a number above 0' }).positive({ error: 'a number above 0' }), { error: 'a list of 1 or 3 numbers above 0' })
+    .min(1)
+    .max(3, { error: 'a list of 1 or 3 numbers above 0' })
+    .default([1]),
+  // Width x height above which an image is refused before decoding.
+  maxPixels: wholeNumber(1, 1_000_000_000).default(25_000_000),
+  // Preprocessing threads; 0: on the main thread; absent: half the cores, 1 to 8.
+  threads: wholeNumber(0, 64).optional(),
 });
+
+/** Text to token ids with a Hugging Face tokenizer.json. */
+const textSection = (ctx: SchemaContext) =>
+  z.strictObject({
+    tokenizer: filePath(ctx, 'a tokenizer.json'),
+    // Absent: tokenizer_config.json (or <name>.tokenizer_config.json) next to the tokenizer, if there is one.
+    tokenizerConfig: filePath(ctx, 'a tokenizer_config.json').optional(),
+    // Tokens per sample, special tokens included: longer texts are truncated, shorter ones padded.
+    maxLength: wholeNumber(4, 8192).default(128),
+    // UTF-8 bytes of text; longer messages are rejected (text_too_long) before tokenizing.
+    maxBytes: wholeNumber(1, HARD_MAX_MESSAGE_BYTES).default(16_384),
+    // JSON field holding the text; absent: the message is the text.
+    field: nonEmpty.optional(),
+  });
+
+const inputSection = (ctx: SchemaContext) =>
+  z
+    .strictObject({
+      encoding: z.enum(INPUT_ENCODINGS, { error: `one of ${INPUT_ENCODINGS.join(', ')}` }).default('raw-f32'),
+      name: tensorName.optional(),
+      maxMessageBytes: wholeNumber(1, HARD_MAX_MESSAGE_BYTES).optional(),
+      image: imageSection.optional(),
+      text: textSection(ctx).optional(),
+    })
+    .superRefine((input, zctx) => {
+      if (input.encoding === 'text' && input.text === undefined) {
+        zctx.addIssue({ code: 'custom', message: 'a text section with at least the tokenizer (encoding: text)', input: undefined, path: ['text'] });
+      }
+      for (const key of ['image', 'text'] as const) {
+        if (input[key] !== undefined && input.encoding !== key) {
+          zctx.addIssue({ code: 'custom', message: `no ${key} section unless encoding is ${key}`, input: input[key], path: [key] });
+        }
+      }
+    });
 
 const batchSection = z.strictObject({
   size: wholeNumber(4, MAX_BATCH).default(64),
@@ -191,6 +280,9 @@ const noProtoKey = z.unknown().superRefine((value, ctx) => {
 const calibrationSection = z.strictObject({
   falseAlarmRate: z.number({ error: 'a rate above 0 and below 0.5' }).gt(0, { error: 'a rate above 0 and below 0.5' }).lt(0.5, { error: 'a rate above 0 and below 0.5' }).default(0.01),
   schedule: cron.optional(),
+  // Reference-against-reference batches per calibration, and the time they may take.
+  batches: wholeNumber(8, 100_000).default(128),
+  timeLimit: duration({ min: SECOND, max: DAY }).default(5 * 60 * SECOND),
   thresholds: noProtoKey
     .pipe(z.record(tensorName, thresholdOverride, { error: (iss) => (iss.code === 'invalid_type' ? 'a mapping from layer name to thresholds' : undefined) }))
     .optional(),
@@ -208,7 +300,7 @@ export function createConfigSchema(ctx: SchemaContext) {
         candidate: candidateSection(ctx).optional(),
         reference: referenceSection(ctx),
         source: sourceSection(ctx),
-        input: inputSection.prefault({}),
+        input: inputSection(ctx).prefault({}),
         batch: batchSection.prefault({}),
         windows: windowsSection,
         metrics: metricsSection(ctx).prefault({}),
@@ -234,3 +326,5 @@ export type FileSourceConfig = Extract<SourceConfig, { kind: 'file' }>;
 export type WindowConfig = Config['windows'][number];
 export type Provider = (typeof PROVIDERS)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export type InputConfig = Config['input'];
+export type ImageConfig = z.output<typeof imageSection>;

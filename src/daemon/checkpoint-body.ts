@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import type { WindowSetSnapshot } from '../window/index.js';
+import { storedCalibrationSchema, type StoredCalibration } from './calibrate.js';
+import type { PairedIdentity } from './paired.js';
 import type { Counters } from './pipeline.js';
 import type { OffsetMap } from './offsets.js';
 
@@ -16,6 +18,12 @@ export interface CheckpointBody {
   readonly counters: Counters;
   readonly offsets: OffsetMap;
   readonly windows: WindowSetSnapshot;
+  /** SHA-256 of the reference file the windows and bandwidths were computed against (absent in older checkpoints) */
+  readonly referenceSha256?: string | undefined;
+  /** the thresholds in use, with what they are valid for: reused at start-up instead of recalibrating */
+  readonly calibration?: StoredCalibration | undefined;
+  /** paired mode's windows, valid for this candidate model and these layer pairs */
+  readonly paired?: (PairedIdentity & { readonly windows: WindowSetSnapshot }) | undefined;
 }
 
 const count = z.number().int().nonnegative();
@@ -33,6 +41,17 @@ export const checkpointBodySchema = z.object({
   }),
   offsets,
   windows: z.unknown(),
+  referenceSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  // A calibration or paired section that does not parse is dropped, not the whole checkpoint.
+  calibration: storedCalibrationSchema.optional().catch(undefined),
+  paired: z
+    .object({
+      candidateSha256: z.string().regex(/^[0-9a-f]{64}$/),
+      pairs: z.array(z.object({ layer: z.string(), candidate: z.string() })),
+      windows: z.unknown(),
+    })
+    .optional()
+    .catch(undefined),
 });
 
 export type RestoreDecision =

@@ -6,10 +6,12 @@ import { ONNXRUNTIME_VERSION, VERSION } from '../cli/version.js';
 import type { Config } from '../config/index.js';
 import { CkawatchError } from '../errors/index.js';
 import { MetricsServer } from '../http/index.js';
+import { createStatusPage } from '../page/index.js';
 import { createMetrics, type Metrics, type WindowScore } from '../metrics/index.js';
 import { TappedModel } from '../model/tapped.js';
-import { createSampler, loadReference } from '../reference/index.js';
-import { createDecoder, defaultMaxMessageBytes } from '../source/decode.js';
+import { decodeRecords } from '../preprocess/decode-all.js';
+import { createInputDecoder, modelInputOptions } from '../preprocess/input-decoder.js';
+import { loadReferenceVersion } from '../preprocess/reference.js';
 import { GeneratorSource } from '../source/generator.js';
 import { KafkaSource } from '../source/kafka.js';
 import { kafkaOptions } from '../source/kafka-options.js';
@@ -19,15 +21,19 @@ import { createWindowSet, driftToVector, vectorToDrift, DRIFT_WIDTH, type Window
 import { usableCheckpoint, type CheckpointBody } from './checkpoint-body.js';
 import { cloneOffsets } from './offsets.js';
 import { Pipeline, type Counters, type PipelineState } from './pipeline.js';
-import { checkPin, checkSampleIndependence, rbfGammas, sha256File } from './startup.js';
+import { checkPin, checkSampleIndependence, sha256File } from './startup.js';
+import { Calibrator, type RestoredReference } from './calibrate.js';
+import { PairedMode } from './paired.js';
 import { readNpyFile } from '../io/npy-file.js';
 
 /*
  *  config ─▶ HTTP server (/healthz at once; /readyz false until all below)
- *         ─▶ model (worker thread, provider fallback) ─▶ reference ─▶ RBF bandwidths
- *         ─▶ checkpoint restore (windows, counters, offsets) ─▶ pipeline
+ *         ─▶ model (worker thread, provider fallback) ─▶ reference ─▶ [candidate model]
+ *         ─▶ checkpoint restore (windows, counters, offsets) ─▶ RBF bandwidths
+ *         ─▶ calibrated thresholds (restored or reference-against-reference batches) ─▶ pipeline
  *         ─▶ source (Kafka group or in-process stream) ─records─▶ pipeline ─▶ windows
  *  every `checkpoint.schedule`: snapshot between batches ─▶ atomic write ─▶ Kafka commit
+ *  every `calibration.schedule`: reference file changed? ─▶ recalibrate ─▶ swap between batches
  *  SIGTERM: pause source ─▶ finish batch ─▶ checkpoint ─▶ commit ─▶ leave group ─▶ exit 0
  */
 
@@ -63,10 +69,14 @@ export class Daemon {
   #source: Source | null = null;
   #schedule: CheckpointSchedule | null = null;
   #timers: NodeJS.Timeout[] = [];
+  /** Stops the image preprocessing threads, if any. */
+  #closeDecoder: () => Promise<void> = async () => undefined;
   #inFlight: Promise<void> = Promise.resolve();
   #lastBatchAt = 0;
   #checkpointName = '';
-  #identity: Pick<CheckpointBody, 'modelSha256' | 'layers' | 'gammas'> | null = null;
+  #identity: Pick<CheckpointBody, 'modelSha256' | 'layers'> | null = null;
+  #calibrator: Calibrator | null = null;
+  #paired: PairedMode | null = null;
 
   private constructor(options: DaemonOptions) {
     this.#o = options;
@@ -128,12 +138,22 @@ export class Daemon {
     this.#metrics = createMetrics({
       scoreSource: (now) => this.#scores(now),
       lateSource: () => this.#windows?.droppedLate() ?? [],
+      pairedSource: (now) => this.#paired?.scores(now) ?? [],
       isReady: () => this.readiness().ready,
       now: this.#now,
       build: { version: VERSION, node: process.version, onnxruntime: ONNXRUNTIME_VERSION },
       logger: this.#log,
     });
+    // The built-in page (GET / and /api/scores): a heatmap of the last minutes, sampled by a timer.
+    const page = createStatusPage({
+      rows: () => this.rows(),
+      now: this.#now,
+      version: VERSION,
+      onError: (err) => this.#log.warn({ err }, 'status page history sample failed'),
+    });
+    this.#every(page.intervalMs, async () => page.sample());
     this.#server = await MetricsServer.create({
+      routes: page.routes,
       host: config.metrics.host,
       port: config.metrics.port,
       registry: this.#metrics.registry,
@@ -157,6 +177,8 @@ export class Daemon {
       variant: config.model.tapGraph,
       threads: config.model.threads,
       inputName: config.input.name,
+      sequenceLength: modelInputOptions(config.input).sequenceLength,
+      pooling: config.model.pooling,
       logger: this.#log,
     });
     this.#model = model;
@@ -164,44 +186,70 @@ export class Daemon {
     this.#status.model = true;
     this.#log.info({ provider: model.provider, layers: model.layers }, 'model loaded');
 
-    const reference = loadReference(config.reference.path, model.input.sampleShape, model.input.name);
-    const sampler = createSampler(reference, config.reference.seed);
-    await checkSampleIndependence(model, sampler);
+    const calibrator = await Calibrator.open({
+      model,
+      path: config.reference.path,
+      n: config.batch.size,
+      m: config.reference.samplesPerBatch,
+      seed: config.reference.seed,
+      batches: config.calibration.batches,
+      timeLimitMs: config.calibration.timeLimit,
+      falseAlarmRate: config.calibration.falseAlarmRate,
+      schedule: config.calibration.schedule,
+      overrides: config.calibration.thresholds ?? {},
+      logger: this.#log,
+      now: this.#now,
+      load: (path) => loadReferenceVersion(path, config.input, model.layout),
+    });
+    this.#calibrator = calibrator;
+    await checkSampleIndependence(model, calibrator.state.sampler);
 
-    const windows = createWindowSet(
-      config.windows.map((w) => ({ name: w.name, durationMs: w.duration, buckets: w.buckets })),
-      model.layers,
-      DRIFT_WIDTH,
-    );
+    const windowSpecs = config.windows.map((w) => ({ name: w.name, durationMs: w.duration, buckets: w.buckets }));
+    if (config.candidate) {
+      this.#paired = await PairedMode.open({
+        candidate: config.candidate,
+        model,
+        windows: windowSpecs,
+        providers: config.model.providers,
+        tapGraph: config.model.tapGraph,
+        threads: config.model.threads,
+        logger: this.#log,
+      });
+    }
+    const paired = this.#paired;
+    const windows = createWindowSet(windowSpecs, model.layers, DRIFT_WIDTH);
     this.#checkpointName = `ckawatch-${config.checkpoint.instanceId ?? hostname()}`;
-    const restored = await this.#restore(windows, modelSha256, model.layers);
-    const gammas = restored?.gammas ?? (await rbfGammas(model, sampler, Math.min(reference.count, 256)));
-    this.#identity = { modelSha256, layers: model.layers, gammas };
+    const restored = await this.#restore(windows, modelSha256, model.layers, calibrator.state.sha256);
+    // Bandwidths, then thresholds: /readyz stays false ('reference not calibrated') until here.
+    await calibrator.prepare(restored?.reference ?? null);
+    this.#identity = { modelSha256, layers: model.layers };
     this.#windows = windows;
     this.#status.calibrated = true;
     if (restored) this.#metrics.seedCounters(toSeed(restored.counters));
 
     const m = config.reference.samplesPerBatch;
-    const decode = createDecoder({
-      encoding: config.input.encoding,
-      inputName: model.input.name,
-      sampleShape: [...model.input.sampleShape],
-      maxMessageBytes: config.input.maxMessageBytes ?? defaultMaxMessageBytes(config.input.encoding, model.input.sampleSize),
-    });
+    // Images decode off the main thread (async): a whole fetched batch is decoded before accept().
+    const decoder = createInputDecoder(config.input, model.layout);
+    if (decoder.mode === 'async') this.#closeDecoder = decoder.close;
+    const decode = decoder.mode === 'sync' ? decoder.decode : () => ({ ok: false, reason: 'internal', detail: 'decoded before accept' }) as const;
     const source = this.#o.source ?? (await this.#createSource());
     this.#source = source;
     const rejectedForDeadLetter: Parameters<Source['deadLetter']>[0][number][] = [];
     this.#pipeline = new Pipeline(
       {
         layers: model.layers,
-        gammas,
+        // Read per batch: a changed reference file swaps both in (see Calibrator.watch).
+        get gammas() {
+          return calibrator.state.gammas;
+        },
         batchSize: config.batch.size,
         referencePerBatch: m,
-        sampleSize: model.input.sampleSize,
+        sampleSize: model.sampleSize,
         decode,
-        drawReference: (k) => sampler.draw(k),
+        drawReference: (k) => calibrator.state.sampler.draw(k),
         grams: (stacked, rows) => model.run(stacked, rows),
         addToWindows: (l, sums, at) => windows.add(model.layers[l]!, driftToVector(sums), at),
+        ...(paired ? { companion: (production: Float32Array, n: number) => paired.companion(production, n) } : {}),
         now: this.#now,
         onReject: (record, reason, detail) => {
           this.#log.debug({ topic: record.topic, partition: record.partition, offset: record.offset, reason, detail }, 'rejected message');
@@ -222,11 +270,19 @@ export class Daemon {
       restored ?? undefined,
     );
     const pipeline = this.#pipeline;
+    // A new reference invalidates every window sum (other samples, other RBF bandwidths):
+    // the windows restart empty, counters and offsets go on.
+    calibrator.watch((adopt) =>
+      pipeline.exclusive(() => {
+        adopt();
+        windows.restore(createWindowSet(windowSpecs, model.layers, DRIFT_WIDTH).snapshot());
+      }),
+    );
 
     const onRecords = async (records: Parameters<Pipeline['accept']>[0] & unknown[]): Promise<void> => {
       if (this.#status.stopping) return;
       const work = (async () => {
-        pipeline.accept(records);
+        pipeline.accept(records, decoder.mode === 'async' ? await decodeRecords(records, decoder.decode) : undefined);
         if (rejectedForDeadLetter.length > 0) {
           const items = rejectedForDeadLetter.splice(0);
           await source.deadLetter(items).catch((err: unknown) => this.#log.warn({ err }, 'dead-letter topic write failed'));
@@ -260,7 +316,7 @@ export class Daemon {
     if (source.kind === 'kafka') return KafkaSource.create(kafkaOptions(source, this.#log));
     const file = readNpyFile(source.path);
     if (file.kind !== 'float32') throw new CkawatchError(`${source.path}: production samples must be float32 or float64`);
-    const size = this.#model!.input.sampleSize;
+    const size = this.#model!.sampleSize;
     const count = Math.floor(file.data.length / size);
     return new GeneratorSource({
       topic: `file:${source.path.split('/').at(-1)}`,
@@ -273,7 +329,12 @@ export class Daemon {
     });
   }
 
-  async #restore(windows: WindowSet, modelSha256: string, layers: readonly string[]): Promise<(PipelineState & { gammas: readonly number[] }) | null> {
+  async #restore(
+    windows: WindowSet,
+    modelSha256: string,
+    layers: readonly string[],
+    referenceSha256: string,
+  ): Promise<(PipelineState & { reference: RestoredReference | null }) | null> {
     const dir = this.#o.config.checkpoint.dir;
     try {
       await mkdir(dir, { recursive: true });
@@ -295,13 +356,29 @@ export class Daemon {
       this.#log.warn({ why: decision.why }, 'ignoring checkpoint');
       return null;
     }
-    const restored = windows.restore(decision.body.windows);
+    const body = decision.body;
+    const { counters, offsets } = body;
+    if (body.referenceSha256 !== undefined && body.referenceSha256 !== referenceSha256) {
+      // Same decision as a reference change while running: windows restart, the rest goes on.
+      this.#log.warn(
+        { from: body.referenceSha256, to: referenceSha256 },
+        'the reference file changed since the checkpoint: its windows and RBF bandwidths are dropped; counters and offsets kept',
+      );
+      return { counters, offsets, reference: null };
+    }
+    const restored = windows.restore(body.windows);
     if (!restored.ok) {
       this.#log.warn({ detail: restored.detail }, 'ignoring checkpoint windows');
       return null;
     }
-    this.#log.info({ offsets: decision.body.offsets, writtenAt: read.writtenAt }, 'restored checkpoint');
-    return { counters: decision.body.counters, offsets: decision.body.offsets, gammas: decision.body.gammas };
+    const paired = this.#paired;
+    if (paired && body.paired) {
+      const same = body.paired.candidateSha256 === paired.candidateSha256 && JSON.stringify(body.paired.pairs) === JSON.stringify(paired.pairs);
+      const result = same ? paired.windows.restore(body.paired.windows) : null;
+      if (!result?.ok) this.#log.warn({ detail: result?.detail ?? 'another candidate model or other layer pairs' }, 'paired windows not restored');
+    }
+    this.#log.info({ offsets, writtenAt: read.writtenAt }, 'restored checkpoint');
+    return { counters, offsets, reference: { gammas: body.gammas, calibration: body.calibration } };
   }
 
   /** Writes a checkpoint of the state between batches, then commits the offsets it holds. */
@@ -309,13 +386,19 @@ export class Daemon {
     const pipeline = this.#pipeline;
     const identity = this.#identity;
     const windows = this.#windows;
-    if (!pipeline || !identity || !windows) return;
+    const calibrator = this.#calibrator;
+    const paired = this.#paired;
+    if (!pipeline || !identity || !windows || !calibrator) return;
     const body: CheckpointBody = await pipeline.exclusive((state) => ({
       format: 1,
       ...identity,
+      gammas: calibrator.state.gammas,
       counters: structuredClone(state.counters),
       offsets: cloneOffsets(state.offsets),
       windows: windows.snapshot(),
+      referenceSha256: calibrator.state.sha256,
+      ...(calibrator.stored ? { calibration: calibrator.stored } : {}),
+      ...(paired ? { paired: { ...paired.identity, windows: paired.windows.snapshot() } } : {}),
     }));
     try {
       await writeCheckpoint(this.#o.config.checkpoint.dir, this.#checkpointName, body, { now: this.#now });
@@ -331,12 +414,12 @@ export class Daemon {
   #scores(now: number): WindowScore[] {
     const windows = this.#windows;
     if (!windows) return [];
-    const thresholds = this.#o.config.calibration.thresholds ?? {};
+    const calibrator = this.#calibrator;
     return windows.windows.flatMap((w) =>
       windows.keys.map((layer) => {
         const sums: DriftSums = vectorToDrift(windows.sum(w.name, layer, now));
-        const t = Object.fromEntries(Object.entries(thresholds[layer] ?? {}).filter(([, v]) => v !== undefined)) as Record<string, number>;
-        return { layer, window: w.name, sums, thresholds: t };
+        // The thresholds for this window's current number of batches (static ones where configured).
+        return { layer, window: w.name, sums, thresholds: calibrator?.thresholds(layer, sums.batches) ?? {} };
       }),
     );
   }
@@ -369,10 +452,13 @@ export class Daemon {
     this.#source?.pause();
     await this.#inFlight;
     await this.#schedule?.stop();
+    await this.#calibrator?.stop();
     await this.checkpoint();
     await this.#source?.stop().catch((err: unknown) => this.#log.warn({ err }, 'source stop failed'));
     await this.#source?.close().catch((err: unknown) => this.#log.warn({ err }, 'source close failed'));
     await this.#model?.close();
+    await this.#closeDecoder();
+    await this.#paired?.close();
     await this.#server?.close();
     this.#log.info('stopped');
   }

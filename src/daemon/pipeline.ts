@@ -15,6 +15,9 @@ import { advance, cloneOffsets, nextOffset, type OffsetMap } from './offsets.js'
  *        driftBatch per layer ──▶ window sums   +   counters   +   offsets
  *                                   (applied together: the state a checkpoint holds)
  *
+ * The model run of batch k+1 overlaps the statistics of batch k (two threads busy, not
+ * one after the other); batches are still applied one by one, in queue order.
+ *
  * A record's offset counts as "in the state" only once everything before it in its
  * partition is applied, so a checkpoint never claims a sample it does not hold and a
  * restart resumes exactly there. Records at offsets already accepted are skipped, which
@@ -64,6 +67,13 @@ export interface PipelineDeps {
   readonly grams: (stacked: Float32Array, rows: number) => Promise<{ grams: Gram[]; inferenceMs: number }>;
   /** adds one layer's batch sums to the windows at time `at` */
   readonly addToWindows: (layer: number, sums: DriftSums, at: number) => void;
+  /**
+   * Paired mode: a second model on the production rows alone, started alongside the
+   * primary's run. It resolves to what to apply with the batch (given the primary's Grams,
+   * whose top-left n×n blocks are the production rows'), so that its window sums move
+   * together with everything else.
+   */
+  readonly companion?: (production: Float32Array, n: number) => Promise<(grams: readonly Gram[], at: number) => void>;
   readonly now: () => number;
   readonly onReject?: (record: SourceRecord, reason: string, detail: string) => void;
   readonly onApplied?: (delta: { samples: Record<string, number>; rejected: { topic: string; reason: string }[] }) => void;
@@ -71,10 +81,24 @@ export interface PipelineDeps {
   readonly onLayerError?: (layer: string, error: StatisticsError) => void;
 }
 
+type BatchResult = { grams: Gram[]; inferenceMs: number; applyCompanion: ((grams: readonly Gram[], at: number) => void) | undefined };
+
+interface StartedBatch {
+  readonly size: number;
+  /** queue entries (samples and rejections) the batch covers */
+  readonly taken: number;
+  readonly started: number;
+  readonly result: Promise<BatchResult>;
+}
+
 export class Pipeline {
   readonly #deps: PipelineDeps;
   readonly #queue: Entry[] = [];
+  /** good samples in the queue */
   #good = 0;
+  /** leading queue entries, and good samples among them, that belong to started batches */
+  #reserved = 0;
+  #reservedGood = 0;
   readonly #counters: Counters;
   readonly #applied: OffsetMap;
   readonly #accepted: OffsetMap;
@@ -108,25 +132,31 @@ export class Pipeline {
     return cloneOffsets(this.#applied);
   }
 
-  /** Decodes records into the FIFO. Cheap and synchronous; `process` does the work. */
-  accept(records: Iterable<SourceRecord>): void {
+  /**
+   * Decodes records into the FIFO. Cheap and synchronous; `process` does the work.
+   * `decoded`, when given, holds each record's result already (decoders that are async,
+   * such as images, run before this over the whole batch; see preprocess/decode-all.ts).
+   */
+  accept(records: Iterable<SourceRecord>, decoded?: readonly Decoded[]): void {
+    let index = -1;
     for (const record of records) {
+      index += 1;
       const seen = nextOffset(this.#accepted, record.topic, record.partition);
       if (seen !== undefined && record.offset < seen) {
         this.#duplicates += 1;
         continue;
       }
       advance(this.#accepted, record.topic, record.partition, record.offset);
-      const decoded: Decoded = record.value
+      const result: Decoded = decoded?.[index] ?? (record.value
         ? this.#deps.decode(record.value)
-        : { ok: false, reason: 'empty', detail: 'message has no value' };
+        : { ok: false, reason: 'empty', detail: 'message has no value' });
       const { topic, partition, offset } = record;
-      if (decoded.ok) {
-        this.#queue.push({ topic, partition, offset, sample: decoded.sample });
+      if (result.ok) {
+        this.#queue.push({ topic, partition, offset, sample: result.sample });
         this.#good += 1;
       } else {
-        this.#deps.onReject?.(record, decoded.reason, decoded.detail);
-        this.#queue.push({ topic, partition, offset, reason: decoded.reason });
+        this.#deps.onReject?.(record, result.reason, result.detail);
+        this.#queue.push({ topic, partition, offset, reason: result.reason });
       }
     }
     this.#applyLeadingRejections();
@@ -135,17 +165,30 @@ export class Pipeline {
   /**
    * Runs every full batch; with `flush`, also a last partial one of at least 4 samples
    * (the batch's max-wait has passed). Serialised: concurrent calls queue up.
+   *
+   * Batches overlap by one step: as soon as batch k's Grams are back, batch k+1 goes to
+   * the model, and this thread computes batch k's statistics while the worker runs k+1.
+   * Batches are still applied one at a time, in order; the model never has two in flight.
    */
   process(options: { flush: boolean } = { flush: false }): Promise<number> {
     const run = this.#lock.then(async () => {
       let batches = 0;
-      while (this.#good >= this.#deps.batchSize) {
-        await this.#runBatch(this.#deps.batchSize);
-        batches += 1;
-      }
-      if (options.flush && this.#good >= MIN_SAMPLES) {
-        await this.#runBatch(this.#good);
-        batches += 1;
+      let next = this.#startBatch(options.flush);
+      try {
+        while (next !== null) {
+          const current = next;
+          const result = await current.result;
+          next = this.#startBatch(options.flush);
+          this.#finishBatch(current, result);
+          batches += 1;
+        }
+      } finally {
+        // After a failure the entries of a batch started but not applied stay queued (a
+        // later call runs them again); its result, if it ever comes, is dropped.
+        next?.result.catch(() => undefined);
+        this.#reserved = 0;
+        this.#reservedGood = 0;
+        this.#applyLeadingRejections();
       }
       return batches;
     });
@@ -167,23 +210,44 @@ export class Pipeline {
     return run;
   }
 
-  async #runBatch(size: number): Promise<void> {
-    const { sampleSize, referencePerBatch: m, layers, gammas } = this.#deps;
+  /**
+   * Takes the next batch off the queue (entries stay there, reserved, until the batch is
+   * applied) and starts its model run; null when no batch is due.
+   */
+  #startBatch(flush: boolean): StartedBatch | null {
+    const { sampleSize, referencePerBatch: m, batchSize } = this.#deps;
+    const available = this.#good - this.#reservedGood;
+    const size = available >= batchSize ? batchSize : flush && available >= MIN_SAMPLES ? available : 0;
+    if (size === 0) return null;
     const started = this.#deps.now();
-    // Take entries up to and including the size-th good sample.
+    // Take entries after the reserved ones, up to and including the size-th good sample.
     let taken = 0;
     let good = 0;
     while (good < size) {
-      const entry = this.#queue[taken++]!;
+      const entry = this.#queue[this.#reserved + taken++]!;
       if ('sample' in entry) good += 1;
     }
-    const entries = this.#queue.slice(0, taken);
     const stacked = new Float32Array((size + m) * sampleSize);
     let row = 0;
-    for (const entry of entries) if ('sample' in entry) stacked.set(entry.sample, sampleSize * row++);
+    for (let i = this.#reserved; i < this.#reserved + taken; i++) {
+      const entry = this.#queue[i]!;
+      if ('sample' in entry) stacked.set(entry.sample, sampleSize * row++);
+    }
     stacked.set(this.#deps.drawReference(m), size * sampleSize);
+    this.#reserved += taken;
+    this.#reservedGood += size;
 
-    const { grams, inferenceMs } = await this.#deps.grams(stacked, size + m);
+    const companion = this.#deps.companion?.(stacked.subarray(0, size * sampleSize), size);
+    companion?.catch(() => undefined); // awaited below; if the primary run throws first, not an unhandled rejection
+    const result = this.#deps.grams(stacked, size + m).then(async (r) => ({ ...r, applyCompanion: await companion }));
+    return { size, taken, started, result };
+  }
+
+  /** Statistics of a started batch, then applied: windows, counters and offsets together. */
+  #finishBatch(batch: StartedBatch, result: BatchResult): void {
+    const { layers, gammas } = this.#deps;
+    const { size, taken } = batch;
+    const { grams, inferenceMs, applyCompanion } = result;
     const at = this.#deps.now();
     const sums = grams.map((gram, l) => {
       try {
@@ -194,17 +258,23 @@ export class Pipeline {
         return null;
       }
     });
-    // Apply: windows, counters and offsets move together.
+    // Apply: windows, counters and offsets move together. Earlier batches are applied
+    // already, so this one's entries are at the head of the queue.
     sums.forEach((s, l) => s && this.#deps.addToWindows(l, s, at));
-    this.#queue.splice(0, taken);
+    applyCompanion?.(grams, at);
+    const entries = this.#queue.splice(0, taken);
+    this.#reserved -= taken;
+    this.#reservedGood -= size;
     this.#good -= size;
     this.#counters.batches += 1;
     this.#applyEntries(entries);
     this.#applyLeadingRejections();
-    this.#deps.onBatch?.({ samples: size, inferenceMs, durationMs: this.#deps.now() - started, sums });
+    this.#deps.onBatch?.({ samples: size, inferenceMs, durationMs: this.#deps.now() - batch.started, sums });
   }
 
+  /** Applies rejections at the head of the queue (everything before them is applied), unless a batch holds the head. */
   #applyLeadingRejections(): void {
+    if (this.#reserved > 0) return;
     let k = 0;
     while (k < this.#queue.length && !('sample' in this.#queue[k]!)) k += 1;
     if (k > 0) this.#applyEntries(this.#queue.splice(0, k));

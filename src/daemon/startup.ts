@@ -42,7 +42,7 @@ export async function rbfGammas(model: TappedModel, sampler: ReferenceSampler, c
  */
 export async function checkSampleIndependence(model: TappedModel, sampler: ReferenceSampler, k = 8): Promise<void> {
   const extra = sampler.draw(2 * k);
-  const alone = await model.grams(extra.subarray(0, k * model.input.sampleSize).slice(), k);
+  const alone = await model.grams(extra.subarray(0, k * model.sampleSize).slice(), k);
   const inBatch = await model.grams(extra, 2 * k);
   alone.forEach((g, l) => {
     const a = doubleCentre(g, k);

@@ -14,6 +14,8 @@ export interface Collectors {
   readonly windows: () => void;
   /** 1 or 0 for ckawatch_ready; must not throw */
   readonly ready: () => number;
+  /** brings ckawatch_paired_cka up to date (paired mode); must not throw */
+  readonly paired: () => void;
 }
 
 export function defineMetrics(registry: Registry, collectors: Collectors) {
@@ -69,6 +71,13 @@ function defineWindowMetrics(registry: Registry, collectors: Collectors) {
       labelNames: ['layer', 'window', 'statistic'] as const,
       registers,
       collect,
+    }),
+    pairedCka: new Gauge({
+      name: 'ckawatch_paired_cka',
+      help: 'Paired minibatch CKA between the model and the candidate model on the same production samples, per layer pair, over the window (1: same representation up to rotation and scale)',
+      labelNames: ['layer', 'window'] as const,
+      registers,
+      collect: collectors.paired,
     }),
     droppedLate: new Counter({
       name: 'ckawatch_dropped_late_total',

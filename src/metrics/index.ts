@@ -3,6 +3,7 @@ import { readCounters, seedCounters, type CounterSeed } from './counter-seed.js'
 import { defineMetrics, type PipelineMetrics } from './definitions.js';
 import type { Logger } from './logger.js';
 import { oncePerTurn } from './once-per-scrape.js';
+import { createPairedRefresh, type PairedSource } from './paired-gauges.js';
 import { createWindowRefresh, type LateSource, type ScoreSource } from './window-gauges.js';
 
 export { counterSeedSchema, type CounterSeed } from './counter-seed.js';
@@ -10,12 +11,15 @@ export { DURATION_BUCKETS } from './definitions.js';
 export type { Logger } from './logger.js';
 export { isDrifting, STATISTICS, SUM_FIELD_LABELS, type Statistic } from './statistics.js';
 export type { LateSource, ScoreSource, WindowScore } from './window-gauges.js';
+export type { PairedScore, PairedSource } from './paired-gauges.js';
 
 export interface MetricsOptions {
   /** window sums per layer and window, read at every scrape */
   readonly scoreSource: ScoreSource;
   /** late-drop counts per window, read at every scrape */
   readonly lateSource?: LateSource;
+  /** paired-mode sums per layer pair and window, read at every scrape (ckawatch_paired_cka) */
+  readonly pairedSource?: PairedSource;
   /** readiness at scrape time, for ckawatch_ready (the same check /readyz uses) */
   readonly isReady: () => boolean;
   /** the clock (ms) that window sums are read at */
@@ -46,6 +50,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
   // The window refresh needs the gauges it fills; the gauges call it only at scrape time.
   let refresh = (): void => {};
+  let refreshPaired = (): void => {};
   let readyFailing = false;
   const { windows, pipeline } = defineMetrics(registry, {
     // A collect() must never throw: one throwing collect fails the whole scrape.
@@ -54,6 +59,13 @@ export function createMetrics(options: MetricsOptions): Metrics {
         refresh();
       } catch (err) {
         logger.error({ err }, 'unexpected error while updating window metrics');
+      }
+    },
+    paired: () => {
+      try {
+        refreshPaired();
+      } catch (err) {
+        logger.error({ err }, 'unexpected error while updating paired metrics');
       }
     },
     ready: () => {
@@ -69,6 +81,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
   });
   refresh = oncePerTurn(createWindowRefresh(windows, options.scoreSource, options.lateSource, options.now, logger));
+  if (options.pairedSource) refreshPaired = createPairedRefresh(windows, options.pairedSource, options.now, logger);
   pipeline.buildInfo.set(options.build, 1);
 
   return {

@@ -7,11 +7,23 @@ import { ModelError } from '../errors/index.js';
 import { indexGraph, type GraphIndex } from './graph-index.js';
 import { gramSubgraph, sharedInitializers, type GramContext, type GramVariant } from './gram-graph.js';
 import { defaultOpset, encodeModel } from './onnx-file.js';
-import { DataType, floatValueInfo, valueInfoElemType, valueInfoShape, type ModelMessage, type ModelProto, type ValueInfoProto } from './proto.js';
+import { createPooler, type Pooling, type PoolingOption } from './pool-graph.js';
+import { DataType, attrInt, floatValueInfo, valueInfoElemType, valueInfoShape, type ModelMessage, type ModelProto, type ValueInfoProto } from './proto.js';
 import { closeMatches } from './tap-names.js';
 
 export type { GramVariant } from './gram-graph.js';
+export type { Pooling, PoolingOption } from './pool-graph.js';
 export type GramVariantOption = GramVariant | 'auto';
+
+/** How sequence taps [N, T, ...] become one vector per sample before the Gram (pool-graph.ts). */
+export interface PoolingOptions {
+  /** 'auto' (the default): masked mean for rank-3 taps of a model with the mask input, else flatten. */
+  readonly default?: PoolingOption;
+  /** Per tap, overriding the default. */
+  readonly layers?: Readonly<Record<string, Pooling>> | undefined;
+  /** The attention-mask graph input; default 'attention_mask'. */
+  readonly mask?: string;
+}
 
 export interface AugmentOptions {
   /** 'auto': channel-split for [N, C, H, W] taps with a known C >= 2, plain otherwise. */
@@ -20,6 +32,7 @@ export interface AugmentOptions {
   readonly dropOriginalOutputs?: boolean;
   /** Also output each tapped tensor itself (tests, and a CPU-side fallback for Grams). */
   readonly exposeTaps?: boolean;
+  readonly pooling?: PoolingOptions;
 }
 
 export interface AugmentedModel {
@@ -28,6 +41,8 @@ export interface AugmentedModel {
   readonly gramOutputs: string[];
   /** The variant used for each tap (explicit 'channel-split' keeps rank <= 2 taps plain). */
   readonly tapVariants: GramVariant[];
+  /** The pooling used for each tap ('flatten': none). */
+  readonly tapPooling: Pooling[];
   /** The model's own outputs still present in the augmented model. */
   readonly originalOutputs: string[];
 }
@@ -55,11 +70,15 @@ export function augmentModel(model: ModelProto, taps: readonly string[], options
 
   const fresh = freshNames(index.names);
   const ctx: GramContext = { opset, fresh, axis0: fresh('ckawatch/axis0'), keepTwoDims: fresh('ckawatch/shape_n_c_rest') };
+  const maskName = options.pooling?.mask ?? 'attention_mask';
+  const mask = index.inputs.some((i) => i.name === maskName) ? maskName : undefined;
+  const pooler = createPooler({ opset, fresh, mask });
   const graph = index.graph;
   const original = graph.output ?? [];
   const nodes = [...(graph.node ?? [])];
   const extraOutputs: ValueInfoProto[] = [];
   const tapVariants: GramVariant[] = [];
+  const tapPooling: Pooling[] = [];
   const gramOutputs: string[] = [];
 
   for (const tap of unique) {
@@ -68,16 +87,31 @@ export function augmentModel(model: ModelProto, taps: readonly string[], options
       throw new ModelError(`the model already has a tensor '${output}': it was augmented before; give ckawatch the original model`);
     }
     const vi = index.valueInfo.get(tap);
-    const variant = chooseVariant(options.variant, valueInfoShape(vi));
-    nodes.push(...gramSubgraph(tap, output, variant, valueInfoElemType(vi) !== DataType.FLOAT, ctx));
+    const shape = valueInfoShape(vi);
+    const castToFloat = valueInfoElemType(vi) !== DataType.FLOAT;
+    const pooling = choosePooling(tap, shape, options.pooling, maskName, mask !== undefined);
+    if (pooling === 'flatten') {
+      const variant = chooseVariant(options.variant, shape);
+      nodes.push(...gramSubgraph(tap, output, variant, castToFloat, ctx));
+      tapVariants.push(variant);
+    } else {
+      let source = tap;
+      if (castToFloat) {
+        source = fresh(`ckawatch/${tap}/float`);
+        nodes.push({ opType: 'Cast', input: [tap], output: [source], name: fresh(`ckawatch/${tap}/Cast`), attribute: [attrInt('to', DataType.FLOAT)] });
+      }
+      const pooled = pooler.pool(source, pooling);
+      nodes.push(...pooled.nodes, ...gramSubgraph(tap, output, 'plain', false, ctx, pooled.output));
+      tapVariants.push('plain');
+    }
+    tapPooling.push(pooling);
     extraOutputs.push(floatValueInfo(output, [null, null]));
-    tapVariants.push(variant);
     gramOutputs.push(output);
   }
 
   // Only the shared constants some added node reads: ORT warns about unused initializers.
   const read = new Set(nodes.flatMap((n) => n.input ?? []));
-  const shared = sharedInitializers(ctx).filter((t) => read.has(t.name ?? ''));
+  const shared = [...sharedInitializers(ctx), ...pooler.initializers].filter((t) => read.has(t.name ?? ''));
   const kept = options.dropOriginalOutputs === true ? [] : [...original];
   const keptNames = new Set(kept.map((o) => o.name));
   const exposed = options.exposeTaps === true ? unique.filter((t) => !keptNames.has(t)).map((t) => index.valueInfo.get(t) ?? { name: t }) : [];
@@ -95,8 +129,34 @@ export function augmentModel(model: ModelProto, taps: readonly string[], options
     bytes: encodeModel(augmented),
     gramOutputs,
     tapVariants,
+    tapPooling,
     originalOutputs: kept.map((o) => o.name ?? ''),
   };
+}
+
+function choosePooling(
+  tap: string,
+  shape: (number | string | null)[] | null,
+  options: PoolingOptions | undefined,
+  maskName: string,
+  hasMask: boolean,
+): Pooling {
+  const chosen = (options?.layers && Object.hasOwn(options.layers, tap) ? options.layers[tap] : undefined) ?? options?.default ?? 'auto';
+  if (chosen === 'auto') return shape?.length === 3 && hasMask ? 'mean' : 'flatten';
+  if (chosen === 'flatten') return chosen;
+  if (shape !== null && shape.length < 3) {
+    throw new ModelError(
+      `layer '${tap}' has shape [${shape.join(', ')}]: pooling '${chosen}' takes a [batch, sequence, ...] tensor; ` +
+        `use pooling 'flatten' for it`,
+    );
+  }
+  if (chosen === 'mean' && !hasMask) {
+    throw new ModelError(
+      `layer '${tap}': pooling 'mean' averages over the tokens the attention mask keeps, but the model has no input ` +
+        `'${maskName}'; name the mask input (model.pooling.mask) or use pooling 'first' or 'flatten'`,
+    );
+  }
+  return chosen;
 }
 
 function chooseVariant(option: GramVariantOption, shape: (number | string | null)[] | null): GramVariant {

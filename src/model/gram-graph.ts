@@ -33,7 +33,8 @@ export function sharedInitializers(ctx: GramContext): TensorProto[] {
 
 /**
  * Nodes computing the Gram of `tap` into the tensor `output`. `castToFloat` when the
- * tap is not known to be float32 (the Gram output is always float32).
+ * tap is not known to be float32 (the Gram output is always float32). `input` is the
+ * tensor read, when it is not the tap itself (a pooled tap; see pool-graph.ts).
  */
 export function gramSubgraph(
   tap: string,
@@ -41,6 +42,7 @@ export function gramSubgraph(
   variant: GramVariant,
   castToFloat: boolean,
   ctx: GramContext,
+  input: string = tap,
 ): NodeProto[] {
   const prefix = `ckawatch/${tap}`;
   const t = (suffix: string): string => ctx.fresh(`${prefix}/${suffix}`);
@@ -49,10 +51,10 @@ export function gramSubgraph(
     nodes.push({ opType, input: inputs, output: outputs, name: ctx.fresh(`${prefix}/${opType}`), attribute });
   };
 
-  let source = tap;
+  let source = input;
   if (castToFloat) {
     source = t('float');
-    add('Cast', [tap], [source], [attrInt('to', DataType.FLOAT)]);
+    add('Cast', [input], [source], [attrInt('to', DataType.FLOAT)]);
   }
   const rows = t(variant === 'plain' ? 'flat' : 'split');
   if (variant === 'plain') add('Flatten', [source], [rows], [attrInt('axis', 1)]);

@@ -5,7 +5,7 @@
  */
 import { indexGraph, type GraphIndex } from './graph-index.js';
 import type { ModelProto, NodeProto } from './proto.js';
-import { valueInfoShape } from './proto.js';
+import { DataType, valueInfoElemType, valueInfoShape } from './proto.js';
 
 export type Dim = number | string | null;
 
@@ -61,6 +61,8 @@ export interface DefaultLayers {
  */
 export function defaultLayers(model: ModelProto): DefaultLayers {
   const index = indexGraph(model);
+  const norms = sequenceModelNorms(index);
+  if (norms !== null) return { layers: norms, warnings: [] };
   const blocks: string[] = [];
   const structural: string[] = [];
   for (const node of index.nodes) {
@@ -102,6 +104,20 @@ export function defaultLayers(model: ModelProto): DefaultLayers {
         `every forward pass: list fewer under 'layers' (see 'ckawatch layers MODEL') if inference is too slow`,
     ],
   };
+}
+
+/**
+ * A transformer over token ids (an int64 input) with LayerNormalization: one tap per norm
+ * output (the embeddings' and each block's), the residual stream after each sub-layer.
+ * Null for other models, or past MAX_DEFAULT_LAYERS norms (then the general rule thins).
+ */
+function sequenceModelNorms(index: GraphIndex): string[] | null {
+  if (!index.inputs.some((vi) => valueInfoElemType(vi) === DataType.INT64)) return null;
+  const norms = index.nodes
+    .filter((n) => n.opType === 'LayerNormalization')
+    .map((n) => n.output?.[0] ?? '')
+    .filter((o) => o !== '' && !index.constants.has(o));
+  return norms.length > 0 && norms.length <= MAX_DEFAULT_LAYERS ? norms : null;
 }
 
 /** Follows a single-consumer chain through BatchNormalization or a bias Add to a directly following activation. */

@@ -5,9 +5,10 @@
 import { basename } from 'node:path';
 import type { Gram } from '../cka/gram.js';
 import { ModelError } from '../errors/index.js';
-import type { GramVariantOption } from './augment.js';
-import { sampleInput, type ModelInput } from './input.js';
+import type { GramVariantOption, PoolingOptions } from './augment.js';
+import type { ModelInput } from './input.js';
 import { defaultLayers } from './layers.js';
+import { layoutFeeds, sampleLayout, type SampleLayout } from './layout.js';
 import { readModel } from './onnx-file.js';
 import type { ModelLogger } from './session.js';
 import { WorkerModelRunner } from './worker-runner.js';
@@ -22,24 +23,37 @@ export interface TappedModelOptions {
   readonly threads?: number | undefined;
   readonly inputName?: string | undefined;
   readonly outputs?: readonly string[];
+  /** The padded token count of [batch, sequence] inputs (text models). */
+  readonly sequenceLength?: number | undefined;
+  readonly pooling?: PoolingOptions | undefined;
+  /** Cut padded token inputs to each batch's longest text when every layer is pooled (default true). */
+  readonly trimPadding?: boolean;
 }
 
 export class TappedModel {
   readonly name: string;
   readonly layers: readonly string[];
+  /** The first (for most models the only) input samples feed. */
   readonly input: ModelInput;
+  /** Every input samples feed, packed in each sample row (layout.ts). */
+  readonly layout: SampleLayout;
   readonly #runner: WorkerModelRunner;
+  /** The attention-mask input when every layer is pooled: batches are then cut to their longest unmasked length. */
+  readonly #trim: string | undefined;
 
-  private constructor(name: string, input: ModelInput, runner: WorkerModelRunner) {
+  private constructor(name: string, layout: SampleLayout, runner: WorkerModelRunner, trim: string | undefined) {
     this.name = name;
-    this.input = input;
+    this.layout = layout;
+    const first = layout.entries[0]!;
+    this.input = { name: first.name, sampleShape: first.sampleShape, sampleSize: first.size, type: first.type };
     this.layers = runner.taps;
     this.#runner = runner;
+    this.#trim = trim;
   }
 
   static async open(options: TappedModelOptions): Promise<TappedModel> {
     const model = await readModel(options.path);
-    const input = sampleInput(model, options.inputName);
+    const layout = sampleLayout(model, { inputName: options.inputName, sequenceLength: options.sequenceLength });
     let layers = options.layers ?? [];
     if (layers.length === 0) {
       const chosen = defaultLayers(model);
@@ -57,8 +71,19 @@ export class TappedModel {
       logger: options.logger,
       ...(options.threads === undefined ? {} : { threads: options.threads }),
       ...(options.outputs === undefined ? {} : { outputs: options.outputs }),
+      ...(options.pooling === undefined ? {} : { pooling: options.pooling }),
     });
-    return new TappedModel(basename(options.path, '.onnx'), input, runner);
+    const mask = options.pooling?.mask ?? 'attention_mask';
+    const sequences = layout.entries.some((e) => e.sequence) && layout.entries.some((e) => e.name === mask && e.sequence);
+    // Padding changes nothing for pooled layers; a flattened [N, T, ...] layer needs the same T in every batch.
+    const trimmable = sequences && options.trimPadding !== false && options.outputs === undefined;
+    const trim = trimmable && runner.tapPooling.every((p) => p !== 'flatten') ? mask : undefined;
+    return new TappedModel(basename(options.path, '.onnx'), layout, runner, trim);
+  }
+
+  /** Values per sample row (the sum over the inputs fed). */
+  get sampleSize(): number {
+    return this.layout.sampleSize;
   }
 
   get provider(): string {
@@ -75,13 +100,10 @@ export class TappedModel {
   }
 
   async run(samples: Float32Array, n: number): Promise<{ grams: Gram[]; inferenceMs: number }> {
-    if (samples.length !== n * this.input.sampleSize) {
-      throw new ModelError(`expected ${n} samples of ${this.input.sampleSize} values, got ${samples.length} values`);
+    if (samples.length !== n * this.sampleSize) {
+      throw new ModelError(`expected ${n} samples of ${this.sampleSize} values, got ${samples.length} values`);
     }
-    const result = await this.#runner.run(
-      { [this.input.name]: { type: 'float32', data: samples.slice(), dims: [n, ...this.input.sampleShape] } },
-      n,
-    );
+    const result = await this.#runner.run(layoutFeeds(this.layout, samples, n, this.#trim), n);
     return { grams: result.grams, inferenceMs: result.inferenceMs };
   }
 

@@ -6,7 +6,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { ModelError } from '../errors/index.js';
-import { augmentModel, type GramVariant, type GramVariantOption } from './augment.js';
+import { augmentModel, type GramVariant, type GramVariantOption, type Pooling, type PoolingOptions } from './augment.js';
 import { checkBatchDimension } from './batch.js';
 import { assertFeeds, ownBuffer } from './feeds.js';
 import { decodeModel, readModel } from './onnx-file.js';
@@ -18,6 +18,8 @@ import { logTo, startWorker } from './worker-start.js';
 export type WorkerRunnerOptions = ({ readonly modelPath: string } | { readonly bytes: Uint8Array }) & {
   readonly taps: readonly string[];
   readonly variant: GramVariantOption;
+  /** Pooling of sequence taps [N, T, ...] before their Grams; see pool-graph.ts. */
+  readonly pooling?: PoolingOptions;
   /** Execution providers in order of preference; see session.ts. */
   readonly providers: readonly string[];
   /** Model outputs to return with each run (for paired mode and the batch check). */
@@ -43,6 +45,7 @@ export class WorkerModelRunner implements ModelRunner {
   readonly provider: string;
   readonly taps: readonly string[];
   readonly tapVariants: readonly GramVariant[];
+  readonly tapPooling: readonly Pooling[];
   readonly outputs: readonly string[];
   #worker: Worker;
   #pending = new Map<number, Pending>();
@@ -56,6 +59,7 @@ export class WorkerModelRunner implements ModelRunner {
     exited: Promise<void>,
     provider: string,
     tapVariants: readonly GramVariant[],
+    tapPooling: readonly Pooling[],
     options: WorkerRunnerOptions,
   ) {
     this.#worker = worker;
@@ -63,6 +67,7 @@ export class WorkerModelRunner implements ModelRunner {
     this.provider = provider;
     this.taps = [...new Set(options.taps)];
     this.tapVariants = tapVariants;
+    this.tapPooling = tapPooling;
     this.outputs = [...(options.outputs ?? [])];
     this.#runTimeoutMs = options.runTimeoutMs ?? 120_000;
     worker.on('message', (raw: unknown) => this.#onMessage(raw, options));
@@ -75,7 +80,11 @@ export class WorkerModelRunner implements ModelRunner {
     const model = 'bytes' in options ? decodeModel(options.bytes) : await readModel(options.modelPath);
     checkBatchDimension(model);
     const outputs = [...(options.outputs ?? [])];
-    const augmented = augmentModel(model, options.taps, { variant: options.variant, dropOriginalOutputs: outputs.length === 0 });
+    const augmented = augmentModel(model, options.taps, {
+      variant: options.variant,
+      dropOriginalOutputs: outputs.length === 0,
+      ...(options.pooling === undefined ? {} : { pooling: options.pooling }),
+    });
     const missing = outputs.filter((o) => !augmented.originalOutputs.includes(o));
     if (missing.length > 0) {
       throw new ModelError(
@@ -92,7 +101,7 @@ export class WorkerModelRunner implements ModelRunner {
       ...(options.threads === undefined ? {} : { threads: options.threads }),
     };
     const { worker, exited, provider } = await startWorker(init, bytes.buffer, options);
-    return new WorkerModelRunner(worker, exited, provider, augmented.tapVariants, options);
+    return new WorkerModelRunner(worker, exited, provider, augmented.tapVariants, augmented.tapPooling, options);
   }
 
   run(feeds: Feeds, batch: number): Promise<RunResult> {

@@ -15,10 +15,10 @@ export interface WorkerScript {
   readonly eval: boolean;
 }
 
-export function workerScript(base: string = import.meta.url): WorkerScript {
-  if (!base.endsWith('.ts')) return { entry: new URL('./worker.js', base), eval: false };
+export function workerScript(base: string = import.meta.url, name = 'worker'): WorkerScript {
+  if (!base.endsWith('.ts')) return { entry: new URL(`./${name}.js`, base), eval: false };
   const tsx = import.meta.resolve('tsx/esm/api');
-  const worker = new URL('./worker.ts', base).href;
+  const worker = new URL(`./${name}.ts`, base).href;
   const code = `import { register } from ${JSON.stringify(tsx)};\nregister();\nawait import(${JSON.stringify(worker)});\n`;
   return { entry: code, eval: true };
 }

@@ -29,8 +29,10 @@ export function heatmapSvg(input: HeatmapInput): string {
   const labelWidth = 16 + labelChars * 6.2;
   const left = labelWidth + 30;
   const top = 50;
-  const width = left + columns.length * cell + 110;
-  const height = top + rows.length * cell + labelWidth + 30;
+  const barH = Math.max(120, rows.length * cell);
+  // Room for the title (16 px type, ~9.5 px a character) and for a colour bar taller than a short matrix.
+  const width = Math.max(left + columns.length * cell + 110, Math.ceil(input.title.length * 9.5) + 40);
+  const height = Math.max(top + rows.length * cell + labelWidth + 30, top + barH + 30);
   const short = (s: string): string => (s.length > labelChars ? `…${s.slice(s.length - labelChars + 1)}` : s);
   const scale = (v: number): number => (v - min) / (max - min || 1);
   const out: string[] = [
@@ -69,8 +71,8 @@ export function heatmapSvg(input: HeatmapInput): string {
   );
   // colour bar
   const barX = left + columns.length * cell + 24;
-  const barH = Math.max(120, rows.length * cell);
   const steps = 32;
+  out.push(`<g class='colour-bar'>`);
   for (let s = 0; s < steps; s++) {
     const y = top + ((steps - 1 - s) * barH) / steps;
     out.push(`<rect x='${barX}' y='${y}' width='16' height='${barH / steps + 0.5}' fill='${viridis(s / (steps - 1))}'/>`);
@@ -79,7 +81,7 @@ export function heatmapSvg(input: HeatmapInput): string {
     const y = top + (1 - t) * barH;
     out.push(`<text x='${barX + 22}' y='${y + 4}' font-size='10' ${FONT}>${(min + t * (max - min)).toFixed(2)}</text>`);
   }
-  out.push('</svg>');
+  out.push('</g>', '</svg>');
   return out.join('\n');
 }
 

@@ -1,4 +1,4 @@
-import type { Encoding } from './decode-types.js';
+import type { Encoding, InputEncoding } from './decode-types.js';
 
 /**
  * Message size bounds. The limit is checked before any parsing, so that a single
@@ -18,8 +18,15 @@ const HEADER_SLACK = 4096;
  */
 const BYTES_PER_VALUE: Readonly<Record<Encoding, number>> = { 'raw-f32': 4, npy: 8, json: 32 };
 
+/** A photo (JPEG, PNG, WebP, or base64 of one in JSON): the byte size says little about the pixel count, which is bounded apart. */
+export const DEFAULT_IMAGE_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** A text message's envelope; the text itself is bounded by input.text.maxBytes. */
+export const DEFAULT_TEXT_MESSAGE_BYTES = 256 * 1024;
+
 /** The default input.maxMessageBytes for a model input of `sampleSize` values. */
-export function defaultMaxMessageBytes(encoding: Encoding, sampleSize: number): number {
+export function defaultMaxMessageBytes(encoding: InputEncoding, sampleSize: number): number {
+  if (encoding === 'image') return DEFAULT_IMAGE_MESSAGE_BYTES;
+  if (encoding === 'text') return DEFAULT_TEXT_MESSAGE_BYTES;
   return Math.min(HARD_MAX_MESSAGE_BYTES, BYTES_PER_VALUE[encoding] * sampleSize + HEADER_SLACK);
 }
 

@@ -7,6 +7,9 @@
 
 export const ENCODINGS = ['raw-f32', 'npy', 'json'] as const;
 export type Encoding = (typeof ENCODINGS)[number];
+/** Every input.encoding: the encodings of numbers above, and images and text (preprocessed by src/preprocess). */
+export const INPUT_ENCODINGS = [...ENCODINGS, 'image', 'text'] as const;
+export type InputEncoding = (typeof INPUT_ENCODINGS)[number];
 
 export const REJECT_REASONS = [
   'empty', // no bytes (a Kafka tombstone or an empty value)
@@ -17,7 +20,12 @@ export const REJECT_REASONS = [
   'wrong_shape', // .npy or JSON whose shape is not the model input's
   'not_finite', // a NaN or infinite value (after narrowing to float32)
   'bad_json', // not UTF-8, not JSON, or nested too deep
-  'bad_envelope', // JSON without the expected {"input": [...]} / {"inputs": {...}} structure
+  'bad_envelope', // JSON without the expected {"input": [...]} / {"inputs": {...}} structure (or {"<field>": "..."})
+  'image_format', // image bytes that are not JPEG, PNG or WebP (told by their first bytes)
+  'bad_image', // JPEG, PNG or WebP that does not decode (corrupt, truncated), or base64 that is not
+  'image_too_large', // more pixels than input.image.maxPixels, refused from the header before decoding
+  'bad_utf8', // text that is not valid UTF-8
+  'text_too_long', // more UTF-8 bytes than input.text.maxBytes, refused before tokenizing
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
@@ -25,6 +33,9 @@ export type DecodeResult = { ok: true; sample: Float32Array } | { ok: false; rea
 
 /** Turns one message value into one sample of the model input (batch dimension excluded). */
 export type Decoder = (bytes: Uint8Array) => DecodeResult;
+
+/** The same, for decoders that wait on other threads (images: sharp decodes in libuv's pool). */
+export type AsyncDecoder = (bytes: Uint8Array) => Promise<DecodeResult>;
 
 export interface DecoderOptions {
   readonly encoding: Encoding;

@@ -1,9 +1,12 @@
 import { ConfigError, ModelError } from '../errors/index.js';
+import { createImageDecoder, type ImageDecoderOptions } from '../preprocess/image.js';
+import { createImagePool } from '../preprocess/image-pool.js';
+import { createTextDecoder, type TextDecoderOptions } from '../preprocess/text.js';
 import { decodeJsonMessage } from './decode-json.js';
 import { HARD_MAX_MESSAGE_BYTES, minMessageBytes } from './decode-limits.js';
 import { decodeNpyMessage } from './decode-npy.js';
 import { decodeRaw } from './decode-raw.js';
-import { reject, type Decoder, type DecoderOptions } from './decode-types.js';
+import { reject, type AsyncDecoder, type Decoder, type DecoderOptions, type DecodeResult } from './decode-types.js';
 
 /**
  * Message decoding, the first thing a Kafka message meets:
@@ -17,8 +20,8 @@ import { reject, type Decoder, type DecoderOptions } from './decode-types.js';
  * that no message could satisfy (a config or model problem, found at start-up).
  */
 
-export type { Decoder, DecoderOptions, DecodeResult, Encoding, RejectReason } from './decode-types.js';
-export { ENCODINGS, REJECT_REASONS } from './decode-types.js';
+export type { AsyncDecoder, Decoder, DecoderOptions, DecodeResult, Encoding, InputEncoding, RejectReason } from './decode-types.js';
+export { ENCODINGS, INPUT_ENCODINGS, REJECT_REASONS } from './decode-types.js';
 export { defaultMaxMessageBytes, HARD_MAX_MESSAGE_BYTES } from './decode-limits.js';
 
 export function createDecoder(options: DecoderOptions): Decoder {
@@ -46,5 +49,85 @@ export function createDecoder(options: DecoderOptions): Decoder {
       case 'json':
         return decodeJsonMessage(bytes, inputName, sampleShape);
     }
+  };
+}
+
+/**
+ * A decoder of any encoding: images decode off the main thread (sharp, and a pool of
+ * preprocessing threads), so theirs is async and has threads to close.
+ */
+export type MessageDecoder =
+  | { readonly mode: 'sync'; readonly decode: Decoder }
+  | { readonly mode: 'async'; readonly decode: AsyncDecoder; readonly close: () => Promise<void> };
+
+/** One model input that samples carry, packed after the previous ones in a sample row (model/layout.ts). */
+export interface PackedInput {
+  readonly name: string;
+  readonly type: 'float32' | 'int64';
+  readonly sampleShape: readonly number[];
+}
+
+export type MessageDecoderOptions =
+  | { readonly encoding: 'raw-f32' | 'npy' | 'json'; readonly inputs: readonly PackedInput[]; readonly maxMessageBytes: number }
+  | { readonly encoding: 'text'; readonly text: TextDecoderOptions }
+  | { readonly encoding: 'image'; readonly image: ImageDecoderOptions; readonly threads?: number };
+
+/**
+ * The decoder for a configured encoding. A model with several inputs gets them packed in
+ * one row: from JSON `{"inputs": {name: [...], ...}}`, or from text (the tokenizer fills
+ * input_ids, attention_mask, token_type_ids).
+ */
+export function createMessageDecoder(options: MessageDecoderOptions): MessageDecoder {
+  switch (options.encoding) {
+    case 'text':
+      return { mode: 'sync', decode: createTextDecoder(options.text) };
+    case 'image': {
+      if ((options.threads ?? 0) === 0) return { mode: 'async', decode: createImageDecoder(options.image), close: async () => undefined };
+      const pool = createImagePool(options.image, options.threads!);
+      return { mode: 'async', decode: pool.decode, close: () => pool.close() };
+    }
+    default: {
+      const { encoding, inputs, maxMessageBytes } = options;
+      if (inputs.length === 1) {
+        const [only] = inputs as [PackedInput];
+        const decode = createDecoder({ encoding, inputName: only.name, sampleShape: [...only.sampleShape], maxMessageBytes });
+        return { mode: 'sync', decode: only.type === 'int64' ? integersOnly(decode, only.name) : decode };
+      }
+      if (encoding !== 'json') {
+        throw new ConfigError(
+          `config error at input.encoding: the model has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}) and ` +
+            `${encoding} carries one; use json with {"inputs": {...}} or, for token inputs, text`,
+        );
+      }
+      const parts = inputs.map((input) => {
+        const decode = createDecoder({ encoding, inputName: input.name, sampleShape: [...input.sampleShape], maxMessageBytes });
+        return input.type === 'int64' ? integersOnly(decode, input.name) : decode;
+      });
+      const size = inputs.reduce((total, i) => total + i.sampleShape.reduce((a, b) => a * b, 1), 0);
+      return {
+        mode: 'sync',
+        decode: (bytes) => {
+          const sample = new Float32Array(size);
+          let offset = 0;
+          for (const part of parts) {
+            const result = part(bytes);
+            if (!result.ok) return result;
+            sample.set(result.sample, offset);
+            offset += result.sample.length;
+          }
+          return { ok: true, sample };
+        },
+      };
+    }
+  }
+}
+
+/** Values of an int64 input travel in float32 rows: whole numbers below 2^24 in magnitude are exact. */
+function integersOnly(decode: Decoder, name: string): Decoder {
+  return (bytes): DecodeResult => {
+    const result = decode(bytes);
+    if (!result.ok) return result;
+    const bad = result.sample.findIndex((v) => !Number.isInteger(v) || Math.abs(v) >= 2 ** 24);
+    return bad < 0 ? result : reject('wrong_dtype', `input '${name}' takes integers below 2^24, found ${result.sample[bad]} at index ${bad}`);
   };
 }

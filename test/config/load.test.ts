@@ -48,7 +48,9 @@ describe('loadConfig', () => {
           "size": 64,
         },
         "calibration": {
+          "batches": 128,
           "falseAlarmRate": 0.01,
+          "timeLimit": 300000,
         },
         "checkpoint": {
           "dir": "/etc/ckawatch/ckawatch-state",
@@ -66,6 +68,10 @@ describe('loadConfig', () => {
         },
         "model": {
           "path": "/etc/ckawatch/m.onnx",
+          "pooling": {
+            "default": "auto",
+            "mask": "attention_mask",
+          },
           "providers": [
             "cpu",
           ],
@@ -195,7 +201,7 @@ describe('config errors', () => {
     ).toMatchInlineSnapshot(`
       "config error at model.layer: unknown key; did you mean "layers"?
       config error at model.tap_graph: unknown key; did you mean "tapGraph"?
-      config error at model.colour: unknown key; expected one of path, sha256, layers, providers, tapGraph, threads
+      config error at model.colour: unknown key; expected one of path, sha256, layers, providers, tapGraph, threads, pooling
       config error at source.ssl.rejectunauthorized: unknown key; did you mean "rejectUnauthorized"?
       config error at source.group_id: unknown key; did you mean "groupId"?
       config error at windwos: unknown key; did you mean "windows"?"

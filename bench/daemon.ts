@@ -1,0 +1,299 @@
+/**
+ * End to end: how fast the daemon turns Kafka messages into drift statistics, against how
+ * fast bare kafkajs reads the same topic, and whether its memory stays flat.
+ *
+ *   npx tsx bench/daemon.ts [--quick] [--seconds 300] [--samples 150000] [--rate N]
+ *                           [--batch 64] [--reference 64] [--tap-graph auto|plain|channel-split]
+ *                           [--threads N] [--partitions 1] [--rss-every 5] [--keep-topic]
+ *
+ *   1. backlog: --samples held-out MNIST digits (raw little-endian float32, 3,136 bytes each)
+ *      produced to a fresh topic on the test broker (started if none answers, as in tests)
+ *   2. bare: a kafkajs consumer (fresh group, eachBatch, no decoding, no inference) reads
+ *      the backlog: messages/s from its first batch to its last
+ *   3. daemon: `node dist/cli/main.js run` on digits-cnn with its default layers reads the
+ *      same backlog from the start: samples/s between 10% and 90% of it (saturated, from
+ *      ckawatch_samples_total scraped every second); CPU seconds from /proc
+ *   4. soak: from half-way through the backlog a producer in this process keeps sending
+ *      at --rate (default 1.2x the daemon's rate so far, so the daemon stays busy) until
+ *      --seconds after the daemon started; the daemon's RSS (/proc VmRSS) is read every
+ *      --rss-every seconds over the whole run
+ *
+ * Prints bare msgs/s, daemon samples/s, their ratio, CPU per sample, RSS first/last/max and
+ * the RSS drift after warm-up, each against the floors (>= 5,000 samples/s, >= 0.5x bare,
+ * RSS within +-10%). The machine may be shared: the load average is printed with them.
+ * --quick: 30 s, a 40,000-sample backlog, RSS every 2 s.
+ */
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Message } from 'kafkajs';
+import { DaemonProcess, ROOT, tempDir, writeDaemonConfig } from '../test/helpers/daemon.js';
+import { heldOutDigits, rawMessage, writeReference } from '../test/helpers/digits.js';
+import { brokers, freshTopic, testKafka, uniqueName, withAdmin } from '../test/helpers/kafka.js';
+import { valueOf } from '../test/helpers/prom-text.js';
+import { buildIfStale, ensureBroker } from '../test/helpers/services.js';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    seconds: { type: 'string' },
+    samples: { type: 'string' },
+    rate: { type: 'string' },
+    batch: { type: 'string', default: '64' },
+    reference: { type: 'string', default: '64' },
+    'tap-graph': { type: 'string' },
+    threads: { type: 'string' },
+    partitions: { type: 'string', default: '1' },
+    'rss-every': { type: 'string' },
+    'keep-topic': { type: 'boolean', default: false },
+  },
+});
+const quick = values.quick;
+const seconds = Number(values.seconds ?? (quick ? 30 : 300));
+const backlog = Number(values.samples ?? (quick ? 40_000 : 150_000));
+const rssEvery = Number(values['rss-every'] ?? (quick ? 2 : 5));
+const fixedRate = values.rate === undefined ? undefined : Number(values.rate);
+const tapGraph = values['tap-graph'] as 'auto' | 'plain' | 'channel-split' | undefined;
+const threads = values.threads === undefined ? undefined : Number(values.threads);
+const partitions = Number(values.partitions);
+const FLOOR_RATE = 5_000;
+const FLOOR_RATIO = 0.5;
+const FLOOR_RSS = 0.1;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const mib = (kb: number) => `${fmt(kb / 1024, 1)} MiB`;
+const log = (text: string) => process.stdout.write(`${text}\n`);
+
+/** utime + stime of every thread of `pid`, in ms; RSS in kB. */
+function procStats(pid: number): { cpuMs: number; rssKb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return { cpuMs: ticks * 10, rssKb: Number(rss?.[1] ?? 0) };
+}
+
+function brokerPid(): number | null {
+  const port = brokers()[0]!.split(':').at(-1);
+  try {
+    const pid = Number(readFileSync(join(ROOT, `.cache/kafka-run-${port}/kafka.pid`), 'utf8'));
+    procStats(pid);
+    return pid;
+  } catch {
+    return null; // a broker this machine did not start with scripts/kafka.sh: its CPU is not shown
+  }
+}
+
+/** Sends `count` messages (cycling through `pool`) with a few requests in flight; resolves when all are acknowledged. */
+async function produceBacklog(topic: string, pool: readonly Buffer[], count: number): Promise<void> {
+  const producer = testKafka(uniqueName('bench-producer')).producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  const inFlight: Promise<unknown>[] = [];
+  const per = 160; // 160 x 3,136 bytes: one request well under the broker's 1 MiB
+  for (let i = 0; i < count; i += per) {
+    const messages: Message[] = Array.from({ length: Math.min(per, count - i) }, (_, k) => ({ value: pool[(i + k) % pool.length]! }));
+    inFlight.push(producer.send({ topic, messages, acks: 1 }));
+    if (inFlight.length >= 6) await inFlight.shift();
+  }
+  await Promise.all(inFlight);
+  await producer.disconnect();
+}
+
+/** Keeps sending at `rate` messages/s until stopped. */
+function produceAtRate(topic: string, pool: readonly Buffer[], rate: number): { stop: () => Promise<number> } {
+  let running = true;
+  let sent = 0;
+  const done = (async () => {
+    const producer = testKafka(uniqueName('bench-soak')).producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    const per = 160;
+    const started = Date.now();
+    while (running) {
+      const messages: Message[] = Array.from({ length: per }, (_, k) => ({ value: pool[(sent + k) % pool.length]! }));
+      await producer.send({ topic, messages, acks: 1 });
+      sent += per;
+      const due = started + (sent / rate) * 1000;
+      if (due > Date.now()) await sleep(due - Date.now());
+    }
+    await producer.disconnect();
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await done;
+      return sent;
+    },
+  };
+}
+
+/** Bare kafkajs: eachBatch counting messages, nothing else. */
+async function bareConsume(topic: string, count: number): Promise<{ rate: number; cpuMs: number; ms: number }> {
+  const consumer = testKafka(uniqueName('bench-bare')).consumer({ groupId: uniqueName('bench-bare-group'), allowAutoTopicCreation: false });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let got = 0;
+  let first = 0;
+  let last = 0;
+  const cpu0 = process.cpuUsage();
+  await consumer.run({
+    autoCommit: false,
+    eachBatch: async ({ batch }) => {
+      if (first === 0) first = performance.now();
+      got += batch.messages.length;
+      last = performance.now();
+    },
+  });
+  const deadline = Date.now() + 300_000;
+  while (got < count && Date.now() < deadline) await sleep(20);
+  const cpu = process.cpuUsage(cpu0);
+  await consumer.disconnect();
+  if (got < count) throw new Error(`bare consumer read ${got} of ${count} messages in 5 minutes`);
+  return { rate: (count / (last - first)) * 1000, cpuMs: (cpu.user + cpu.system) / 1000, ms: last - first };
+}
+
+interface Point {
+  readonly t: number; // ms since the daemon started
+  readonly samples: number;
+}
+
+async function main(): Promise<void> {
+  await buildIfStale();
+  const release = await ensureBroker();
+  const { dir, cleanup } = tempDir('ckawatch-bench-');
+  let daemon: DaemonProcess | null = null;
+  let topic: string | null = null;
+  try {
+    const load0 = loadavg();
+    log(`ckawatch daemon benchmark: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${load0.map((l) => l.toFixed(2)).join(' ')}`);
+    const pool = heldOutDigits(5_000).map(rawMessage);
+    const referencePath = writeReference(dir, 2_000);
+    topic = await freshTopic('bench-daemon', partitions);
+    let t = performance.now();
+    await produceBacklog(topic, pool, backlog);
+    log(`backlog: ${fmt(backlog)} digits (raw-f32, 3,136 bytes) on ${topic} (${partitions} partition${partitions > 1 ? 's' : ''}), produced in ${fmt((performance.now() - t) / 1000, 1)} s`);
+
+    const bare = await bareConsume(topic, backlog);
+    log(`bare kafkajs (eachBatch, no decoding): ${fmt(bare.rate)} msgs/s (${fmt(bare.ms / 1000, 2)} s, ${fmt(bare.cpuMs / (backlog / 1000), 2)} ms CPU per 1,000 messages)`);
+
+    const config = writeDaemonConfig(dir, {
+      topic,
+      groupId: uniqueName('bench-daemon-group'),
+      referencePath,
+      batchSize: Number(values.batch),
+      referencePerBatch: Number(values.reference),
+      maxWait: '1s',
+      schedule: '*/10 * * * * *',
+      windows: [
+        { name: '1m', duration: '1m', buckets: 6 },
+        { name: '5m', duration: '5m', buckets: 10 },
+      ],
+      ...(tapGraph ? { tapGraph } : {}),
+      ...(threads ? { threads } : {}),
+    });
+    const kafkaPid = brokerPid();
+    t = performance.now();
+    daemon = await DaemonProcess.start(config, { timeoutMs: 60_000 });
+    const d = daemon;
+    const started = performance.now();
+    const cpuStart = procStats(d.pid);
+    const kafkaStart = kafkaPid === null ? null : procStats(kafkaPid);
+    log(
+      `daemon: pid ${d.pid}, digits-cnn default layers, batch ${values.batch} + reference ${values.reference}, ` +
+        `tapGraph ${tapGraph ?? 'auto (default)'}, ORT threads ${threads ?? 'default'}; serving in ${fmt(performance.now() - t)} ms`,
+    );
+
+    const points: Point[] = [];
+    const rss: { t: number; kb: number }[] = [];
+    let soak: ReturnType<typeof produceAtRate> | null = null;
+    let soakRate = 0;
+    let soakFrom: Point | null = null;
+    let throughput: { rate: number; cpuMs: number; kafkaCpuMs: number | null } | null = null;
+    let at10: { p: Point; cpu: number; kafka: number | null } | null = null;
+    let nextRss = 0;
+    while (performance.now() - started < seconds * 1000) {
+      const now = performance.now() - started;
+      const samples = valueOf(await d.scrape(), 'ckawatch_samples_total', { topic }) ?? 0;
+      const point = { t: now, samples };
+      points.push(point);
+      if (now >= nextRss) {
+        rss.push({ t: now, kb: procStats(d.pid).rssKb });
+        nextRss += rssEvery * 1000;
+      }
+      if (at10 === null && samples >= 0.1 * backlog) {
+        at10 = { p: point, cpu: procStats(d.pid).cpuMs, kafka: kafkaPid === null ? null : procStats(kafkaPid).cpuMs };
+      }
+      if (throughput === null && at10 !== null && samples >= 0.9 * backlog) {
+        const cpu = procStats(d.pid).cpuMs - at10.cpu;
+        const kafkaCpu = kafkaPid === null || at10.kafka === null ? null : procStats(kafkaPid).cpuMs - at10.kafka;
+        throughput = { rate: ((samples - at10.p.samples) / (now - at10.p.t)) * 1000, cpuMs: cpu / ((samples - at10.p.samples) / 1000), kafkaCpuMs: kafkaCpu };
+        log(
+          `daemon over the backlog (10%..90%): ${fmt(throughput.rate)} samples/s, ${fmt(throughput.cpuMs, 1)} ms daemon CPU per 1,000 samples` +
+            (kafkaCpu === null ? '' : `, broker CPU ${fmt((kafkaCpu / (now - at10.p.t)) * 100)}% of a core`),
+        );
+      }
+      if (soak === null && samples >= 0.5 * backlog && at10 !== null) {
+        const rateSoFar = ((samples - at10.p.samples) / Math.max(1, now - at10.p.t)) * 1000;
+        soakRate = fixedRate ?? Math.max(1_000, Math.round(1.2 * rateSoFar));
+        soak = produceAtRate(topic, pool, soakRate);
+        soakFrom = point;
+        log(`soak: a producer alongside at ${fmt(soakRate)} msgs/s until t=${seconds} s`);
+      }
+      if (soak === null && samples >= backlog) throw new Error('the backlog ran out before the soak producer started');
+      await sleep(1_000);
+    }
+    const end = points.at(-1)!;
+    const sent = (await soak?.stop()) ?? 0;
+    const cpuEnd = procStats(d.pid);
+    const kafkaEnd = kafkaPid === null ? null : procStats(kafkaPid);
+    const stopAt = performance.now();
+    const exit = await d.stop(60_000);
+    daemon = null;
+    log(`stopped with ${exit.signal ?? `exit code ${exit.code}`} in ${fmt(performance.now() - stopAt)} ms`);
+
+    // ---- report ---------------------------------------------------------------------
+    const total = end.t / 1000;
+    const soakSeconds = soakFrom ? (end.t - soakFrom.t) / 1000 : 0;
+    const soakProcessed = soakFrom ? end.samples - soakFrom.samples : 0;
+    const lagAtEnd = backlog + sent - end.samples;
+    log('');
+    log(`run: ${fmt(total, 1)} s, ${fmt(end.samples)} samples counted (${fmt(sent)} sent by the soak producer, ${fmt(lagAtEnd)} left unread at the end)`);
+    log(`daemon CPU over the run: ${fmt((cpuEnd.cpuMs - cpuStart.cpuMs) / 1000, 1)} s (${fmt(((cpuEnd.cpuMs - cpuStart.cpuMs) / (end.t)) * 100)}% of a core)` +
+      (kafkaEnd && kafkaStart ? `; broker ${fmt(((kafkaEnd.cpuMs - kafkaStart.cpuMs) / end.t) * 100)}% of a core` : ''));
+    if (soakFrom) log(`daemon during the soak (producer alongside): ${fmt((soakProcessed / Math.max(1e-9, soakSeconds)))} samples/s over ${fmt(soakSeconds, 1)} s`);
+
+    const warmUp = Math.min(60, 0.2 * total) * 1000;
+    const after = rss.filter((r) => r.t >= warmUp);
+    const first = rss[0]!.kb;
+    const last = rss.at(-1)!.kb;
+    const max = Math.max(...rss.map((r) => r.kb));
+    const base = after[0]?.kb ?? first;
+    const drift = (last - base) / base;
+    const range = after.length > 0 ? (Math.max(...after.map((r) => r.kb)) - Math.min(...after.map((r) => r.kb))) / base : 0;
+    log(`RSS (every ${rssEvery} s, ${rss.length} readings): first ${mib(first)}, last ${mib(last)}, max ${mib(max)}; ` +
+      `after a ${fmt(warmUp / 1000)} s warm-up: ${mib(base)} -> ${mib(last)} (${drift >= 0 ? '+' : ''}${fmt(drift * 100, 1)}%), range ${fmt(range * 100, 1)}%`);
+    log(`RSS readings (s: MiB): ${rss.map((r) => `${fmt(r.t / 1000)}:${fmt(r.kb / 1024)}`).join(' ')}`);
+
+    const rate = throughput?.rate ?? NaN;
+    const ratio = rate / bare.rate;
+    const load1 = loadavg();
+    log('');
+    log(`bare kafkajs        ${fmt(bare.rate).padStart(9)} msgs/s`);
+    log(`daemon              ${fmt(rate).padStart(9)} samples/s    floor ${fmt(FLOOR_RATE)}: ${rate >= FLOOR_RATE ? 'PASS' : 'FAIL'}`);
+    log(`ratio               ${fmt(ratio, 2).padStart(9)} x bare       floor ${FLOOR_RATIO}: ${ratio >= FLOOR_RATIO ? 'PASS' : 'FAIL'}`);
+    log(`RSS drift           ${`${drift >= 0 ? '+' : ''}${fmt(drift * 100, 1)}%`.padStart(9)}              floor +-${FLOOR_RSS * 100}%: ${Math.abs(drift) <= FLOOR_RSS ? 'PASS' : 'FAIL'}` +
+      (total < 300 ? ` (over ${fmt(total)} s; the floor is for 5 minutes)` : ''));
+    log(`load average at the end: ${load1.map((l) => l.toFixed(2)).join(' ')} (${cpus().length} cores; other work on the machine lowers every rate above)`);
+  } finally {
+    if (daemon) await daemon.kill('SIGKILL');
+    if (topic && !values['keep-topic']) {
+      const doomed = topic;
+      await withAdmin((admin) => admin.deleteTopics({ topics: [doomed] })).catch((err: unknown) => log(`could not delete ${doomed}: ${String(err)}`));
+    }
+    cleanup();
+    await release();
+  }
+}
+
+await main();

@@ -1,0 +1,12 @@
+import { DaemonProcess, tempDir, writeDaemonConfig } from './daemon.js';
+import { writeReference } from './digits.js';
+import { freshTopic, uniqueName } from './kafka.js';
+const { dir } = tempDir();
+const ref = writeReference(dir, 500);
+const topic = await freshTopic('stop');
+const d = await DaemonProcess.start(writeDaemonConfig(dir, { topic, groupId: uniqueName('g'), referencePath: ref, logLevel: 'debug' }));
+await d.waitForMetrics((s) => s.some((x) => x.name === 'ckawatch_ready' && x.value === 1), 'ready');
+await new Promise((r) => setTimeout(r, 1500));
+const t = Date.now();
+console.log(await d.stop(), Date.now() - t);
+console.log(d.lines.slice(-12).map((l) => l.slice(0, 220)).join('\n'));

