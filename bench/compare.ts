@@ -19,10 +19,11 @@
  * The matrices are checked too: ckawatch and torch_cka against a float64 reference.
  * Models and data: made by bench/compare_torch_cka.py export on the first run (.cache/bench/).
  *
- *   npx tsx bench/compare.ts [--size 112] [--images 256] [--batch 64] [--threads 2] [--rounds 4]
+ *   npx tsx bench/compare.ts [--size 64] [--images 256] [--batch 64] [--threads 2] [--rounds 6]
  *                            [--tap-graph auto|plain|channel-split] [--skip-torch]
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { availableParallelism, loadavg } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -36,11 +37,11 @@ import { TappedModel } from '../src/model/tapped.js';
 
 const { values } = parseArgs({
   options: {
-    size: { type: 'string', default: '112' },
+    size: { type: 'string', default: '64' },
     images: { type: 'string', default: '256' },
     batch: { type: 'string', default: '64' },
     threads: { type: 'string', default: '2' },
-    rounds: { type: 'string', default: '4' },
+    rounds: { type: 'string', default: '6' },
     'tap-graph': { type: 'string', default: 'auto' },
     'skip-torch': { type: 'boolean', default: false },
   },
@@ -168,11 +169,16 @@ for (const s of [...bare, ...augmented]) await s.run({ [s.inputNames[0]!]: new o
 await comparePaired(tapped[0], tapped[1], warm, batch);
 
 const best: Record<string, Timing> = {};
+const all: Record<string, number[]> = {};
 const keep = (key: string, t: Timing): boolean => {
+  (all[key] ??= []).push(t.seconds);
   const better = t.seconds < (best[key]?.seconds ?? Infinity);
   if (better) best[key] = t;
   return better;
 };
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const load = (): string => loadavg().map((l) => l.toFixed(1)).join(' ');
+const loadBefore = load();
 let ckawatchMatrix: (number | null)[][] = [];
 let inferenceSeconds = NaN;
 interface TorchCka {
@@ -216,7 +222,8 @@ await Promise.all(tapped.map((m) => m.close()));
 for (const s of [...bare, ...augmented]) await s.release();
 
 const rate = (t: Timing | undefined): number => (t === undefined ? NaN : data.count / t.seconds);
-console.log(`\n  ${'contender'.padEnd(18)} ${'wall s'.padStart(8)} ${'CPU s'.padStart(8)} ${'samples/s'.padStart(10)}`);
+console.log(`\n  load average (1, 5, 15 min) before ${loadBefore}, after ${load()} on ${availableParallelism()} cores: other work on the machine slows some rounds`);
+console.log(`\n  ${'contender'.padEnd(18)} ${'wall s'.padStart(8)} ${'CPU s'.padStart(8)} ${'samples/s'.padStart(10)}   (best round; median wall s)`);
 for (const [name, key] of [
   ['ORT bare (limit)', 'ortBare'],
   ['ORT + Gram taps', 'ortTaps'],
@@ -226,7 +233,10 @@ for (const [name, key] of [
 ] as const) {
   const t = best[key];
   if (t === undefined) continue;
-  console.log(`  ${name.padEnd(18)} ${t.seconds.toFixed(2).padStart(8)} ${t.cpuSeconds.toFixed(2).padStart(8)} ${rate(t).toFixed(1).padStart(10)}`);
+  console.log(
+    `  ${name.padEnd(18)} ${t.seconds.toFixed(2).padStart(8)} ${t.cpuSeconds.toFixed(2).padStart(8)} ${rate(t).toFixed(1).padStart(10)}` +
+      `   (median ${median(all[key]!).toFixed(2)})`,
+  );
 }
 const ckawatch = rate(best.ckawatch);
 const ratio = (x: number, floor?: number): string =>

@@ -185,6 +185,7 @@ async function main(): Promise<void> {
       referencePerBatch: Number(values.reference),
       maxWait: '1s',
       schedule: '*/10 * * * * *',
+      calibrationBatches: null, // the daemon's default; calibration ends before the clock starts
       windows: [
         { name: '1m', duration: '1m', buckets: 6 },
         { name: '5m', duration: '5m', buckets: 10 },

@@ -35,7 +35,8 @@ function servicesNeeded(): boolean {
     return true; // an argv we cannot read: do the safe thing and start what may be needed
   }
   if (filters.length === 0) return true;
-  const integration = listFiles(join(ROOT, 'test/integration')).map((f) => relative(ROOT, f));
+  // test/faults spawns the daemon and uses the broker too.
+  const integration = [...listFiles(join(ROOT, 'test/integration')), ...listFiles(join(ROOT, 'test/faults'))].map((f) => relative(ROOT, f));
   return filters.some((filter) => {
     const f = relative(ROOT, resolve(ROOT, filter));
     return integration.some((file) => file.includes(f) || file.includes(filter));

@@ -84,13 +84,36 @@ export function textDemo(o: DemoSettings): InputDemo {
   };
 }
 
-/** Random clean messages, then random drifted ones from `driftAfter` seconds on. */
+/**
+ * Clean messages, then drifted ones from `driftAfter` seconds after the first message on
+ * (by the clock, not the count: a slow model holds the stream back). Each pool is walked in
+ * a fresh random order per pass, so that a batch does not hold the same message twice.
+ */
 function stream(topic: string, o: DemoSettings, clean: readonly Uint8Array[], drifted: readonly Uint8Array[]): GeneratorSource {
-  const driftFrom = Math.round(o.driftAfter * o.rate);
-  const order = createPrng(11);
+  const random = createPrng(11);
+  const cycle = (pool: readonly Uint8Array[]): (() => Uint8Array) => {
+    let order: number[] = [];
+    return () => {
+      if (order.length === 0) {
+        order = pool.map((_, i) => i);
+        for (let i = order.length - 1; i > 0; i--) {
+          const j = random.below(i + 1);
+          [order[i], order[j]] = [order[j]!, order[i]!];
+        }
+      }
+      return pool[order.pop()!]!;
+    };
+  };
+  const nextClean = cycle(clean);
+  const nextDrifted = cycle(drifted);
+  let started: number | null = null;
   return new GeneratorSource({
     topic,
     ratePerSecond: o.rate,
-    next: (i) => (i >= driftFrom ? drifted[order.below(drifted.length)]! : clean[order.below(clean.length)]!),
+    chunk: 16,
+    next: () => {
+      started ??= Date.now();
+      return Date.now() - started >= o.driftAfter * 1000 ? nextDrifted() : nextClean();
+    },
   });
 }

@@ -68,7 +68,7 @@ program
       .default('digits'),
   )
   .option('--port <n>', 'metrics port', wholeNumber, 9464)
-  .option('--rate <n>', 'production samples per second (default: digits 400, image 150, text 40)', wholeNumber)
+  .option('--rate <n>', 'production samples per second (default: digits 400, image 150, text 20)', wholeNumber)
   .option('--drift-after <s>', 'seconds of clean data before the drift starts', wholeNumber, 40)
   .addOption(
     new Option('--drift <kind>', 'what happens to the stream (digits: rotate, noise, brightness, invert; image: rotate, blur, recolour; text: legal)').choices(

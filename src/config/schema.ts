@@ -1,9 +1,11 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { formatDuration } from './duration.js';
-import { POOLINGS } from '../model/pool-graph.js';
-import { CHANNEL_ORDERS, INTERPOLATIONS, LAYOUTS } from '../preprocess/image-tensor.js';
-import { HARD_MAX_MESSAGE_BYTES, INPUT_ENCODINGS } from '../source/decode.js';
+import { POOLINGS } from '../model/pooling.js';
+import { CHANNEL_ORDERS, INTERPOLATIONS, LAYOUTS, RESAMPLERS } from '../preprocess/image-tensor.js';
+// Not source/decode.js: that loads the image and text decoders (sharp, the tokenizer library).
+import { HARD_MAX_MESSAGE_BYTES } from '../source/decode-limits.js';
+import { INPUT_ENCODINGS } from '../source/decode-types.js';
 import {
   cron,
   envName,
@@ -165,6 +167,8 @@ export const imageSection = z.strictObject({
   // [height, width] or one side; absent: the model input's.
   crop: z.union([side, z.tuple([side, side])], { error: 'a size in pixels or [height, width]' }).optional(),
   interpolation: z.enum(INTERPOLATIONS, { error: `one of ${INTERPOLATIONS.join(', ')}` }).default('bilinear'),
+  // pil: Pillow's resize to the bit (torchvision parity); vips: libvips, faster on large photos, close but not equal.
+  resampler: z.enum(RESAMPLERS, { error: `one of ${RESAMPLERS.join(', ')}` }).default('pil'),
   // Absent: from the model input (3 channels: rgb, 1: grey; channels first or last).
   channels: z.enum(CHANNEL_ORDERS, { error: `one of ${CHANNEL_ORDERS.join(', ')}` }).optional(),
   layout: z.enum(LAYOUTS, { error: `one of ${LAYOUTS.join(', ')}` }).optional(),
@@ -177,7 +181,7 @@ export const imageSection = z.strictObject({
     .default([1]),
   // Width x height above which an image is refused before decoding.
   maxPixels: wholeNumber(1, 1_000_000_000).default(25_000_000),
-  // Preprocessing threads; 0: on the main thread; absent: half the cores, 1 to 8.
+  // Preprocessing threads; 0: on the main thread; absent: one per core, at most 8.
   threads: wholeNumber(0, 64).optional(),
 });
 

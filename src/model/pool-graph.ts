@@ -9,11 +9,10 @@
  * all taps. The masked mean is what sentence-transformers' mean pooling computes, padding
  * excluded, so it does not change when batches are padded to different lengths.
  */
+import type { Pooling } from './pooling.js';
 import { DataType, attrInt, attrInts, int64Tensor, type NodeProto, type TensorProto } from './proto.js';
 
-export const POOLINGS = ['mean', 'first', 'flatten'] as const;
-export type Pooling = (typeof POOLINGS)[number];
-export type PoolingOption = Pooling | 'auto';
+export { POOLINGS, type Pooling, type PoolingOption } from './pooling.js';
 
 export interface PoolContext {
   readonly opset: number;

@@ -14,6 +14,9 @@ import { resample, type Interpolation, type Pixels } from './resample.js';
 export const INTERPOLATIONS = ['bilinear', 'bicubic'] as const satisfies readonly Interpolation[];
 export const CHANNEL_ORDERS = ['rgb', 'bgr', 'grey'] as const;
 export const LAYOUTS = ['nchw', 'nhwc'] as const;
+/** pil: Pillow's resize in JS, to the bit; vips: libvips resizes while decoding (faster, close, not equal). */
+export const RESAMPLERS = ['pil', 'vips'] as const;
+export type Resampler = (typeof RESAMPLERS)[number];
 export type ChannelOrder = (typeof CHANNEL_ORDERS)[number];
 export type Layout = (typeof LAYOUTS)[number];
 

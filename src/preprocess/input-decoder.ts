@@ -44,7 +44,7 @@ export function createInputDecoder(input: InputConfig, layout: SampleLayout): Me
       const image = input.image ?? imageSection.parse({});
       return createMessageDecoder({
         encoding: 'image',
-        image: { transform: imageTransform(image, layout.entries[0]!), maxPixels: image.maxPixels, field: image.field, maxMessageBytes },
+        image: { transform: imageTransform(image, layout.entries[0]!), maxPixels: image.maxPixels, field: image.field, maxMessageBytes, resampler: image.resampler },
         threads: image.threads ?? defaultImageThreads(),
       });
     }
@@ -92,9 +92,12 @@ export function imageTransform(image: ImageConfig, entry: LayoutEntry): ImageTra
   return transform;
 }
 
-/** Half the cores, at least 1 and at most 8: inference wants the other half. */
+/**
+ * One per core, at most 8: a fetched batch is decoded, then run through the model, so
+ * preprocessing and inference take turns and each may use every core.
+ */
 export function defaultImageThreads(cores = availableParallelism()): number {
-  return Math.min(8, Math.max(1, Math.floor(cores / 2)));
+  return Math.min(8, Math.max(1, cores));
 }
 
 function inferLayout(shape: readonly number[]): { layout: Layout } | null {

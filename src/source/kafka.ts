@@ -62,6 +62,11 @@ export class KafkaSource implements Source {
       groupId: options.groupId,
       sessionTimeout: options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: 3_000,
+      // How long a fetch waits for data, and how long a paused consumer sleeps between
+      // fetch rounds; consumer.stop() waits for either. kafkajs's 5 s default made every
+      // SIGTERM (which pauses first) take 5 s more; 1 s costs an idle broker one
+      // request a second.
+      maxWaitTimeInMs: 1_000,
       // Retry forever with back-off: a broker outage must not kill the daemon.
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },
     });

@@ -123,6 +123,19 @@ describe('Calibrator', () => {
     expect(c.thresholds('logits', 4)).not.toEqual(before.thresholds);
   });
 
+  it('stops a recalibration at shutdown and keeps the reference in use', async () => {
+    const path = join(dir, 'stopping.npy');
+    writeReference(path, 0, 300);
+    const c = await Calibrator.open(options(path, { batches: 400 }));
+    await c.prepare({ gammas: [1, 1] }); // any bandwidths: only the recalibration matters here
+    const sha = c.state.sha256;
+    writeReference(path, 3000, 300);
+    const check = c.checkReference(async (adopt) => adopt());
+    await c.stop();
+    await expect(check).rejects.toThrow('calibration stopped: the daemon is shutting down');
+    expect(c.state.sha256).toBe(sha);
+  });
+
   it('refuses a reference too small for distinct calibration draws', async () => {
     const path = join(dir, 'tiny.npy');
     writeReference(path, 0, 30);

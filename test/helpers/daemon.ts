@@ -44,6 +44,11 @@ export interface DaemonConfigOptions {
   readonly threads?: number;
   readonly tapGraph?: 'auto' | 'plain' | 'channel-split';
   readonly instanceId?: string;
+  /**
+   * reference-against-reference batches calibrated before serving; default 16 (the
+   * daemon's default, 128, takes seconds on a small machine); null: the daemon's default
+   */
+  readonly calibrationBatches?: number | null;
   /** windows instead of the one 1-hour window "all" */
   readonly windows?: readonly { name: string; duration: string; buckets?: number }[];
 }
@@ -78,6 +83,7 @@ export function writeDaemonConfig(dir: string, o: DaemonConfigOptions): string {
     windows: o.windows ?? [{ name: 'all', duration: '1h', buckets: 10 }],
     metrics: { host: '127.0.0.1', port: 0 },
     checkpoint: { dir: join(dir, 'state'), schedule: o.schedule ?? '* * * * * *', instanceId: o.instanceId ?? 'test' },
+    ...(o.calibrationBatches === null ? {} : { calibration: { batches: o.calibrationBatches ?? 16 } }),
     log: { level: o.logLevel ?? 'info' },
   };
   const path = join(dir, 'config.json');

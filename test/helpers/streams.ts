@@ -11,21 +11,36 @@ import { testKafka, uniqueName, waitFor } from './kafka.js';
 export interface SteadyProducer {
   /** messages acknowledged so far */
   readonly sent: () => number;
+  /** lets a producer held at `holdAt` go on */
+  readonly release: () => void;
   /** resolves when every message is acknowledged */
   readonly done: Promise<void>;
 }
 
 /**
  * Sends `messages` to `topic` in requests of `chunk` messages, one request every
- * `intervalMs` (about chunk / intervalMs * 1000 messages per second).
+ * `intervalMs` (about chunk / intervalMs * 1000 messages per second). With `holdAt`, it
+ * stops once that many are sent until `release()`: a test that kills the consumer
+ * "mid-stream" then knows the stream had not ended, however slow the machine is.
  */
-export function produceSteadily(topic: string, messages: readonly (Buffer | Message)[], chunk: number, intervalMs: number): SteadyProducer {
+export function produceSteadily(
+  topic: string,
+  messages: readonly (Buffer | Message)[],
+  chunk: number,
+  intervalMs: number,
+  options: { holdAt?: number } = {},
+): SteadyProducer {
   let sent = 0;
+  let release!: () => void;
+  const released = new Promise<void>((r) => {
+    release = r;
+  });
   const done = (async () => {
     const producer = testKafka(uniqueName('ckawatch-test-steady')).producer({ allowAutoTopicCreation: false });
     await producer.connect();
     try {
       for (let i = 0; i < messages.length; i += chunk) {
+        if (options.holdAt !== undefined && i >= options.holdAt && i - chunk < options.holdAt) await released;
         const started = Date.now();
         const part = messages.slice(i, i + chunk).map((m): Message => (Buffer.isBuffer(m) ? { value: m } : m));
         await producer.send({ topic, messages: part, acks: -1 });
@@ -37,7 +52,7 @@ export function produceSteadily(topic: string, messages: readonly (Buffer | Mess
       await producer.disconnect();
     }
   })();
-  return { sent: () => sent, done };
+  return { sent: () => sent, release, done };
 }
 
 export interface ReadMessage {

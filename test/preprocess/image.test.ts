@@ -147,6 +147,25 @@ describe('createImageDecoder', () => {
   });
 });
 
+describe('the libvips resampler (faster, not bit-equal)', () => {
+  it('stays within a few grey levels of Pillow\'s resize on photos, on average', async () => {
+    const flat: ImageTransform = { ...transform, mean: [0], std: [1] };
+    const pil = createImageDecoder({ transform: flat, maxPixels: 25_000_000, maxMessageBytes: 4 << 20 });
+    const vips = createImageDecoder({ transform: flat, maxPixels: 25_000_000, maxMessageBytes: 4 << 20, resampler: 'vips' });
+    for (const bytes of [jpeg, png, webp]) {
+      const [a, b] = [await pil(bytes), await vips(bytes)];
+      if (!a.ok || !b.ok) throw new Error('both decode');
+      expect(b.sample.length).toBe(a.sample.length);
+      let total = 0;
+      for (let i = 0; i < a.sample.length; i++) total += Math.abs(a.sample[i]! - b.sample[i]!);
+      const meanLevels = (total / a.sample.length) * 255;
+      expect(meanLevels).toBeGreaterThan(0);
+      // china.jpg shrunk 10x differs most (about 5.5 levels: JPEG shrink-on-load, another kernel).
+      expect(meanLevels).toBeLessThan(8);
+    }
+  });
+});
+
 describe('the image preprocessing pool', () => {
   it('gives the same results as the main thread, in order, and fails every call once closed', async () => {
     const options = { transform, maxPixels: 25_000_000, maxMessageBytes: 4 << 20 };

@@ -1,8 +1,10 @@
 /**
  * The daemon with calibration and paired mode, in process, on real digits (file source,
  * no Kafka): /readyz waits for calibration; thresholds and drift states are exported for
- * every layer and statistic; ckawatch_paired_cka is 1 for the same model twice, and drops
- * after the layer whose weights were perturbed in a copy of the model (and only there).
+ * every layer and statistic; the calibration survives a restart in the checkpoint; a
+ * changed reference file is recalibrated and swapped in; ckawatch_paired_cka is 1 for the
+ * same model twice, and drops after the layer whose weights were perturbed in a copy of
+ * the model (and only there).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -59,18 +61,25 @@ interface Run {
   readonly messages: string[];
 }
 
+interface RunOptions {
+  readonly reference?: string;
+  readonly calibrationSchedule?: string;
+  /** runs once every production sample is in, before the scrape */
+  readonly then?: (messages: string[]) => Promise<void>;
+}
+
 /** Starts a daemon on the production file with `candidate`, watches /readyz during start-up, scrapes once everything is in. */
-async function runDaemon(candidate: string, name: string): Promise<Run> {
+async function runDaemon(candidate: string, name: string, o: RunOptions = {}): Promise<Run> {
   const config = parseConfigData({
     model: { path: MODEL, providers: ['cpu'] },
     candidate: { path: candidate },
-    reference: { path: join(dir, 'reference.npy'), samplesPerBatch: 64, seed: 1 },
+    reference: { path: o.reference ?? join(dir, 'reference.npy'), samplesPerBatch: 64, seed: 1 },
     source: { kind: 'file', path: join(dir, 'production.npy') },
     batch: { size: 64, maxWait: '200ms' },
     windows: [{ name: 'all', duration: '1h', buckets: 10 }],
     metrics: { host: '127.0.0.1', port: 0 },
     checkpoint: { dir: join(dir, `state-${name}`), schedule: '0 0 0 1 1 *' },
-    calibration: { batches: 32, falseAlarmRate: 0.05 },
+    calibration: { batches: 32, falseAlarmRate: 0.05, ...(o.calibrationSchedule ? { schedule: o.calibrationSchedule } : {}) },
     log: { level: 'info' },
   });
   const readyz: Run['readyz'] = [];
@@ -100,6 +109,7 @@ async function runDaemon(candidate: string, name: string): Promise<Run> {
   await polling;
   try {
     for (let i = 0; i < 600 && (daemon.pipeline?.offsets[daemon.source!.topic]?.['0'] ?? 0) < PRODUCTION; i++) await sleep(50);
+    await o.then?.(messages);
     const res = await fetch(`${daemon.url}/readyz`);
     readyz.push({ status: res.status, ...((await res.json()) as { reasons: string[] }) });
     const metrics = parsePromText(await (await fetch(`${daemon.url}/metrics`)).text());
@@ -165,3 +175,28 @@ describe('daemon: calibration and paired mode', () => {
   });
 });
 
+describe('daemon: a reference file that changes', () => {
+  it('recalibrates on calibration.schedule, then restarts the windows and keeps the counters', async () => {
+    const digits = loadDigits();
+    const split = splitDigitsRandomly(digits, 0.5, 1);
+    const path = join(dir, 'reference-changing.npy');
+    writeNpyFile(path, gather(digits, split.reference.slice(0, 1500)), [1500, 1, 28, 28]);
+    const run = await runDaemon(MODEL, 'changing', {
+      reference: path,
+      calibrationSchedule: '* * * * * *',
+      then: async (messages) => {
+        expect(messages).not.toContain('reference file changed: recalibrating against the new one');
+        writeNpyFile(path, gather(digits, split.reference.slice(1500, 3000)), [1500, 1, 28, 28]);
+        for (let i = 0; i < 400 && !messages.includes('new reference in use: windows restarted, thresholds recalibrated'); i++) await sleep(50);
+      },
+    });
+    expect(run.messages).toContain('reference file changed: recalibrating against the new one');
+    expect(run.messages).toContain('new reference in use: windows restarted, thresholds recalibrated');
+    const batches = run.metrics.filter((s) => s.name === 'ckawatch_window_sum' && s.labels['field'] === 'batches');
+    expect(batches.length).toBeGreaterThan(0);
+    expect(batches.every((s) => s.value === 0)).toBe(true);
+    // an empty window has no score, so no threshold; the counters go on
+    expect(run.metrics.filter((s) => s.name === 'ckawatch_threshold')).toEqual([]);
+    expect(run.metrics.find((s) => s.name === 'ckawatch_samples_total')?.value).toBe(PRODUCTION);
+  }, 120_000);
+});

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { driftScores } from '../../src/cka/drift.js';
 import { Calibrator } from '../../src/daemon/calibrate.js';
 import { Pipeline, type SourceRecord } from '../../src/daemon/pipeline.js';
-import { DIGIT_SIZE, gather, loadDigits, type Digits } from '../../src/demo/digits.js';
+import { DIGIT_SIZE, gather, loadDigits, splitDigits, type Digits } from '../../src/demo/digits.js';
 import { drifts, type Drift } from '../../src/demo/drifts.js';
 import { writeNpyFile } from '../../src/io/npy-file.js';
 import { isDrifting, STATISTICS, type Statistic } from '../../src/metrics/statistics.js';
@@ -103,23 +103,10 @@ export interface ValidationResult {
 
 const SIDE = 28;
 
-/** Seeded per-class halves: reference and production are exchangeable (the package's order is not: see README). */
+/** Seeded per-class split: reference and production are exchangeable (the package's order is not). */
 export function splitDigitsRandomly(d: Digits, referenceShare: number, seed: number): { reference: number[]; production: number[] } {
-  const prng = createPrng(seed);
-  const reference: number[] = [];
-  const production: number[] = [];
-  for (let label = 0; label < 10; label++) {
-    const idx: number[] = [];
-    for (let i = 0; i < d.count; i++) if (d.labels[i] === label) idx.push(i);
-    for (let i = idx.length - 1; i > 0; i--) {
-      const j = prng.below(i + 1);
-      [idx[i], idx[j]] = [idx[j]!, idx[i]!];
-    }
-    const cut = Math.round(idx.length * referenceShare);
-    reference.push(...idx.slice(0, cut));
-    production.push(...idx.slice(cut));
-  }
-  return { reference, production };
+  const { first, second } = splitDigits(d, referenceShare, seed);
+  return { reference: first, production: second };
 }
 
 const image = (pool: ProductionPool, i: number): Float32Array => pool.digits.images.subarray(i * DIGIT_SIZE, (i + 1) * DIGIT_SIZE);

@@ -67,6 +67,23 @@ export function delayTable(r: ValidationResult): string {
   return lines.join('\n');
 }
 
+/** Per drift and statistic: the fastest median delay over layers, and how many layers detect it. */
+export function summaryTable(r: ValidationResult): string {
+  const k = r.options.windowBatches;
+  const lines = [`| drift | ${STATISTICS.join(' | ')} |`, `| --- | ${STATISTICS.map(() => '---').join(' | ')} |`];
+  for (const scenario of scenarios(r)) {
+    const cells = STATISTICS.map((statistic) => {
+      const hits = r.layers
+        .map((l) => cellOf(r, scenario, l, statistic))
+        .filter((c) => detected(c, k) && c.delays.some((d) => d !== null))
+        .map((c) => median(c.delays.filter((d): d is number => d !== null))!);
+      return hits.length === 0 ? `not detected (0/${r.layers.length} layers)` : `${Math.min(...hits)} (${hits.length}/${r.layers.length} layers)`;
+    });
+    lines.push(`| ${scenario} | ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
 export function powerTable(r: ValidationResult): string {
   const lines = [`| drift | statistic | ${r.layers.map(short).join(' | ')} |`, `| --- | --- | ${r.layers.map(() => '---:').join(' | ')} |`];
   for (const scenario of scenarios(r)) {
@@ -148,8 +165,9 @@ export function delaySvg(r: ValidationResult): string {
   });
   const lx = left + r.layers.length * cw + 20;
   out.push(`<text x='${lx}' y='${top + 4}' ${FONT} font-size='11'>delay</text>`);
-  for (let d = 1; d <= watch; d++) {
-    const y = top + 12 + (d - 1) * 14;
+  const ticks = [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 30, 40].filter((d) => d <= watch);
+  for (const [i, d] of ticks.entries()) {
+    const y = top + 12 + i * 14;
     out.push(`<rect x='${lx}' y='${y}' width='16' height='12' fill='${viridis(1 - (d - 1) / Math.max(1, watch - 1))}'/>`);
     out.push(`<text x='${lx + 22}' y='${y + 10}' ${FONT} font-size='10'>${d}</text>`);
   }
@@ -169,6 +187,10 @@ export function resultsMarkdown(r: ValidationResult): string {
     '## False alarms on clean held-out digits',
     '',
     falseAlarmTable(r),
+    '',
+    `## Detection summary (fastest median delay in batches over layers; layers that detect the drift)`,
+    '',
+    summaryTable(r),
     '',
     `## Detection delay (batches after onset; median of ${o.repeats} onsets, each after a window of clean batches)`,
     '',
