@@ -14,13 +14,14 @@
  * The torch side is one Python process (bench/compare_torch_cka.py serve) that answers a
  * command a line, so that the contenders run interleaved, round after round; each one's
  * fastest round counts (on a shared machine the minimum is the least disturbed; the first
- * contender rotates from round to round). Wall and process CPU seconds are both shown. Model
+ * contender rotates from round to round). The torch contenders, far slower, run in the first
+ * --torch-rounds rounds only. Wall and process CPU seconds are both shown. Model
  * loading is left out everywhere. Floors: ckawatch >= 0.7x ORT bare and >= 2x torch_cka.
  * The matrices are checked too: ckawatch and torch_cka against a float64 reference.
  * Models and data: made by bench/compare_torch_cka.py export on the first run (.cache/bench/).
  *
- *   npx tsx bench/compare.ts [--size 64] [--images 256] [--batch 64] [--threads 2] [--rounds 6]
- *                            [--tap-graph auto|plain|channel-split] [--skip-torch]
+ *   npx tsx bench/compare.ts [--size 64] [--images 256] [--batch 64] [--threads 2] [--rounds 5]
+ *                            [--torch-rounds 2] [--tap-graph auto|plain|channel-split] [--skip-torch]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
@@ -41,7 +42,8 @@ const { values } = parseArgs({
     images: { type: 'string', default: '256' },
     batch: { type: 'string', default: '64' },
     threads: { type: 'string', default: '2' },
-    rounds: { type: 'string', default: '6' },
+    rounds: { type: 'string', default: '5' },
+    'torch-rounds': { type: 'string', default: '2' },
     'tap-graph': { type: 'string', default: 'auto' },
     'skip-torch': { type: 'boolean', default: false },
   },
@@ -49,6 +51,7 @@ const { values } = parseArgs({
 const [size, images, batch, threads, rounds] = [values.size, values.images, values.batch, values.threads, values.rounds].map(Number) as [
   number, number, number, number, number,
 ];
+const torchRounds = Math.min(rounds, Number(values['torch-rounds']));
 const variant = values['tap-graph'] as GramVariantOption;
 const python = '.venv/bin/python';
 const helper = 'bench/compare_torch_cka.py';
@@ -161,7 +164,7 @@ const torch = values['skip-torch'] ? null : await startTorch();
 console.log(
   `resnet18 (${taps[0]!.length} layers) vs resnet34 (${taps[1]!.length} layers), ${data.count} images ${sampleShape.join('x')}, ` +
     `batch ${batch} (${Math.ceil(data.count / batch)} batches), ${threads} threads for ORT and torch alike, CPU, ` +
-    `tap graph '${variant}', best of ${rounds} interleaved rounds`,
+    `tap graph '${variant}', best of ${rounds} interleaved rounds (torch: ${torch === null ? 'skipped' : `the first ${torchRounds}`})`,
 );
 // Warm-up: one batch through every ONNX session (allocations, kernel selection); torch warmed itself.
 const warm: Dataset = { name: 'warm-up', count: batch, sampleSize, data: data.data.subarray(0, batch * sampleSize) };
@@ -187,7 +190,7 @@ interface TorchCka {
 }
 // Set inside the contender closures; TypeScript cannot see that, hence the assertion where it is read.
 let torchCka = null as TorchCka | null;
-const contenders: (() => Promise<void>)[] = [
+const contenders: ((round: number) => Promise<void>)[] = [
   async () => void keep('ortBare', await measure(() => runSessions(bare))),
   async () => void keep('ortTaps', await measure(() => runSessions(augmented))),
   async () => {
@@ -200,11 +203,13 @@ const contenders: (() => Promise<void>)[] = [
   ...(torch === null
     ? []
     : [
-        async () => {
+        async (round: number) => {
+          if (round >= torchRounds) return;
           const b = await torch.ask<{ seconds: number; cpu_seconds: number }>('bare');
           keep('torchBare', { seconds: b.seconds, cpuSeconds: b.cpu_seconds });
         },
-        async () => {
+        async (round: number) => {
+          if (round >= torchRounds) return;
           const c = await torch.ask<{ seconds: number; cpu_seconds: number; error: string | null; CKA: (number | null)[][] | null }>('cka');
           keep('torchCka', { seconds: c.seconds, cpuSeconds: c.cpu_seconds });
           torchCka = c;
@@ -213,7 +218,7 @@ const contenders: (() => Promise<void>)[] = [
 ];
 for (let r = 0; r < rounds; r++) {
   // A different contender goes first each round, so that no one always follows the same neighbour.
-  for (let k = 0; k < contenders.length; k++) await contenders[(k + r) % contenders.length]!();
+  for (let k = 0; k < contenders.length; k++) await contenders[(k + r) % contenders.length]!(r);
   console.log(`  round ${r + 1}/${rounds} done`);
 }
 const reference = torch === null ? null : (await torch.ask<{ CKA: (number | null)[][] }>('reference')).CKA;

@@ -5,6 +5,7 @@
  *   npx tsx bench/daemon.ts [--quick] [--seconds 300] [--samples 150000] [--rate N]
  *                           [--batch 64] [--reference 64] [--tap-graph auto|plain|channel-split]
  *                           [--threads N] [--partitions 1] [--rss-every 5] [--keep-topic]
+ *                           [--main OTHER/dist/cli/main.js]   (another build, for A/B runs)
  *
  *   1. backlog: --samples held-out MNIST digits (raw little-endian float32, 3,136 bytes each)
  *      produced to a fresh topic on the test broker (started if none answers, as in tests)
@@ -47,6 +48,7 @@ const { values } = parseArgs({
     partitions: { type: 'string', default: '1' },
     'rss-every': { type: 'string' },
     'keep-topic': { type: 'boolean', default: false },
+    main: { type: 'string' },
   },
 });
 const quick = values.quick;
@@ -195,13 +197,13 @@ async function main(): Promise<void> {
     });
     const kafkaPid = brokerPid();
     t = performance.now();
-    daemon = await DaemonProcess.start(config, { timeoutMs: 60_000 });
+    daemon = await DaemonProcess.start(config, { timeoutMs: 60_000, ...(values.main ? { main: values.main } : {}) });
     const d = daemon;
     const started = performance.now();
     const cpuStart = procStats(d.pid);
     const kafkaStart = kafkaPid === null ? null : procStats(kafkaPid);
     log(
-      `daemon: pid ${d.pid}, digits-cnn default layers, batch ${values.batch} + reference ${values.reference}, ` +
+      `daemon${values.main ? ` (${values.main})` : ''}: pid ${d.pid}, digits-cnn default layers, batch ${values.batch} + reference ${values.reference}, ` +
         `tapGraph ${tapGraph ?? 'auto (default)'}, ORT threads ${threads ?? 'default'}; serving in ${fmt(performance.now() - t)} ms`,
     );
 

@@ -16,6 +16,13 @@
 #   KAFKA_START_TIMEOUT      seconds to wait for a ready broker (default 120)
 #   KAFKA_HEAP               JVM heap options (default "-Xms256m -Xmx512m")
 #   KAFKA_RUN_DIR            pid file, log, config (default .cache/kafka-run-<port>)
+#   KAFKA_KEEP_DATA          1: `stop` keeps the data dir and the next `start` (same run dir)
+#                            restarts on it, with its topics, offsets and cluster id: a broker
+#                            outage and recovery, not a fresh broker (test/faults/broker-outage)
+#   KAFKA_EXTRA_CONFIG       a properties file appended to server.properties; a key it repeats
+#                            wins (the last one read), e.g. listeners with a SASL_SSL port
+#                            (test/faults/kafka-secure.test.ts). Listeners other than the
+#                            PLAINTEXT one on KAFKA_PORT are the file's to declare.
 #   JAVA_HOME                a JDK/JRE >= 17 (Kafka 4.x brokers need 17)
 #
 # Tests reach the broker through CKAWATCH_TEST_BROKERS (default 127.0.0.1:19092).
@@ -232,11 +239,21 @@ cmd_start() {
 
   mkdir -p "$RUN_DIR"
   rm -f "$PID_FILE" "$RUN_DIR/probe.log"
-  # Fresh data every run: no topic, offset or cluster id leaks between runs.
-  local data
-  data="$(mktemp -d "${TMPDIR:-/tmp}/ckawatch-kafka-$KAFKA_PORT.XXXXXX")"
-  echo "$data" >"$DATA_FILE"
+  local data reuse=0
+  if [[ "${KAFKA_KEEP_DATA:-0}" == 1 && -f "$DATA_FILE" && -d "$(cat "$DATA_FILE")/logs" ]]; then
+    # A restart after `KAFKA_KEEP_DATA=1 stop`: the same data, already formatted.
+    data="$(cat "$DATA_FILE")"
+    reuse=1
+  else
+    # Fresh data every run: no topic, offset or cluster id leaks between runs.
+    data="$(mktemp -d "${TMPDIR:-/tmp}/ckawatch-kafka-$KAFKA_PORT.XXXXXX")"
+    echo "$data" >"$DATA_FILE"
+  fi
   write_configs "$data"
+  if [[ -n "${KAFKA_EXTRA_CONFIG:-}" ]]; then
+    [[ -f "$KAFKA_EXTRA_CONFIG" ]] || die "KAFKA_EXTRA_CONFIG=$KAFKA_EXTRA_CONFIG is not a file"
+    { echo; echo "# from KAFKA_EXTRA_CONFIG=$KAFKA_EXTRA_CONFIG"; cat "$KAFKA_EXTRA_CONFIG"; } >>"$RUN_DIR/server.properties"
+  fi
 
   # Cluster id: 16 random bytes in unpadded base64url (22 chars), the format
   # Kafka's Uuid uses. Like Kafka's own Uuid.randomUuid(), avoid a leading '-':
@@ -250,7 +267,9 @@ cmd_start() {
   local start=$SECONDS
   # Small heap: the machine has 2 cores and is shared; a test broker needs
   # little. TieredStopAtLevel=1 makes the short-lived format tool start faster.
-  if ! "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 -cp "$LIBS/*" \
+  if ((reuse)); then
+    : >"$LOG_FILE"
+  elif ! "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 -cp "$LIBS/*" \
       -Dlog4j2.configurationFile="$RUN_DIR/log4j2.properties" \
       kafka.tools.StorageTool format --cluster-id "$cluster_id" \
       --config "$RUN_DIR/server.properties" >"$LOG_FILE" 2>&1; then
@@ -268,7 +287,7 @@ cmd_start() {
     >>"$LOG_FILE" 2>&1 </dev/null &
   echo $! >"$PID_FILE"
   pid=$!
-  log "started Kafka $KAFKA_VERSION (pid $pid) on 127.0.0.1:$KAFKA_PORT, cluster id $cluster_id, data $data"
+  log "started Kafka $KAFKA_VERSION (pid $pid) on 127.0.0.1:$KAFKA_PORT, $( ((reuse)) && echo "restarted on its kept data" || echo "cluster id $cluster_id"), data $data"
 
   # Bounded wait: first the port, then a real Metadata round trip.
   local deadline=$((SECONDS + KAFKA_START_TIMEOUT))
@@ -307,7 +326,9 @@ cmd_stop() {
     log "not running"
   fi
   rm -f "$PID_FILE"
-  if [[ -f "$DATA_FILE" ]]; then
+  if [[ "${KAFKA_KEEP_DATA:-0}" == 1 ]]; then
+    if [[ -f "$DATA_FILE" ]]; then log "kept the data dir $(cat "$DATA_FILE") (KAFKA_KEEP_DATA=1)"; fi
+  elif [[ -f "$DATA_FILE" ]]; then
     local data
     data="$(cat "$DATA_FILE")"
     # Only ever delete a dir this script made (guards against an edited file).

@@ -160,7 +160,7 @@ describe('random invalid configs through the CLI', () => {
     const { source } = base as { source: Record<string, unknown> };
     cases.push(
       edit(base, ['source', 'sasl', 'passwordEnv'], null, 'CKAWATCH_FUZZ_UNSET_VARIABLE'),
-      edit(base, ['source'], null, { ...source, ssl: { ca: join(suite.dir, 'missing.pem') } }),
+      edit(base, ['windows'], null, [{ name: 'a', duration: '5m' }, { name: 'a', duration: '1h' }]),
     );
     const file = join(suite.dir, 'fuzz.json');
     for (const [i, data] of cases.entries()) {
@@ -169,6 +169,12 @@ describe('random invalid configs through the CLI', () => {
       expectConfigRefusal(await cli(['config', 'check', file]), `config check, ${what}`);
       expectConfigRefusal(await cli(['run', '--config', file]), `run, ${what}`);
     }
+    // Files are read when the daemon starts, not by the schema: a missing CA file passes
+    // `config check` and fails `run` the same way (exit 2, one line naming the file).
+    writeFileSync(file, JSON.stringify(edit(base, ['source'], null, { ...source, ssl: { ca: join(suite.dir, 'missing.pem') } })));
+    const missing = await cli(['run', '--config', file]);
+    expect(missing.code, missing.stderr).toBe(2);
+    expect(missing.stderr.trimEnd().split('\n'), missing.stderr).toEqual([expect.stringMatching(/^ckawatch: source\.ssl: cannot read \S*missing\.pem/)]);
     // Text that is not a config at all.
     for (const [i, text] of ['{', '\u0000\u0001\u0002', 'model: [unclosed', '- a\n- b\n'].entries()) {
       const yaml = join(suite.dir, `garbage-${i}.yaml`);

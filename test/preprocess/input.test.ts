@@ -33,7 +33,7 @@ const problems = (input: unknown, model?: unknown): string => {
 describe('input configuration', () => {
   it('fills image and text defaults', () => {
     expect(parse({ encoding: 'image' }).input).toEqual({ encoding: 'image' });
-    expect(imageSection.parse({})).toEqual({ interpolation: 'bilinear', scale: 255, mean: [0], std: [1], maxPixels: 25_000_000 });
+    expect(imageSection.parse({})).toEqual({ interpolation: 'bilinear', resampler: 'pil', scale: 255, mean: [0], std: [1], maxPixels: 25_000_000 });
     expect(parse({ encoding: 'text', text: { tokenizer: 'tok/tokenizer.json' } }).input.text).toEqual({
       tokenizer: '/etc/ckawatch/tok/tokenizer.json',
       maxLength: 128,
