@@ -26,7 +26,7 @@ export interface PoolingOptions {
 }
 
 export interface AugmentOptions {
-  /** 'auto': channel-split for [N, C, H, W] taps with a known C >= 2, plain otherwise. */
+  /** 'auto': channel-split for [N, C, H, W] taps with a known C >= 2 and H·W >= 16, plain otherwise. */
   readonly variant: GramVariantOption;
   /** Drop the model's own outputs (they cost nothing extra to keep; paired mode and the batch check need them). */
   readonly dropOriginalOutputs?: boolean;
@@ -162,8 +162,11 @@ function choosePooling(
 function chooseVariant(option: GramVariantOption, shape: (number | string | null)[] | null): GramVariant {
   if (option === 'plain') return 'plain';
   if (option === 'channel-split') return shape !== null && shape.length <= 2 ? 'plain' : 'channel-split';
-  const channels = shape?.[1];
-  return shape?.length === 4 && typeof channels === 'number' && channels >= 2 ? 'channel-split' : 'plain';
+  // Splitting K over channels pays when each channel still holds a long row (H·W); for
+  // [N, C, 1, 1] (global pooling) the per-channel products are tiny and plain is faster.
+  const [, channels, height, width] = shape ?? [];
+  const spatial = typeof height === 'number' && typeof width === 'number' ? height * width : 0;
+  return shape?.length === 4 && typeof channels === 'number' && channels >= 2 && spatial >= 16 ? 'channel-split' : 'plain';
 }
 
 function assertTappable(index: GraphIndex, tap: string): void {
