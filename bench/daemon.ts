@@ -14,8 +14,8 @@
  *   3. daemon: `node dist/cli/main.js run` on digits-cnn with its default layers reads the
  *      same backlog from the start: samples/s between 10% and 90% of it (saturated, from
  *      ckawatch_samples_total scraped every second); CPU seconds from /proc
- *   4. soak: from half-way through the backlog a producer in this process keeps sending
- *      at --rate (default 1.2x the daemon's rate so far, so the daemon stays busy) until
+ *   4. soak: once 90% of the backlog is read, a producer in this process keeps sending
+ *      at --rate (default 1.2x the daemon's rate, so that it stays busy) until
  *      --seconds after the daemon started; the daemon's RSS (/proc VmRSS) is read every
  *      --rss-every seconds over the whole run
  *
@@ -236,14 +236,13 @@ async function main(): Promise<void> {
             (kafkaCpu === null ? '' : `, broker CPU ${fmt((kafkaCpu / (now - at10.p.t)) * 100)}% of a core`),
         );
       }
-      if (soak === null && samples >= 0.5 * backlog && at10 !== null) {
-        const rateSoFar = ((samples - at10.p.samples) / Math.max(1, now - at10.p.t)) * 1000;
-        soakRate = fixedRate ?? Math.max(1_000, Math.round(1.2 * rateSoFar));
+      if (soak === null && throughput !== null) {
+        soakRate = fixedRate ?? Math.max(1_000, Math.round(1.2 * throughput.rate));
         soak = produceAtRate(topic, pool, soakRate);
         soakFrom = point;
         log(`soak: a producer alongside at ${fmt(soakRate)} msgs/s until t=${seconds} s`);
       }
-      if (soak === null && samples >= backlog) throw new Error('the backlog ran out before the soak producer started');
+      if (soak === null && samples >= backlog) throw new Error('the backlog ran out before the soak producer started: use a larger --samples');
       await sleep(1_000);
     }
     const end = points.at(-1)!;
@@ -266,16 +265,22 @@ async function main(): Promise<void> {
       (kafkaEnd && kafkaStart ? `; broker ${fmt(((kafkaEnd.cpuMs - kafkaStart.cpuMs) / end.t) * 100)}% of a core` : ''));
     if (soakFrom) log(`daemon during the soak (producer alongside): ${fmt((soakProcessed / Math.max(1e-9, soakSeconds)))} samples/s over ${fmt(soakSeconds, 1)} s`);
 
+    // Drift: the median of the last fifth of the readings after warm-up against the median
+    // of the first fifth (single readings swing with the garbage collector's saw-tooth).
     const warmUp = Math.min(60, 0.2 * total) * 1000;
-    const after = rss.filter((r) => r.t >= warmUp);
+    const after = rss.filter((r) => r.t >= warmUp).map((r) => r.kb);
+    const fifth = Math.max(1, Math.floor(after.length / 5));
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+    const base = median(after.slice(0, fifth));
+    const final = median(after.slice(-fifth));
+    const drift = (final - base) / base;
+    const range = (Math.max(...after) - Math.min(...after)) / base;
     const first = rss[0]!.kb;
     const last = rss.at(-1)!.kb;
     const max = Math.max(...rss.map((r) => r.kb));
-    const base = after[0]?.kb ?? first;
-    const drift = (last - base) / base;
-    const range = after.length > 0 ? (Math.max(...after.map((r) => r.kb)) - Math.min(...after.map((r) => r.kb))) / base : 0;
     log(`RSS (every ${rssEvery} s, ${rss.length} readings): first ${mib(first)}, last ${mib(last)}, max ${mib(max)}; ` +
-      `after a ${fmt(warmUp / 1000)} s warm-up: ${mib(base)} -> ${mib(last)} (${drift >= 0 ? '+' : ''}${fmt(drift * 100, 1)}%), range ${fmt(range * 100, 1)}%`);
+      `after a ${fmt(warmUp / 1000)} s warm-up, median of the first fifth ${mib(base)} -> of the last fifth ${mib(final)} ` +
+      `(${drift >= 0 ? '+' : ''}${fmt(drift * 100, 1)}%), min..max range ${fmt(range * 100, 1)}% of it`);
     log(`RSS readings (s: MiB): ${rss.map((r) => `${fmt(r.t / 1000)}:${fmt(r.kb / 1024)}`).join(' ')}`);
 
     const rate = throughput?.rate ?? NaN;

@@ -19,18 +19,13 @@ export async function runDaemon(config: Config, options: { source?: Source; logg
     logger.fatal({ err }, 'unhandled rejection');
     process.exit(1);
   });
-  const daemon = await Daemon.start({
-    config,
-    logger,
-    ...(options.source ? { source: options.source } : {}),
-    onFatal: () => process.exit(1),
-  });
+  // The handlers go in before start-up, which can take a while (calibration, the group
+  // join waits for a killed predecessor's session to expire): a SIGTERM then used to kill
+  // the process outright. Now it stops gracefully as soon as start-up is over.
+  let daemon: Daemon | undefined;
   let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping');
-    daemon.stop().then(
+  const stopNow = (running: Daemon): void => {
+    running.stop().then(
       () => process.exit(0),
       (err: unknown) => {
         logger.fatal({ err }, 'error while stopping');
@@ -38,8 +33,24 @@ export async function runDaemon(config: Config, options: { source?: Source; logg
       },
     );
   };
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, starting: daemon === undefined }, daemon ? 'stopping' : 'stopping once start-up is over');
+    if (daemon) stopNow(daemon);
+  };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  daemon = await Daemon.start({
+    config,
+    logger,
+    ...(options.source ? { source: options.source } : {}),
+    onFatal: () => process.exit(1),
+  });
+  if (stopping) {
+    stopNow(daemon);
+    return daemon;
+  }
   logger.info({ url: daemon.url, layers: daemon.layers.length }, 'ckawatch running');
   return daemon;
 }

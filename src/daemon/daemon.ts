@@ -157,6 +157,8 @@ export class Daemon {
       host: config.metrics.host,
       port: config.metrics.port,
       registry: this.#metrics.registry,
+      // Scrapes within 250 ms share one rendering: a scrape storm costs consumption little.
+      metricsCacheMs: 250,
       ready: () => this.readiness(),
       logger: this.#log,
       ...(config.metrics.basicAuth

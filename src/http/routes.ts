@@ -23,14 +23,34 @@ export interface Readiness {
   readonly reasons: readonly string[];
 }
 
-export function metricsRoute(registry: Registry, logger: Logger): RouteHandler {
-  return async () => {
+/**
+ * GET /metrics. With `cacheMs` > 0, one rendering answers every scrape that arrives within
+ * `cacheMs` of it (and every scrape that arrives while it is being made): 50 clients
+ * scraping in a loop then cost a few renderings a second, not one per request, and leave
+ * the CPU to consumption (test/faults/scrape-load.test.ts). A failed rendering is not kept.
+ */
+export function metricsRoute(registry: Registry, logger: Logger, options: { cacheMs?: number; now?: () => number } = {}): RouteHandler {
+  const cacheMs = options.cacheMs ?? 0;
+  const now = options.now ?? Date.now;
+  let cached: { at: number; response: RouteResponse } | null = null;
+  let inFlight: Promise<RouteResponse> | null = null;
+  const render = async (): Promise<RouteResponse> => {
     try {
-      return { contentType: registry.contentType, body: await registry.metrics() };
+      const response = { contentType: registry.contentType, body: await registry.metrics() };
+      if (cacheMs > 0) cached = { at: now(), response };
+      return response;
     } catch (err) {
       logger.error({ err }, 'collecting metrics failed; answering the scrape with 500');
       return { status: 500, contentType: 'text/plain; charset=utf-8', body: 'metrics collection failed\n' };
     }
+  };
+  return () => {
+    if (cacheMs <= 0) return render();
+    if (cached && now() - cached.at < cacheMs) return cached.response;
+    inFlight ??= render().finally(() => {
+      inFlight = null;
+    });
+    return inFlight;
   };
 }
 

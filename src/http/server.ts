@@ -22,6 +22,8 @@ export interface MetricsServerOptions {
   readonly tls?: { readonly cert: string; readonly key: string };
   /** extra GET routes by exact path, behind basic auth like /metrics */
   readonly routes?: Readonly<Record<string, RouteHandler>>;
+  /** > 0: scrapes within this many ms of a rendering get that rendering (see metricsRoute); default 0 */
+  readonly metricsCacheMs?: number;
   readonly logger: Logger;
 }
 
@@ -55,7 +57,7 @@ export class MetricsServer {
   static async create(options: MetricsServerOptions): Promise<MetricsServer> {
     const { logger } = options;
     const routes = new Map<string, Route>([
-      ['/metrics', { handler: metricsRoute(options.registry, logger), public: false }],
+      ['/metrics', { handler: metricsRoute(options.registry, logger, { cacheMs: options.metricsCacheMs ?? 0 }), public: false }],
       ['/healthz', { handler: healthRoute(), public: true }],
       ['/readyz', { handler: readyRoute(options.ready, logger), public: true }],
     ]);

@@ -33,7 +33,7 @@ async function freePorts(): Promise<number> {
   throw new Error('no free port pair found');
 }
 
-export async function ownBroker(options: { extraConfig?: (port: number) => string | undefined; extraPorts?: number } = {}): Promise<OwnBroker & { extraPort: number }> {
+export async function ownBroker(options: { extraConfig?: (extraPort: number) => string | undefined } = {}): Promise<OwnBroker & { extraPort: number }> {
   const port = await freePorts();
   // Extra listeners (SASL, TLS) after the controller port.
   const extraPort = port + 2;

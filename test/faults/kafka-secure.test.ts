@@ -117,6 +117,7 @@ describe('Kafka over SASL_SSL', () => {
         expect(ready).not.toBe(200);
         await sleep(500);
       }
+      if (process.env['CKAWATCH_TEST_VERBOSE'] === '1') console.info({ exit: d.exit, tail: d.logTail(8) });
       await d.kill('SIGKILL');
       const all = d.lines.join('\n');
       expect(all, d.logTail()).toMatch(/SASL|[Aa]uthentication/);

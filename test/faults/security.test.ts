@@ -111,7 +111,7 @@ describe('security at the process level', () => {
     const tampered = join(run.dir, 'model.onnx');
     copyFileSync(DIGITS_MODEL, tampered);
     const bytes = readFileSync(tampered);
-    bytes[bytes.length - 10] ^= 0x01; // one bit, in the weights
+    bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0x01; // one bit, in the weights
     writeFileSync(tampered, bytes);
     patchConfig(run.config, (c) => {
       c['model'] = { ...c['model'], path: tampered, sha256: pin };
