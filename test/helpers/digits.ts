@@ -89,7 +89,7 @@ export function jsonMessage(sample: Float32Array): Buffer {
  * Messages per produce request so that one request stays well under the broker's
  * message.max.bytes (1 MiB by default: a whole record batch counts as one message).
  */
-export function chunkFor(messages: readonly { length: number }[] | readonly Buffer[], budget = 512 * 1024): number {
+export function chunkFor(messages: readonly { readonly length: number }[], budget = 512 * 1024): number {
   const largest = messages.reduce((max, m) => Math.max(max, m.length), 1);
   return Math.max(1, Math.floor(budget / largest));
 }
