@@ -66,7 +66,7 @@ export class TappedModel {
     const runner = await WorkerModelRunner.create({
       modelPath: options.path,
       taps: layers,
-      variant: options.variant,
+      variant: variantFor(options.variant, options.providers),
       providers: options.providers,
       logger: options.logger,
       ...(options.threads === undefined ? {} : { threads: options.threads }),
@@ -110,4 +110,14 @@ export class TappedModel {
   close(): Promise<void> {
     return this.#runner.close();
   }
+}
+
+/**
+ * 'auto' on the CPU provider means plain Grams: on this project's 2-core machine plain was
+ * 1.5-2× faster than channel-split for the digits CNN (bench/taps.ts, bench/daemon.ts).
+ * Channel-split pays on GPUs (DESIGN.md's WebGPU table), so 'auto' keeps its per-tap rule
+ * when a GPU provider comes first. Explicit choices are kept as given.
+ */
+export function variantFor(option: GramVariantOption, providers: readonly string[]): GramVariantOption {
+  return option === 'auto' && providers[0] === 'cpu' ? 'plain' : option;
 }
