@@ -1,5 +1,4 @@
 /** Shared by the test/model suites: fixture paths, seeded inputs, a capturing logger, ORT in-process. */
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { expect } from 'vitest';
@@ -8,7 +7,6 @@ import type { ModelLogger } from '../../src/model/session.js';
 
 export const tinyPath = (name: string): string => fileURLToPath(new URL(`../fixtures/tiny/${name}`, import.meta.url));
 export const fixturePath = (name: string): string => fileURLToPath(new URL(`../fixtures/models/${name}`, import.meta.url));
-export const hasFixture = (name: string): boolean => existsSync(fixturePath(name));
 
 /** Seeded uniform values in [-1, 1) (mulberry32): the same inputs on every run. */
 export function seededInput(count: number, seed: number): Float32Array {

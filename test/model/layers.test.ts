@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeModel, readModel } from '../../src/model/onnx-file.js';
 import { defaultLayers, listLayers, MAX_DEFAULT_LAYERS } from '../../src/model/layers.js';
-import { fixturePath, hasFixture, tinyPath } from './helpers.js';
+import { fixturePath, tinyPath } from './helpers.js';
 import { chainModel } from './synthetic.js';
 
 describe('listLayers', () => {
@@ -26,7 +26,7 @@ describe('listLayers', () => {
     expect(layers.filter((l) => l.constant).map((l) => l.name)).toEqual(['folded']);
   });
 
-  it.skipIf(!hasFixture('digits-cnn.onnx'))('lists the digits CNN with its batch-first shapes', async () => {
+  it('lists the digits CNN with its batch-first shapes', async () => {
     const layers = listLayers(await readModel(fixturePath('digits-cnn.onnx')));
     expect(layers.length).toBeGreaterThanOrEqual(5);
     const last = layers.at(-1)!;
@@ -64,7 +64,7 @@ describe('defaultLayers', () => {
     expect(warnings[0]).toMatch(/^monitoring 30 layers by default \(more than 24\)/);
   });
 
-  it.skipIf(!hasFixture('resnet-mini.onnx'))('takes one tap per residual block stage in resnet-mini', async () => {
+  it('takes one tap per residual block stage in resnet-mini', async () => {
     const { layers, warnings } = defaultLayers(await readModel(fixturePath('resnet-mini.onnx')));
     expect(warnings).toEqual([]);
     expect(layers.filter((l) => l.includes('conv2') || l.includes('downsample'))).toEqual([]);
@@ -72,7 +72,7 @@ describe('defaultLayers', () => {
     expect(layers.at(-1)).toBe('logits');
   });
 
-  it.skipIf(!hasFixture('digits-cnn.onnx'))('gives the digits CNN a short default set', async () => {
+  it('gives the digits CNN a short default set', async () => {
     const { layers, warnings } = defaultLayers(await readModel(fixturePath('digits-cnn.onnx')));
     expect(warnings).toEqual([]);
     expect(layers.length).toBeGreaterThanOrEqual(3);

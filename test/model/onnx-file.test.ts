@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ModelError } from '../../src/errors/index.js';
 import { onnx } from '../../src/model/proto.js';
 import { decodeModel, defaultOpset, encodeModel, readModel } from '../../src/model/onnx-file.js';
-import { fixturePath, hasFixture, tinyPath } from './helpers.js';
+import { fixturePath, tinyPath } from './helpers.js';
 
 describe('readModel / decodeModel', () => {
   it('reads the opset of the default domain', async () => {
@@ -12,7 +12,7 @@ describe('readModel / decodeModel', () => {
     expect(defaultOpset(await readModel(tinyPath('tiny-resnet-op18.onnx')))).toBe(18);
   });
 
-  it.skipIf(!hasFixture('digits-cnn.onnx'))('reads the exported digits CNN', async () => {
+  it('reads the exported digits CNN', async () => {
     const model = await readModel(fixturePath('digits-cnn.onnx'));
     expect(defaultOpset(model)).toBeGreaterThanOrEqual(13);
     expect(model.graph?.input?.[0]?.name).toBe('input');
