@@ -5,15 +5,10 @@
  * page has polled once. Bounded memory: capacity x layers x windows rows.
  */
 
-/** One layer's current scores over one window (the shape of Daemon.rows()). */
-export interface ScoreRow {
-  readonly layer: string;
-  readonly window: string;
-  readonly cka: number | null;
-  readonly mmd2Linear: number | null;
-  readonly mmd2Rbf: number | null;
-  readonly samples: number;
-}
+import type { LayerRow } from '../daemon/daemon.js';
+
+/** One layer's current scores over one window: what Daemon.rows() gives. */
+export type ScoreRow = LayerRow;
 
 interface Sample {
   readonly t: number;

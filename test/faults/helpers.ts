@@ -25,16 +25,7 @@ export function windowSamples(s: PromSample[]): Map<string, number> {
 }
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same fault schedule. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng as seeded } from '../cka/linalg.js';
 
 /** A topic, a group and a state dir of one test, and its config (small batches, 1 ORT thread). */
 export async function setupRun(baseDir: string, prefix: string, partitions: number, extra: Partial<DaemonConfigOptions> & { referencePath: string }) {
