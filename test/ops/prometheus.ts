@@ -37,14 +37,18 @@ export class TestPrometheus {
     this.#dir = dir;
   }
 
-  /** Writes the config (1 s scrape and rule interval), starts Prometheus, waits for /-/ready. */
+  /**
+   * Writes the config (2 s scrape and rule interval: 1 s with a 900 ms timeout lost scrapes
+   * on a loaded 2-core machine, leaving rate() over 20 s without two samples), starts
+   * Prometheus, waits for /-/ready.
+   */
   static async start(options: PrometheusOptions): Promise<TestPrometheus> {
     requireTool('prometheus');
     requireTool('promtool');
     const dir = mkdtempSync(join(tmpdir(), 'ckawatch-test-prometheus-'));
     const port = await freePort();
     const config = {
-      global: { scrape_interval: '1s', scrape_timeout: '900ms', evaluation_interval: '1s' },
+      global: { scrape_interval: '2s', scrape_timeout: '1900ms', evaluation_interval: '2s' },
       rule_files: [...options.ruleFiles],
       scrape_configs: Object.entries(options.jobs).map(([job, targets]) => ({ job_name: job, static_configs: [{ targets: [...targets] }] })),
     };
