@@ -301,6 +301,14 @@ export class Daemon {
     this.#lastBatchAt = this.#now();
     this.#every(Math.max(50, maxWait / 2), async () => {
       if (pipeline.pendingSamples > 0 && this.#now() - this.#lastBatchAt >= maxWait) await pipeline.process({ flush: true });
+      // 1-3 samples left after ten max-waits without a batch: the stream has stopped short.
+      if (pipeline.pendingSamples > 0 && this.#now() - this.#lastBatchAt >= 10 * maxWait) {
+        const left = await pipeline.drainShort();
+        if (left > 0) {
+          this.#lastBatchAt = this.#now();
+          this.#log.info({ samples: left }, 'stream idle with fewer than 4 samples queued: counted without statistics');
+        }
+      }
     });
     this.#every(2_000, async () => {
       for (const { partition, lag } of source.lag(pipeline.offsets)) {

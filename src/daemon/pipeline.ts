@@ -196,6 +196,24 @@ export class Pipeline {
     return run;
   }
 
+  /**
+   * The stream has gone quiet with 1-3 good samples queued: too few for the unbiased
+   * statistics (n >= 4), and nothing more is coming to complete a batch. Applies them
+   * without statistics (counted and committed, left out of the windows) so that a
+   * finished stream is fully accounted for. Returns how many samples were left out.
+   */
+  drainShort(): Promise<number> {
+    const run = this.#lock.then(() => {
+      if (this.#good === 0 || this.#good >= MIN_SAMPLES || this.#reserved > 0) return 0;
+      const left = this.#good;
+      this.#good = 0;
+      this.#applyEntries(this.#queue.splice(0, this.#queue.length));
+      return left;
+    });
+    this.#lock = run.catch(() => undefined);
+    return run;
+  }
+
   /** A consistent copy of the state, taken between batches. */
   snapshot(): Promise<PipelineState> {
     const run = this.#lock.then(() => ({ counters: structuredClone(this.#counters), offsets: cloneOffsets(this.#applied) }));

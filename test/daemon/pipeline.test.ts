@@ -93,6 +93,21 @@ describe('Pipeline', () => {
     expect(p.offsets).toEqual({ t: { '1': 105 } });
   });
 
+  it('drains 1-3 samples of a stream that stopped short: counted and committed, left out of the windows', async () => {
+    const { deps, windows } = setup();
+    const p = new Pipeline(deps);
+    p.accept(records('t', 0, 0, 10, 6));
+    await p.process({ flush: true }); // one batch of 8; 2 left, too few for a batch
+    expect(p.pendingSamples).toBe(2);
+    expect(await p.drainShort()).toBe(2);
+    expect(p.pendingSamples).toBe(0);
+    expect(p.offsets).toEqual({ t: { '0': 10 } });
+    expect((await p.snapshot()).counters.samples).toEqual({ t: 10 });
+    expect(windows[0]!.samples).toBe(8);
+    p.accept(records('t', 0, 10, 5, 7));
+    expect(await p.drainShort()).toBe(0); // 5 is a batch's worth: flush handles it
+  });
+
   it('restores from a state: nothing before its offsets is counted again', async () => {
     const first = setup();
     const p = new Pipeline(first.deps);

@@ -286,6 +286,13 @@ describe('replicas, recording rules and the dashboard through a real Prometheus'
       const found = await prometheus!.labelValues(q.label, substitute(q.selector, values));
       expect(found, `variable ${v.name}: label_values(${q.selector}, ${q.label})`).toContain(expected[v.name]);
     }
+    // rate() over the rejected counter needs two scrapes of it in its range: wait for them
+    // rather than race the scrape schedule on a loaded machine.
+    await prometheus!.waitFor(
+      'count_over_time(ckawatch_rejected_total{job="replicas"}[1m])',
+      (s) => s.some((x) => (x.values[0] ?? 0) >= 2),
+      'two scrapes of ckawatch_rejected_total',
+    );
     const end = Date.now();
     const failures: string[] = [];
     for (const t of targetsOf(dashboard)) {
