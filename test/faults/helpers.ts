@@ -36,8 +36,8 @@ export async function setupRun(baseDir: string, prefix: string, partitions: numb
   return { topic, groupId, dir, stateDir: join(dir, 'state'), config };
 }
 
-/** Waits until the group's committed offsets reach the end of every partition of `topic`. */
-export async function waitForCommitsAtEnd(groupId: string, topic: string, d: DaemonProcess, timeoutMs = 30_000): Promise<void> {
+/** Waits until the group's committed offsets reach the end of every partition of `topic`; returns the end offsets. */
+export async function waitForCommitsAtEnd(groupId: string, topic: string, d: DaemonProcess, timeoutMs = 30_000): Promise<Map<number, number>> {
   const ends = await endOffsets(topic);
   let committed = new Map<number, number>();
   await waitFor(
@@ -51,4 +51,5 @@ export async function waitForCommitsAtEnd(groupId: string, topic: string, d: Dae
   ).catch((error: Error) => {
     throw new Error(`${error.message}: ends ${JSON.stringify([...ends])}, committed ${JSON.stringify([...committed])}\n${d.logTail()}`);
   });
+  return ends;
 }

@@ -17,9 +17,10 @@ import { drifts } from '../../src/demo/drifts.js';
 import { encodeNpy } from '../../src/io/npy.js';
 import { DaemonProcess, killAll, NEVER, tempDir, writeDaemonConfig, type DaemonConfigOptions } from '../helpers/daemon.js';
 import { chunkFor, heldOutDigits, jsonMessage, npyMessage, rawMessage, writeReference } from '../helpers/digits.js';
-import { committedOffsets, endOffsets, freshTopic, produce, requireBroker, uniqueName, waitFor } from '../helpers/kafka.js';
+import { committedOffsets, endOffsets, freshTopic, produce, requireBroker, uniqueName } from '../helpers/kafka.js';
 import { select, sumOf, valueOf, type PromSample } from '../helpers/prom-text.js';
 import { produceSteadily, readCheckpointFile, readTopic } from '../helpers/streams.js';
+import { waitForCommitsAtEnd } from '../faults/helpers.js';
 
 const verbose = process.env['CKAWATCH_TEST_VERBOSE'] === '1';
 
@@ -81,23 +82,6 @@ function scores(s: Sums): { cka: number; mmd2Linear: number; mmd2Rbf: number } {
 
 function minus(a: Sums, b: Sums): Sums {
   return Object.fromEntries(Object.keys(a).map((k) => [k, a[k as keyof Sums] - b[k as keyof Sums]])) as Sums;
-}
-
-async function waitForCommitsAtEnd(groupId: string, topic: string, d: DaemonProcess, timeoutMs = 15_000): Promise<Map<number, number>> {
-  const ends = await endOffsets(topic);
-  let committed = new Map<number, number>();
-  await waitFor(
-    async () => {
-      committed = await committedOffsets(groupId, topic);
-      return [...ends].every(([p, end]) => committed.get(p) === end);
-    },
-    timeoutMs,
-    `committed offsets of ${groupId} to reach the end offsets`,
-    200,
-  ).catch((error: Error) => {
-    throw new Error(`${error.message}: ends ${JSON.stringify([...ends])}, committed ${JSON.stringify([...committed])}\n${d.logTail()}`);
-  });
-  return ends;
 }
 
 const sum = (values: Iterable<number>): number => [...values].reduce((a, b) => a + b, 0);
