@@ -64,3 +64,27 @@ export function diagonalBlock(g: Gram, start: number, size: number): Gram {
   }
   return { n: size, data };
 }
+
+/**
+ * ‖G − R‖_F / ‖R‖_F: how far a Gram built in float32 (on an execution provider) is from
+ * the float64 reference R of the same features. Every statistic here is bilinear in the
+ * Grams, so this bounds their error relative to their scale. Null when R is zero (the
+ * features were constant over the rows): there is nothing to be relatively wrong about.
+ */
+export function relativeGramError(reference: Gram, other: Gram): number | null {
+  assertGram(reference, 'reference Gram');
+  assertGram(other, 'Gram');
+  if (other.n !== reference.n) throw new StatisticsError(`Grams of ${reference.n} and ${other.n} rows cannot be compared`);
+  let norm = 0;
+  let diff = 0;
+  for (let i = 0; i < reference.data.length; i++) {
+    const r = reference.data[i]!;
+    const d = other.data[i]! - r;
+    norm += r * r;
+    diff += d * d;
+  }
+  if (norm === 0) return null;
+  const error = Math.sqrt(diff / norm);
+  // A NaN or infinite entry on the device is as wrong as a Gram can be.
+  return Number.isFinite(error) ? error : Number.POSITIVE_INFINITY;
+}

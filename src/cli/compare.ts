@@ -23,11 +23,15 @@ export interface CompareOptions {
   batchSize: number;
   provider: string[];
   tapGraph: GramVariantOption;
+  gramTolerance: number;
   out: string;
   plot?: string;
   positionalPairing?: boolean;
   verbose?: boolean;
 }
+
+/** Rows of --data the start-up precision check runs (as the daemon's). */
+const PRECISION_ROWS = 16;
 
 const PAIRED_ESTIMATOR =
   'minibatch CKA: sum_b HSIC1(K_b, L_b) / sqrt(sum_b HSIC1(K_b, K_b) * sum_b HSIC1(L_b, L_b)), ' +
@@ -67,6 +71,13 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
   const bar = progressBar('compare');
   try {
     const data = loadReference(o.data, a.input.sampleShape, a.input.name, 'data');
+    const check = async (m: TappedModel): Promise<object[]> => {
+      const rows = Math.min(PRECISION_ROWS, data.count);
+      if (rows < 2) return [];
+      const report = await m.checkPrecision(data.data.slice(0, rows * m.sampleSize), rows, o.gramTolerance);
+      return report.taps.map((t) => ({ layer: t.layer, graph: t.variant, relative_error: t.error }));
+    };
+    const gramCheckA = await check(a);
     const base = {
       model1_name: a.name,
       model1_layers: a.layers,
@@ -74,6 +85,8 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
       batch_size: o.batchSize,
       provider: a.provider,
       ckawatch_version: VERSION,
+      gram_tolerance: o.gramTolerance,
+      model1_gram_error: gramCheckA,
     };
     let result: object;
     let picture: Parameters<typeof heatmapSvg>[0];
@@ -110,8 +123,9 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
       if (b.input.sampleSize !== a.input.sampleSize) {
         throw new ConfigError(`${o.modelB ?? o.modelA} takes samples of [${b.input.sampleShape.join(',')}] but ${o.modelA} takes [${a.input.sampleShape.join(',')}]`);
       }
+      const gramCheckB = b === a ? gramCheckA : await check(b);
       const r = await comparePaired(a, b, data, o.batchSize, bar.update);
-      result = { ...base, ...matrixFields(r), mode: 'paired', model2_name: b.name, model2_layers: b.layers, dataset2_name: base.dataset1_name, estimator: PAIRED_ESTIMATOR };
+      result = { ...base, ...matrixFields(r), mode: 'paired', model2_name: b.name, model2_layers: b.layers, model2_gram_error: gramCheckB, dataset2_name: base.dataset1_name, estimator: PAIRED_ESTIMATOR };
       picture = { title: `CKA: ${a.name} vs ${b.name} on ${base.dataset1_name}`, rowTitle: `${a.name} layer`, columnTitle: `${b.name} layer`, rows: a.layers, columns: b.layers, values: r.cka };
     }
     bar.stop();

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, redactedConfig } from '../config/index.js';
+import { DEFAULT_GRAM_TOLERANCE } from '../model/precision.js';
 import { compareCommand } from './compare.js';
 import { ALL_DEMO_DRIFTS, DEMO_KINDS, demoCommand } from './demo.js';
 import { EXIT_USAGE, fail } from './exit.js';
@@ -17,6 +18,12 @@ const wholeNumber = (value: string): number => {
   const n = Number(value);
   if (!Number.isInteger(n)) throw new InvalidArgumentError(`expected a whole number, got '${value}'`);
   return n;
+};
+
+const tolerance = (value: string): number => {
+  const x = Number(value);
+  if (!(x > 0 && x <= 0.01)) throw new InvalidArgumentError(`expected a relative error above 0 and at most 0.01, got '${value}'`);
+  return x;
 };
 
 const program = new Command('ckawatch')
@@ -45,6 +52,7 @@ program
   .option('--batch-size <n>', 'samples per minibatch (at least 4)', wholeNumber, 64)
   .option('--provider <list>', 'execution providers in order of preference: cuda, tensorrt, webgpu, cpu', list)
   .addOption(new Option('--tap-graph <kind>', 'how Grams are built in the graph').choices(['auto', 'plain', 'channel-split']).default('auto'))
+  .option('--gram-tolerance <x>', 'largest relative Gram error against float64 accepted per layer at start', tolerance, DEFAULT_GRAM_TOLERANCE)
   .requiredOption('--out <json>', 'result file (torch_cka export() keys plus estimator details)')
   .option('--plot <file>', 'heatmap picture, .svg or .png')
   .option('--positional-pairing', 'with --data-b: torch_cka\'s blind row-by-row pairing of two data sets (prints why it is blind)')

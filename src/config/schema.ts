@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { formatDuration } from './duration.js';
 import { POOLINGS } from '../model/pooling.js';
+import { DEFAULT_GRAM_TOLERANCE } from '../model/precision.js';
 import { CHANNEL_ORDERS, INTERPOLATIONS, LAYOUTS, RESAMPLERS } from '../preprocess/image-tensor.js';
 // Not source/decode.js: that loads the image and text decoders (sharp, the tokenizer library).
 import { HARD_MAX_MESSAGE_BYTES } from '../source/decode-limits.js';
@@ -64,6 +65,12 @@ const modelSection = (ctx: SchemaContext) =>
       .superRefine(unique((s) => s, 'a provider'))
       .default(['cpu']),
     tapGraph: z.enum(TAP_GRAPHS, { error: `one of ${TAP_GRAPHS.join(', ')}` }).default('auto'),
+    /** Largest relative Gram error against float64 the start-up check accepts per layer (src/model/precision.ts). */
+    gramTolerance: z
+      .number({ error: 'a relative error above 0 and at most 0.01' })
+      .positive({ error: 'a relative error above 0 and at most 0.01' })
+      .max(0.01, { error: 'a relative error above 0 and at most 0.01' })
+      .default(DEFAULT_GRAM_TOLERANCE),
     threads: wholeNumber(1, 1024).optional(),
     pooling: poolingSection.prefault({}),
   });

@@ -5,7 +5,7 @@ import { driftScores, type DriftSums } from '../cka/drift.js';
 import { ONNXRUNTIME_VERSION, VERSION } from '../cli/version.js';
 import type { Config } from '../config/index.js';
 import { CkawatchError } from '../errors/index.js';
-import { MetricsServer } from '../http/index.js';
+import { MetricsServer, type Readiness } from '../http/index.js';
 import { createStatusPage } from '../page/index.js';
 import { createMetrics, type Metrics, type WindowScore } from '../metrics/index.js';
 import { TappedModel } from '../model/tapped.js';
@@ -21,7 +21,7 @@ import { createWindowSet, driftToVector, vectorToDrift, DRIFT_WIDTH, type Window
 import { usableCheckpoint, type CheckpointBody } from './checkpoint-body.js';
 import { cloneOffsets } from './offsets.js';
 import { Pipeline, type Counters, type PipelineState } from './pipeline.js';
-import { checkPin, checkSampleIndependence, sha256File } from './startup.js';
+import { checkGramPrecision, checkPin, checkSampleIndependence, sha256File } from './startup.js';
 import { Calibrator, type RestoredReference } from './calibrate.js';
 import { PairedMode } from './paired.js';
 import { readNpyFile } from '../io/npy-file.js';
@@ -111,13 +111,14 @@ export class Daemon {
     return this.#source;
   }
 
-  readiness(): { ready: boolean; reasons: string[] } {
+  readiness(): Readiness {
     const reasons: string[] = [];
     if (!this.#status.model) reasons.push('model not loaded');
     if (!this.#status.calibrated) reasons.push('reference not calibrated');
     if (!this.#source?.ready) reasons.push('source not connected (Kafka consumer group not joined)');
     if (this.#status.stopping) reasons.push('shutting down');
-    return { ready: reasons.length === 0, reasons };
+    const provider = this.#status.model ? this.#model?.provider : undefined;
+    return { ready: reasons.length === 0, reasons, ...(provider === undefined ? {} : { provider }) };
   }
 
   /** Current scores of every layer and window, for tables and pages. */
@@ -184,9 +185,6 @@ export class Daemon {
       logger: this.#log,
     });
     this.#model = model;
-    this.#metrics.setExecutionProvider(model.provider);
-    this.#status.model = true;
-    this.#log.info({ provider: model.provider, layers: model.layers }, 'model loaded');
 
     const calibrator = await Calibrator.open({
       model,
@@ -204,6 +202,12 @@ export class Daemon {
       load: (path) => loadReferenceVersion(path, config.input, model.layout),
     });
     this.#calibrator = calibrator;
+    // Before any statistics: may reload the model with other Gram graphs, or on another provider.
+    const precision = await checkGramPrecision(model, calibrator.state.sampler, config.model.gramTolerance, this.#log);
+    this.#metrics.setExecutionProvider(model.provider);
+    this.#metrics.setGramPrecision(precision);
+    this.#status.model = true;
+    this.#log.info({ provider: model.provider, layers: model.layers }, 'model loaded');
     await checkSampleIndependence(model, calibrator.state.sampler);
 
     const windowSpecs = config.windows.map((w) => ({ name: w.name, durationMs: w.duration, buckets: w.buckets }));
@@ -214,6 +218,8 @@ export class Daemon {
         windows: windowSpecs,
         providers: config.model.providers,
         tapGraph: config.model.tapGraph,
+        gramTolerance: config.model.gramTolerance,
+        sampler: calibrator.state.sampler,
         threads: config.model.threads ?? defaultThreads(),
         logger: this.#log,
       });

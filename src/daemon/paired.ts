@@ -8,7 +8,8 @@ import { readModel } from '../model/onnx-file.js';
 import { indexGraph } from '../model/graph-index.js';
 import { TappedModel } from '../model/tapped.js';
 import { createWindowSet, type WindowSet, type WindowSpec } from '../window/index.js';
-import { checkPin, sha256File } from './startup.js';
+import type { ReferenceSampler } from '../reference/index.js';
+import { checkGramPrecision, checkPin, sha256File } from './startup.js';
 
 /*
  * Paired mode: the candidate model runs on the SAME production rows as the model, and
@@ -37,6 +38,9 @@ export interface PairedOptions {
   readonly windows: readonly WindowSpec[];
   readonly providers: readonly string[];
   readonly tapGraph: Config['model']['tapGraph'];
+  readonly gramTolerance: number;
+  /** Reference samples for the candidate's precision check. */
+  readonly sampler: ReferenceSampler;
   readonly threads?: number | undefined;
   readonly logger: Logger;
 }
@@ -85,6 +89,12 @@ export class PairedMode {
         `candidate ${c.path} takes inputs of shape [${candidate.input.sampleShape.join(',')}], the model [${model.input.sampleShape.join(',')}]: ` +
           'paired mode runs both on the same samples',
       );
+    }
+    try {
+      await checkGramPrecision(candidate, o.sampler, o.gramTolerance, o.logger);
+    } catch (error) {
+      await candidate.close();
+      throw error;
     }
     const windows = createWindowSet(o.windows, pairs.map((p) => p.layer), PAIRED_FIELDS.length);
     o.logger.info({ candidate: c.path, pairs }, 'paired mode: comparing the candidate model on the same production samples');

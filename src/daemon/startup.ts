@@ -3,7 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { medianGamma } from '../cka/drift.js';
 import type { Gram } from '../cka/gram.js';
 import { ModelError } from '../errors/index.js';
-import type { TappedModel } from '../model/tapped.js';
+import { formatError, type TapPrecision } from '../model/precision.js';
+import type { ModelLogger } from '../model/session.js';
+import type { PrecisionReport, TappedModel } from '../model/tapped.js';
 import type { ReferenceSampler } from '../reference/index.js';
 
 /** SHA-256 of a file, hex. */
@@ -32,6 +34,24 @@ export async function rbfGammas(model: TappedModel, sampler: ReferenceSampler, c
       throw new ModelError(`layer ${model.layers[l]}: ${(error as Error).message}`, { cause: error });
     }
   });
+}
+
+/** Reference rows the start-up precision check runs (TappedModel.checkPrecision). */
+const PRECISION_ROWS = 16;
+
+/**
+ * Each layer's Gram on the provider in use against float64, on reference samples, before
+ * any statistics; logs the worst layer. Throws (the daemon exits) when no listed provider
+ * gets every layer within `tolerance`.
+ */
+export async function checkGramPrecision(model: TappedModel, sampler: ReferenceSampler, tolerance: number, logger: ModelLogger): Promise<PrecisionReport> {
+  const report = await model.checkPrecision(sampler.draw(PRECISION_ROWS), PRECISION_ROWS, tolerance);
+  const worst = report.taps.reduce<TapPrecision | null>((w, t) => (t.error !== null && (w === null || t.error > (w.error ?? 0)) ? t : w), null);
+  logger.info(
+    { provider: report.provider, tolerance, worstLayer: worst?.layer, worstError: worst?.error, graphs: report.taps.map((t) => t.variant) },
+    `Grams on '${report.provider}' agree with float64 to ${worst ? formatError(worst.error) : 'exactly'} (tolerance ${tolerance})`,
+  );
+  return report;
 }
 
 /**

@@ -21,6 +21,8 @@ export interface Readiness {
   readonly ready: boolean;
   /** why not ready (model not loaded, reference not calibrated, group not joined, ...) */
   readonly reasons: readonly string[];
+  /** The execution provider the model runs on, once loaded and checked. */
+  readonly provider?: string;
 }
 
 /**
@@ -71,7 +73,7 @@ export function readyRoute(ready: () => Readiness, logger: Logger): RouteHandler
     return {
       status: report.ready ? 200 : 503,
       contentType: 'application/json',
-      body: `${JSON.stringify({ ready: report.ready, reasons: report.reasons })}\n`,
+      body: `${JSON.stringify({ ready: report.ready, reasons: report.reasons, ...(report.provider === undefined ? {} : { provider: report.provider }) })}\n`,
     };
   };
 }

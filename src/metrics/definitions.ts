@@ -135,6 +135,12 @@ function definePipelineMetrics(registry: Registry) {
       labelNames: ['provider'] as const,
       registers,
     }),
+    gramError: new Gauge({
+      name: 'ckawatch_gram_relative_error',
+      help: 'Relative Frobenius error of the layer Gram built on the execution provider against float64, measured at start-up',
+      labelNames: ['layer', 'graph'] as const,
+      registers,
+    }),
     buildInfo: new Gauge({
       name: 'ckawatch_build_info',
       help: 'Always 1; versions as labels',

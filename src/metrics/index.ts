@@ -5,6 +5,7 @@ import type { Logger } from './logger.js';
 import { oncePerTurn } from './once-per-scrape.js';
 import { createPairedRefresh, type PairedSource } from './paired-gauges.js';
 import { createWindowRefresh, type LateSource, type ScoreSource } from './window-gauges.js';
+import type { PrecisionReport } from '../model/tapped.js';
 
 export { counterSeedSchema, type CounterSeed } from './counter-seed.js';
 export { DURATION_BUCKETS } from './definitions.js';
@@ -39,6 +40,8 @@ export type Metrics = PipelineMetrics & {
   readonly registry: Registry;
   /** marks `provider` as the one in use (1) and forgets any other */
   setExecutionProvider(provider: string): void;
+  /** the start-up precision check's error per layer (constant layers, with no error, are left out) */
+  setGramPrecision(report: PrecisionReport): void;
   /** adds counts restored from a checkpoint; once, at start-up */
   seedCounters(seed: CounterSeed): void;
   /** the counts to write into a checkpoint */
@@ -90,6 +93,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
     setExecutionProvider(provider) {
       pipeline.executionProvider.reset();
       pipeline.executionProvider.set({ provider }, 1);
+    },
+    setGramPrecision(report) {
+      pipeline.gramError.reset();
+      for (const t of report.taps) if (t.error !== null) pipeline.gramError.set({ layer: t.layer, graph: t.variant }, t.error);
     },
     seedCounters: (seed) => seedCounters(pipeline, seed),
     readCounters: () => readCounters(pipeline),

@@ -8,7 +8,17 @@ import { indexGraph, type GraphIndex } from './graph-index.js';
 import { gramSubgraph, sharedInitializers, type GramContext, type GramVariant } from './gram-graph.js';
 import { defaultOpset, encodeModel } from './onnx-file.js';
 import { createPooler, type Pooling, type PoolingOption } from './pool-graph.js';
-import { DataType, attrInt, floatValueInfo, valueInfoElemType, valueInfoShape, type ModelMessage, type ModelProto, type ValueInfoProto } from './proto.js';
+import {
+  DataType,
+  attrInt,
+  floatValueInfo,
+  valueInfoElemType,
+  valueInfoShape,
+  type ModelMessage,
+  type ModelProto,
+  type NodeProto,
+  type ValueInfoProto,
+} from './proto.js';
 import { closeMatches } from './tap-names.js';
 
 export type { GramVariant } from './gram-graph.js';
@@ -30,9 +40,25 @@ export interface AugmentOptions {
   readonly variant: GramVariantOption;
   /** Drop the model's own outputs (they cost nothing extra to keep; paired mode and the batch check need them). */
   readonly dropOriginalOutputs?: boolean;
-  /** Also output each tapped tensor itself (tests, and a CPU-side fallback for Grams). */
+  /** Also output each tapped tensor itself (tests compare the Grams with float64 ones from it). */
   readonly exposeTaps?: boolean;
   readonly pooling?: PoolingOptions;
+  /** Per tap, the variant to use whatever `variant` says (the precision check's choice). */
+  readonly overrides?: Readonly<Record<string, GramVariant>>;
+}
+
+/** What a precision probe model outputs for one tap (see probeModel). */
+export interface ProbeTap {
+  readonly tap: string;
+  /** The float32 tensor the Gram is built from (after Cast and pooling). */
+  readonly features: string;
+  /** The Gram of each variant that applies to the tap's shape; the first is the one `variant` would pick. */
+  readonly grams: readonly { readonly variant: GramVariant; readonly output: string }[];
+}
+
+export interface ProbeModel {
+  readonly bytes: Uint8Array;
+  readonly taps: readonly ProbeTap[];
 }
 
 export interface AugmentedModel {
@@ -56,6 +82,61 @@ export function gramOutputName(tap: string): string {
 const MIN_OPSET = 7;
 
 export function augmentModel(model: ModelProto, taps: readonly string[], options: AugmentOptions): AugmentedModel {
+  const build = buildTaps(model, taps, options, ({ tap, source, variant, ctx }) => {
+    const output = gramOutputName(tap);
+    return { nodes: gramSubgraph(tap, output, variant, ctx, source), outputs: [output] };
+  });
+  return build.finish(options);
+}
+
+/**
+ * A model for the start-up precision check: for each tap, the tensor its Gram is built
+ * from and the Gram of every variant that applies, so one run on a provider measures each
+ * variant against a float64 Gram of the same features (TappedModel.checkPrecision).
+ */
+export function probeModel(model: ModelProto, taps: readonly string[], options: Pick<AugmentOptions, 'variant' | 'pooling'>): ProbeModel {
+  const probe: ProbeTap[] = [];
+  const build = buildTaps(model, taps, options, ({ tap, source, variant: chosen, shape, pooled, ctx }) => {
+    const features = ctx.fresh(`ckawatch_features/${tap}`);
+    const nodes: NodeProto[] = [{ opType: 'Identity', input: [source], output: [features], name: ctx.fresh(`ckawatch/${tap}/features`) }];
+    const variants: GramVariant[] = [chosen];
+    if (!pooled && shape !== null && shape.length >= 3) variants.push(chosen === 'plain' ? 'channel-split' : 'plain');
+    else if (chosen !== 'plain') variants.push('plain');
+    const grams = variants.map((variant) => ({ variant, output: ctx.fresh(`ckawatch_probe/${variant}/${tap}`) }));
+    for (const g of grams) nodes.push(...gramSubgraph(tap, g.output, g.variant, ctx, source));
+    probe.push({ tap, features, grams });
+    return { nodes, outputs: [features, ...grams.map((g) => g.output)] };
+  });
+  return { bytes: build.finish({ ...options, dropOriginalOutputs: true }).bytes, taps: probe };
+}
+
+/** One tap as buildTaps hands it over: `source` is the float32 tensor its Gram is built from. */
+interface TapSource {
+  readonly tap: string;
+  readonly source: string;
+  readonly variant: GramVariant;
+  readonly shape: (number | string | null)[] | null;
+  /** Pooled to [N, D]: only the plain Gram applies. */
+  readonly pooled: boolean;
+  readonly ctx: GramContext;
+}
+
+type TapNodes = (tap: TapSource) => { nodes: NodeProto[]; outputs: string[] };
+
+interface TapBuild {
+  finish(options: Pick<AugmentOptions, 'dropOriginalOutputs' | 'exposeTaps'>): AugmentedModel;
+}
+
+/**
+ * The shared part of augmentModel and probeModel: checks every tap, casts non-float taps,
+ * pools sequence taps, picks each tap's variant, and lets `perTap` add the Gram nodes.
+ */
+function buildTaps(
+  model: ModelProto,
+  taps: readonly string[],
+  options: Pick<AugmentOptions, 'variant' | 'pooling' | 'overrides'>,
+  perTap: TapNodes,
+): TapBuild {
   const opset = defaultOpset(model);
   if (opset < MIN_OPSET) {
     throw new ModelError(
@@ -74,7 +155,6 @@ export function augmentModel(model: ModelProto, taps: readonly string[], options
   const mask = index.inputs.some((i) => i.name === maskName) ? maskName : undefined;
   const pooler = createPooler({ opset, fresh, mask });
   const graph = index.graph;
-  const original = graph.output ?? [];
   const nodes = [...(graph.node ?? [])];
   const extraOutputs: ValueInfoProto[] = [];
   const tapVariants: GramVariant[] = [];
@@ -82,56 +162,59 @@ export function augmentModel(model: ModelProto, taps: readonly string[], options
   const gramOutputs: string[] = [];
 
   for (const tap of unique) {
-    const output = gramOutputName(tap);
-    if (index.names.has(output)) {
-      throw new ModelError(`the model already has a tensor '${output}': it was augmented before; give ckawatch the original model`);
+    if (index.names.has(gramOutputName(tap))) {
+      throw new ModelError(`the model already has a tensor '${gramOutputName(tap)}': it was augmented before; give ckawatch the original model`);
     }
     const vi = index.valueInfo.get(tap);
     const shape = valueInfoShape(vi);
-    const castToFloat = valueInfoElemType(vi) !== DataType.FLOAT;
     const pooling = choosePooling(tap, shape, options.pooling, maskName, mask !== undefined);
-    if (pooling === 'flatten') {
-      const variant = chooseVariant(options.variant, shape);
-      nodes.push(...gramSubgraph(tap, output, variant, castToFloat, ctx));
-      tapVariants.push(variant);
-    } else {
-      let source = tap;
-      if (castToFloat) {
-        source = fresh(`ckawatch/${tap}/float`);
-        nodes.push({ opType: 'Cast', input: [tap], output: [source], name: fresh(`ckawatch/${tap}/Cast`), attribute: [attrInt('to', DataType.FLOAT)] });
-      }
-      const pooled = pooler.pool(source, pooling);
-      nodes.push(...pooled.nodes, ...gramSubgraph(tap, output, 'plain', false, ctx, pooled.output));
-      tapVariants.push('plain');
+    let source = tap;
+    if (valueInfoElemType(vi) !== DataType.FLOAT) {
+      source = fresh(`ckawatch/${tap}/float`);
+      nodes.push({ opType: 'Cast', input: [tap], output: [source], name: fresh(`ckawatch/${tap}/Cast`), attribute: [attrInt('to', DataType.FLOAT)] });
     }
+    if (pooling !== 'flatten') {
+      const pooled = pooler.pool(source, pooling);
+      nodes.push(...pooled.nodes);
+      source = pooled.output;
+    }
+    const override = Object.hasOwn(options.overrides ?? {}, tap) ? options.overrides?.[tap] : undefined;
+    const variant = pooling === 'flatten' ? chooseVariant(override ?? options.variant, shape) : 'plain';
+    const added = perTap({ tap, source, variant, shape, pooled: pooling !== 'flatten', ctx });
+    nodes.push(...added.nodes);
+    for (const output of added.outputs) extraOutputs.push(floatValueInfo(output, output === gramOutputName(tap) ? [null, null] : null));
+    tapVariants.push(variant);
     tapPooling.push(pooling);
-    extraOutputs.push(floatValueInfo(output, [null, null]));
-    gramOutputs.push(output);
+    gramOutputs.push(gramOutputName(tap));
   }
 
-  // Only the shared constants some added node reads: ORT warns about unused initializers.
-  const read = new Set(nodes.flatMap((n) => n.input ?? []));
-  const shared = [...sharedInitializers(ctx), ...pooler.initializers].filter((t) => read.has(t.name ?? ''));
-  const kept = options.dropOriginalOutputs === true ? [] : [...original];
-  const keptNames = new Set(kept.map((o) => o.name));
-  const exposed = options.exposeTaps === true ? unique.filter((t) => !keptNames.has(t)).map((t) => index.valueInfo.get(t) ?? { name: t }) : [];
-  // Spread copies the decoded message's own fields (the ones present in the file), which is all encode reads.
-  const augmented: ModelMessage = {
-    ...model,
-    graph: {
-      ...graph,
-      node: nodes,
-      initializer: [...(graph.initializer ?? []), ...shared],
-      output: [...kept, ...exposed, ...extraOutputs],
-    },
-  };
-  return {
-    bytes: encodeModel(augmented),
-    gramOutputs,
-    tapVariants,
-    tapPooling,
-    originalOutputs: kept.map((o) => o.name ?? ''),
-  };
+  function finish(o: Pick<AugmentOptions, 'dropOriginalOutputs' | 'exposeTaps'>): AugmentedModel {
+    // Only the shared constants some added node reads: ORT warns about unused initializers.
+    const read = new Set(nodes.flatMap((n) => n.input ?? []));
+    const shared = [...sharedInitializers(ctx), ...pooler.initializers].filter((t) => read.has(t.name ?? ''));
+    const original = graph.output ?? [];
+    const kept = o.dropOriginalOutputs === true ? [] : [...original];
+    const keptNames = new Set(kept.map((k) => k.name));
+    const exposed = o.exposeTaps === true ? unique.filter((t) => !keptNames.has(t)).map((t) => index.valueInfo.get(t) ?? { name: t }) : [];
+    // Spread copies the decoded message's own fields (the ones present in the file), which is all encode reads.
+    const augmented: ModelMessage = {
+      ...model,
+      graph: {
+        ...graph,
+        node: nodes,
+        initializer: [...(graph.initializer ?? []), ...shared],
+        output: [...kept, ...exposed, ...extraOutputs],
+      },
+    };
+    return {
+      bytes: encodeModel(augmented),
+      gramOutputs,
+      tapVariants,
+      tapPooling,
+      originalOutputs: kept.map((k) => k.name ?? ''),
+    };
+  }
+  return { finish };
 }
 
 function choosePooling(

@@ -12,7 +12,7 @@
  * Reshape [0, 0, -1] keeps N and the second dim, so channel-split is correct for any
  * rank >= 2 (a rank-2 tensor becomes [N, D, 1]); it is only fast when C >= 2 and R is large.
  */
-import { DataType, attrInt, attrInts, int64Tensor, type NodeProto, type TensorProto } from './proto.js';
+import { attrInt, attrInts, int64Tensor, type NodeProto, type TensorProto } from './proto.js';
 
 export type GramVariant = 'plain' | 'channel-split';
 
@@ -32,18 +32,10 @@ export function sharedInitializers(ctx: GramContext): TensorProto[] {
 }
 
 /**
- * Nodes computing the Gram of `tap` into the tensor `output`. `castToFloat` when the
- * tap is not known to be float32 (the Gram output is always float32). `input` is the
- * tensor read, when it is not the tap itself (a pooled tap; see pool-graph.ts).
+ * Nodes computing the Gram of `tap` into the tensor `output`, reading the float32 tensor
+ * `input`: the tap itself, or what augment.ts made of it (a Cast, a pooled tap).
  */
-export function gramSubgraph(
-  tap: string,
-  output: string,
-  variant: GramVariant,
-  castToFloat: boolean,
-  ctx: GramContext,
-  input: string = tap,
-): NodeProto[] {
+export function gramSubgraph(tap: string, output: string, variant: GramVariant, ctx: GramContext, input: string = tap): NodeProto[] {
   const prefix = `ckawatch/${tap}`;
   const t = (suffix: string): string => ctx.fresh(`${prefix}/${suffix}`);
   const nodes: NodeProto[] = [];
@@ -51,14 +43,9 @@ export function gramSubgraph(
     nodes.push({ opType, input: inputs, output: outputs, name: ctx.fresh(`${prefix}/${opType}`), attribute });
   };
 
-  let source = input;
-  if (castToFloat) {
-    source = t('float');
-    add('Cast', [input], [source], [attrInt('to', DataType.FLOAT)]);
-  }
   const rows = t(variant === 'plain' ? 'flat' : 'split');
-  if (variant === 'plain') add('Flatten', [source], [rows], [attrInt('axis', 1)]);
-  else add('Reshape', [source, ctx.keepTwoDims], [rows]);
+  if (variant === 'plain') add('Flatten', [input], [rows], [attrInt('axis', 1)]);
+  else add('Reshape', [input, ctx.keepTwoDims], [rows]);
 
   const mean = t('mean');
   nodes.push(reduce('ReduceMean', rows, mean, true, ctx, ctx.fresh(`${prefix}/ReduceMean`)));

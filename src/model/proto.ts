@@ -42,18 +42,12 @@ export function int64Tensor(name: string, values: readonly number[]): TensorProt
 }
 
 /** A graph output (or value_info) entry for a float32 tensor; `null` dims stay unknown. */
-export function floatValueInfo(name: string, dims: readonly (number | string | null)[]): ValueInfoProto {
-  return {
-    name,
-    type: {
-      tensorType: {
-        elemType: DataType.FLOAT,
-        shape: {
-          dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : typeof d === 'string' ? { dimParam: d } : {})),
-        },
-      },
-    },
+/** A float32 tensor's value info; `dims` null leaves the shape (and rank) unknown. */
+export function floatValueInfo(name: string, dims: readonly (number | string | null)[] | null): ValueInfoProto {
+  const shape = dims === null ? {} : {
+    shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : typeof d === 'string' ? { dimParam: d } : {})) },
   };
+  return { name, type: { tensorType: { elemType: DataType.FLOAT, ...shape } } };
 }
 
 /**

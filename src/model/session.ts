@@ -65,7 +65,7 @@ export async function createSession(
   );
 }
 
-function sessionOptions(provider: Provider, threads: number | undefined): ort.InferenceSession.SessionOptions {
+export function sessionOptions(provider: Provider, threads: number | undefined): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: [provider],
     graphOptimizationLevel: 'all',

@@ -5,13 +5,15 @@
 import { basename } from 'node:path';
 import type { Gram } from '../cka/gram.js';
 import { ModelError } from '../errors/index.js';
-import type { GramVariantOption, PoolingOptions } from './augment.js';
+import { probeModel, type GramVariantOption, type PoolingOptions } from './augment.js';
 import type { ModelInput } from './input.js';
 import { defaultLayers } from './layers.js';
 import { layoutFeeds, sampleLayout, type SampleLayout } from './layout.js';
 import { readModel } from './onnx-file.js';
+import { chooseTapGraphs, type PrecisionVerdict, type TapPrecision } from './precision.js';
+import type { Feeds } from './runner.js';
 import type { ModelLogger } from './session.js';
-import { WorkerModelRunner } from './worker-runner.js';
+import { WorkerModelRunner, type WorkerRunnerOptions } from './worker-runner.js';
 
 export interface TappedModelOptions {
   readonly path: string;
@@ -37,17 +39,27 @@ export class TappedModel {
   readonly input: ModelInput;
   /** Every input samples feed, packed in each sample row (layout.ts). */
   readonly layout: SampleLayout;
-  readonly #runner: WorkerModelRunner;
+  /** Replaced only by checkPrecision, at start-up, before any caller runs a batch. */
+  #runner: WorkerModelRunner;
+  readonly #runnerOptions: WorkerRunnerOptions & { readonly modelPath: string };
   /** The attention-mask input when every layer is pooled: batches are then cut to their longest unmasked length. */
   readonly #trim: string | undefined;
+  #precision: PrecisionReport | null = null;
 
-  private constructor(name: string, layout: SampleLayout, runner: WorkerModelRunner, trim: string | undefined) {
+  private constructor(
+    name: string,
+    layout: SampleLayout,
+    runner: WorkerModelRunner,
+    runnerOptions: WorkerRunnerOptions & { readonly modelPath: string },
+    trim: string | undefined,
+  ) {
     this.name = name;
     this.layout = layout;
     const first = layout.entries[0]!;
     this.input = { name: first.name, sampleShape: first.sampleShape, sampleSize: first.size, type: first.type };
     this.layers = runner.taps;
     this.#runner = runner;
+    this.#runnerOptions = runnerOptions;
     this.#trim = trim;
   }
 
@@ -63,7 +75,7 @@ export class TappedModel {
     if (layers.length === 0) {
       throw new ModelError(`${options.path}: found no layers to monitor; name them (see 'ckawatch layers ${options.path}')`);
     }
-    const runner = await WorkerModelRunner.create({
+    const runnerOptions = {
       modelPath: options.path,
       taps: layers,
       variant: variantFor(options.variant, options.providers),
@@ -72,13 +84,14 @@ export class TappedModel {
       ...(options.threads === undefined ? {} : { threads: options.threads }),
       ...(options.outputs === undefined ? {} : { outputs: options.outputs }),
       ...(options.pooling === undefined ? {} : { pooling: options.pooling }),
-    });
+    } satisfies WorkerRunnerOptions;
+    const runner = await WorkerModelRunner.create(runnerOptions);
     const mask = options.pooling?.mask ?? 'attention_mask';
     const sequences = layout.entries.some((e) => e.sequence) && layout.entries.some((e) => e.name === mask && e.sequence);
     // Padding changes nothing for pooled layers; a flattened [N, T, ...] layer needs the same T in every batch.
     const trimmable = sequences && options.trimPadding !== false && options.outputs === undefined;
     const trim = trimmable && runner.tapPooling.every((p) => p !== 'flatten') ? mask : undefined;
-    return new TappedModel(basename(options.path, '.onnx'), layout, runner, trim);
+    return new TappedModel(basename(options.path, '.onnx'), layout, runner, runnerOptions, trim);
   }
 
   /** Values per sample row (the sum over the inputs fed). */
@@ -107,9 +120,83 @@ export class TappedModel {
     return { grams: result.grams, inferenceMs: result.inferenceMs };
   }
 
+  /** The last precision check's outcome; null before checkPrecision. */
+  get precision(): PrecisionReport | null {
+    return this.#precision;
+  }
+
+  /**
+   * The start-up precision check. Runs `n` samples (n >= 2) through a probe model on the
+   * provider in use and measures every tap's Gram, in each construction that applies,
+   * against a float64 Gram of the same features. A tap whose preferred construction is off
+   * by more than `tolerance` switches to one within it (the model is reloaded); a provider
+   * with a tap that no construction gets within it is refused like one that failed to load,
+   * and the next listed provider is loaded and checked. Call before running batches.
+   */
+  async checkPrecision(samples: Float32Array, n: number, tolerance: number): Promise<PrecisionReport> {
+    if (samples.length !== n * this.sampleSize || n < 2) {
+      throw new ModelError(`the precision check needs at least 2 samples of ${this.sampleSize} values, got ${samples.length} values for ${n}`);
+    }
+    const options = this.#runnerOptions;
+    const { logger } = options;
+    const model = await readModel(options.modelPath);
+    const probe = probeModel(model, this.layers, { variant: options.variant, ...(options.pooling ? { pooling: options.pooling } : {}) });
+    const feeds = (): Feeds => layoutFeeds(this.layout, samples, n, this.#trim);
+    let providers = [...options.providers];
+    const refused: string[] = [];
+    for (;;) {
+      const provider = this.#runner.provider;
+      let verdict: PrecisionVerdict;
+      try {
+        verdict = chooseTapGraphs(this.layers, (await this.#runner.probe(probe, feeds(), n)).taps, tolerance);
+      } catch (error) {
+        if (!(error instanceof ModelError)) throw error;
+        verdict = { ok: false, reason: `the precision probe failed: ${error.message.split('\n')[0]}` };
+      }
+      if (verdict.ok) {
+        const switched = verdict.taps.filter((t) => t.switched);
+        if (switched.length > 0) {
+          for (const t of switched) {
+            logger.warn({ provider, layer: t.layer, variant: t.variant, error: t.error }, `the preferred Gram graph of layer '${t.layer}' is not precise enough on '${provider}'; using ${t.variant}`);
+          }
+          const overrides = Object.fromEntries(verdict.taps.map((t) => [t.layer, t.variant]));
+          await this.#replaceRunner({ ...options, providers: [provider], overrides });
+        }
+        this.#precision = { provider, tolerance, taps: verdict.taps, refused };
+        return this.#precision;
+      }
+      refused.push(`${provider}: ${verdict.reason}`);
+      providers = providers.slice(providers.indexOf(provider) + 1);
+      const next = providers[0];
+      if (next === undefined) {
+        throw new ModelError(
+          `no execution provider computes the Grams of ${this.name} within the tolerance ${tolerance} (${refused.join('; ')}): ` +
+            'raise the tolerance (model.gramTolerance, --gram-tolerance) if the statistics can take it, or monitor other layers',
+        );
+      }
+      logger.warn({ provider, reason: verdict.reason }, `refusing execution provider '${provider}': ${verdict.reason}; trying '${next}'`);
+      await this.#replaceRunner({ ...options, providers });
+    }
+  }
+
+  async #replaceRunner(options: WorkerRunnerOptions): Promise<void> {
+    const old = this.#runner;
+    this.#runner = await WorkerModelRunner.create(options);
+    await old.close();
+  }
+
   close(): Promise<void> {
     return this.#runner.close();
   }
+}
+
+/** What the precision check found, for the start-up log, compare's JSON and ckawatch_gram_relative_error. */
+export interface PrecisionReport {
+  readonly provider: string;
+  readonly tolerance: number;
+  readonly taps: readonly TapPrecision[];
+  /** Providers refused for imprecise Grams before `provider`, with why. */
+  readonly refused: readonly string[];
 }
 
 /**

@@ -5,6 +5,7 @@
  *
  *   main -> worker   workerData: WorkerInit       worker -> main   ready | init-error
  *                    run {id, batch, feeds}                         result {id, ...} | run-error {id, ...}
+ *                    probe {id, batch, feeds, bytes, taps}          probe-result {id, taps} | run-error {id, ...}
  *                    close                                          log {level, msg, fields}
  */
 import { z } from 'zod';
@@ -24,8 +25,19 @@ export const workerInit = z.object({
 });
 export type WorkerInit = z.infer<typeof workerInit>;
 
+const variant = z.enum(['plain', 'channel-split']);
+
 export const workerRequest = z.discriminatedUnion('type', [
   z.object({ type: z.literal('run'), id: z.number().int(), batch: z.number().int().positive(), feeds: z.record(z.string(), feedTensor) }),
+  /** The precision check: load `bytes` (a probe model) on the provider in use, run once, compare each Gram with float64. */
+  z.object({
+    type: z.literal('probe'),
+    id: z.number().int(),
+    batch: z.number().int().positive(),
+    feeds: z.record(z.string(), feedTensor),
+    bytes: z.instanceof(Uint8Array),
+    taps: z.array(z.object({ features: z.string(), grams: z.array(z.object({ variant, output: z.string() })) })),
+  }),
   z.object({ type: z.literal('close') }),
 ]);
 export type WorkerRequest = z.infer<typeof workerRequest>;
@@ -40,6 +52,13 @@ export const workerReply = z.discriminatedUnion('type', [
     outputs: z.record(z.string(), z.instanceof(Float32Array)),
     inferenceMs: z.number().nonnegative(),
   }),
+  z.object({
+    type: z.literal('probe-result'),
+    id: z.number().int(),
+    /** Per tap, per Gram variant: relativeGramError (null: constant features; Infinity: non-finite Gram). */
+    taps: z.array(z.array(z.object({ variant, error: z.custom<number>((v) => typeof v === 'number' && !Number.isNaN(v)).nullable() }))),
+    ms: z.number().nonnegative(),
+  }),
   z.object({ type: z.literal('run-error'), id: z.number().int(), message: z.string() }),
   z.object({
     type: z.literal('log'),
@@ -49,3 +68,4 @@ export const workerReply = z.discriminatedUnion('type', [
   }),
 ]);
 export type WorkerReply = z.infer<typeof workerReply>;
+export type ProbeReply = Extract<WorkerReply, { type: 'probe-result' }>;

@@ -6,18 +6,20 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { ModelError } from '../errors/index.js';
-import { augmentModel, type GramVariant, type GramVariantOption, type Pooling, type PoolingOptions } from './augment.js';
+import { augmentModel, type GramVariant, type GramVariantOption, type Pooling, type PoolingOptions, type ProbeModel } from './augment.js';
 import { checkBatchDimension } from './batch.js';
 import { assertFeeds, ownBuffer } from './feeds.js';
 import { decodeModel, readModel } from './onnx-file.js';
 import type { Feeds, ModelRunner, RunResult } from './runner.js';
 import type { ModelLogger } from './session.js';
-import { workerReply, type WorkerInit, type WorkerReply } from './worker-protocol.js';
+import { workerReply, type WorkerInit, type WorkerReply, type WorkerRequest } from './worker-protocol.js';
 import { logTo, startWorker } from './worker-start.js';
 
 export type WorkerRunnerOptions = ({ readonly modelPath: string } | { readonly bytes: Uint8Array }) & {
   readonly taps: readonly string[];
   readonly variant: GramVariantOption;
+  /** Per tap, the variant to use whatever `variant` says (chosen by the precision check). */
+  readonly overrides?: Readonly<Record<string, GramVariant>>;
   /** Pooling of sequence taps [N, T, ...] before their Grams; see pool-graph.ts. */
   readonly pooling?: PoolingOptions;
   /** Execution providers in order of preference; see session.ts. */
@@ -34,11 +36,20 @@ export type WorkerRunnerOptions = ({ readonly modelPath: string } | { readonly b
   readonly onFailure?: (error: ModelError) => void;
 };
 
+type Answer = Extract<WorkerReply, { type: 'result' | 'probe-result' }>;
+type ProbeFields = Omit<Extract<WorkerRequest, { type: 'probe' }>, 'id' | 'batch' | 'feeds'>;
+
 interface Pending {
-  readonly batch: number;
-  readonly resolve: (result: RunResult) => void;
+  /** Turns the worker's answer into the caller's result; throws if it is not the answer asked for. */
+  readonly settle: (reply: Answer) => void;
   readonly reject: (error: Error) => void;
   readonly timer: NodeJS.Timeout;
+}
+
+/** Per tap, the relative Gram error of each variant the probe model built (see probeModel). */
+export interface ProbeResult {
+  readonly taps: readonly (readonly { readonly variant: GramVariant; readonly error: number | null }[])[];
+  readonly ms: number;
 }
 
 export class WorkerModelRunner implements ModelRunner {
@@ -84,6 +95,7 @@ export class WorkerModelRunner implements ModelRunner {
       variant: options.variant,
       dropOriginalOutputs: outputs.length === 0,
       ...(options.pooling === undefined ? {} : { pooling: options.pooling }),
+      ...(options.overrides === undefined ? {} : { overrides: options.overrides }),
     });
     const missing = outputs.filter((o) => !augmented.originalOutputs.includes(o));
     if (missing.length > 0) {
@@ -105,6 +117,34 @@ export class WorkerModelRunner implements ModelRunner {
   }
 
   run(feeds: Feeds, batch: number): Promise<RunResult> {
+    return this.#request(feeds, batch, null, (reply) => {
+      if (reply.type !== 'result') throw new ModelError(`the inference worker answered a run with '${reply.type}'`);
+      return this.#toResult(reply, batch);
+    });
+  }
+
+  /**
+   * Loads `probe` (a probeModel) on this runner's provider beside the running session, runs
+   * it once on `feeds`, and returns each tap's Gram error against float64 per variant.
+   */
+  probe(probe: ProbeModel, feeds: Feeds, batch: number): Promise<ProbeResult> {
+    // A copy to transfer (the caller probes again with the same model after a provider is
+    // refused); new Uint8Array copies where Buffer.slice would only make a view.
+    const bytes = new Uint8Array(probe.bytes);
+    const taps = probe.taps.map((t) => ({ features: t.features, grams: t.grams.map((g) => ({ ...g })) }));
+    return this.#request(feeds, batch, { fields: { type: 'probe', bytes, taps }, transfer: [bytes.buffer] }, (reply) => {
+      if (reply.type !== 'probe-result') throw new ModelError(`the inference worker answered a probe with '${reply.type}'`);
+      return { taps: reply.taps, ms: reply.ms };
+    });
+  }
+
+  /** Sends a run (probe null) or a probe with `feeds`; `toResult` turns the answer into T. */
+  #request<T>(
+    feeds: Feeds,
+    batch: number,
+    probe: { readonly fields: ProbeFields; readonly transfer: readonly ArrayBuffer[] } | null,
+    toResult: (reply: Answer) => T,
+  ): Promise<T> {
     if (this.#closed) return Promise.reject(this.#closed);
     try {
       assertFeeds(feeds, batch);
@@ -112,21 +152,23 @@ export class WorkerModelRunner implements ModelRunner {
       return Promise.reject(error as Error);
     }
     const id = this.#nextId++;
-    const sent: Record<string, Feeds[string]> = {};
-    const transfer: ArrayBuffer[] = [];
+    const sent: Extract<WorkerRequest, { type: 'run' }>['feeds'] = {};
+    const transfer = [...(probe?.transfer ?? [])];
     for (const [name, feed] of Object.entries(feeds)) {
-      const data = ownBuffer(feed.data);
-      transfer.push(data.buffer);
-      sent[name] = { ...feed, data } as Feeds[string];
+      const dims = [...feed.dims];
+      const tensor = feed.type === 'float32' ? { type: feed.type, data: ownBuffer(feed.data), dims } : { type: feed.type, data: ownBuffer(feed.data), dims };
+      transfer.push(tensor.data.buffer);
+      sent[name] = tensor;
     }
-    return new Promise<RunResult>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (!this.#pending.delete(id)) return;
         reject(new ModelError(`inference did not finish within ${this.#runTimeoutMs} ms (batch of ${batch}); ` +
           'use a smaller batch, a faster provider or a longer runTimeoutMs', { retriable: true }));
       }, this.#runTimeoutMs);
-      this.#pending.set(id, { batch, resolve, reject, timer });
-      this.#worker.postMessage({ type: 'run', id, batch, feeds: sent }, transfer);
+      this.#pending.set(id, { settle: (reply) => resolve(toResult(reply)), reject, timer });
+      const message: WorkerRequest = probe ? { ...probe.fields, id, batch, feeds: sent } : { type: 'run', id, batch, feeds: sent };
+      this.#worker.postMessage(message, transfer);
     });
   }
 
@@ -157,7 +199,7 @@ export class WorkerModelRunner implements ModelRunner {
     }
     const reply = parsed.data;
     if (reply.type === 'log') return logTo(options.logger, reply);
-    if (reply.type !== 'result' && reply.type !== 'run-error') return;
+    if (reply.type !== 'result' && reply.type !== 'probe-result' && reply.type !== 'run-error') return;
     const pending = this.#pending.get(reply.id);
     if (pending === undefined) return; // timed out or closed meanwhile: already settled
     this.#pending.delete(reply.id);
@@ -167,7 +209,7 @@ export class WorkerModelRunner implements ModelRunner {
       return;
     }
     try {
-      pending.resolve(this.#toResult(reply, pending.batch));
+      pending.settle(reply);
     } catch (error) {
       pending.reject(error as Error);
     }

@@ -14,8 +14,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import ort from 'onnxruntime-node';
 import { ownBuffer } from './feeds.js';
-import { createSession } from './session.js';
-import { workerInit, workerRequest, type WorkerReply, type WorkerRequest } from './worker-protocol.js';
+import { gramOf, relativeGramError } from '../cka/gram.js';
+import type { Provider } from './providers.js';
+import { createSession, sessionOptions } from './session.js';
+import { workerInit, workerRequest, type ProbeReply, type WorkerReply, type WorkerRequest } from './worker-protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('src/model/worker.ts is a worker_threads entry point; do not import it');
@@ -31,9 +33,11 @@ const logger = {
 };
 
 let session: ort.InferenceSession;
+let provider: Provider;
 try {
   const loaded = await createSession(init.bytes, init.providers, { logger, ...(init.threads ? { threads: init.threads } : {}) });
   session = loaded.session;
+  provider = loaded.provider;
   send({ type: 'ready', provider: loaded.provider });
 } catch (error) {
   send({ type: 'init-error', message: error instanceof Error ? error.message : String(error) });
@@ -59,8 +63,8 @@ async function handle(request: WorkerRequest): Promise<void> {
     return;
   }
   try {
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const [name, feed] of Object.entries(request.feeds)) feeds[name] = new ort.Tensor(feed.type, feed.data, feed.dims);
+    if (request.type === 'probe') return send(await probe(request));
+    const feeds = tensors(request.feeds);
     const start = performance.now();
     const results = await session.run(feeds, fetches);
     const inferenceMs = performance.now() - start;
@@ -71,6 +75,35 @@ async function handle(request: WorkerRequest): Promise<void> {
     send({ type: 'result', id: request.id, grams, outputs, inferenceMs }, transfer);
   } catch (error) {
     send({ type: 'run-error', id: request.id, message: error instanceof Error ? error.message : String(error) });
+  }
+}
+
+function tensors(feeds: Extract<WorkerRequest, { type: 'run' }>['feeds']): Record<string, ort.Tensor> {
+  const out: Record<string, ort.Tensor> = {};
+  for (const [name, feed] of Object.entries(feeds)) out[name] = new ort.Tensor(feed.type, feed.data, feed.dims);
+  return out;
+}
+
+/**
+ * Loads the probe model on the provider in use, runs it once, and measures each Gram
+ * against the float64 Gram of the same features. Here, not in the main thread: only the
+ * errors cross the thread boundary, not megabytes of features.
+ */
+async function probe(request: Extract<WorkerRequest, { type: 'probe' }>): Promise<ProbeReply> {
+  const start = performance.now();
+  const probeSession = await ort.InferenceSession.create(request.bytes, sessionOptions(provider, init.threads));
+  try {
+    const fetches = request.taps.flatMap((t) => [t.features, ...t.grams.map((g) => g.output)]);
+    const results = await probeSession.run(tensors(request.feeds), fetches);
+    const n = request.batch;
+    const taps = request.taps.map((t) => {
+      const features = asFloat32(results[t.features], t.features);
+      const reference = gramOf(features, n, features.length / n);
+      return t.grams.map((g) => ({ variant: g.variant, error: relativeGramError(reference, { n, data: asFloat32(results[g.output], g.output) }) }));
+    });
+    return { type: 'probe-result', id: request.id, taps, ms: performance.now() - start };
+  } finally {
+    await probeSession.release();
   }
 }
 

@@ -104,6 +104,20 @@ describe('ckawatch compare: two models (torch_cka\'s compare)', () => {
     cka.forEach((row, i) => row.forEach((v, k) => expect(Math.abs(v - fixture.torch_cka.CKA[i]![columns[k]!]!)).toBeLessThan(1e-4)));
   });
 
+  it('reports the start-up precision check: each layer\'s Gram graph and its error against float64', () => {
+    const result = readJson('paired.json');
+    expect(result.gram_tolerance).toBe(1e-4);
+    for (const [key, layers] of [['model1_gram_error', fixture.model1_onnx_layers], ['model2_gram_error', layersB]] as const) {
+      const rows = result[key] as { layer: string; graph: string; relative_error: number }[];
+      expect(rows.map((r) => r.layer)).toEqual(layers);
+      for (const r of rows) {
+        expect(['plain', 'channel-split']).toContain(r.graph);
+        expect(r.relative_error).toBeGreaterThan(0);
+        expect(r.relative_error).toBeLessThan(1e-5);
+      }
+    }
+  });
+
   it('--plot .svg writes an SVG heatmap with every layer name', () => {
     const svg = readFileSync(file('paired.svg'), 'utf8');
     expect(svg.startsWith('<svg ')).toBe(true);
@@ -321,6 +335,16 @@ describe('ckawatch compare: bad input gives one line naming the problem and exit
 
   it('--batch-size that is not a number (commander)', async () => {
     expect(await failure(['--model-a', CNN, '--data', DIGITS, '--batch-size', 'many', ...out()])).toMatchInlineSnapshot(`"error: option '--batch-size <n>' argument 'many' is invalid. expected a whole number, got 'many'"`);
+  });
+
+  it('--gram-tolerance out of range (commander)', async () => {
+    expect(await failure(['--model-a', CNN, '--data', DIGITS, '--gram-tolerance', '0.5', ...out()])).toMatchInlineSnapshot(`"error: option '--gram-tolerance <x>' argument '0.5' is invalid. expected a relative error above 0 and at most 0.01, got '0.5'"`);
+  });
+
+  it('a --gram-tolerance no provider meets: the layers and their errors', async () => {
+    const line = await failure(['--model-a', CNN, '--data', DIGITS, '--gram-tolerance', '1e-12', ...out()]);
+    expect(line).toMatch(/^ckawatch: no execution provider computes the Grams of digits-cnn within the tolerance 1e-12 \(cpu: Gram error above the tolerance 1e-12 on '.+' \(plain \d\.\de-\d+/);
+    expect(line).toMatch(/: raise the tolerance \(model.gramTolerance, --gram-tolerance\) if the statistics can take it, or monitor other layers$/);
   });
 
   it('--model-b and --data-b together', async () => {

@@ -67,6 +67,7 @@ describe('loadConfig', () => {
           "port": 9464,
         },
         "model": {
+          "gramTolerance": 0.0001,
           "path": "/etc/ckawatch/m.onnx",
           "pooling": {
             "default": "auto",
@@ -141,7 +142,7 @@ describe('config errors', () => {
   it('give one line per problem: path, what was expected, what was found', () => {
     expect(
       problems({
-        model: { path: 'm', providers: ['gpu'], threads: 0 },
+        model: { path: 'm', providers: ['gpu'], threads: 0, gramTolerance: 0.5 },
         reference: { path: 'r', samplesPerBatch: '64' },
         source: { ...kafka, brokers: [42, 'kafka'], topic: 'a topic' },
         batch: { size: 2.5, maxWait: 30 },
@@ -152,6 +153,7 @@ describe('config errors', () => {
       }),
     ).toMatchInlineSnapshot(`
       "config error at model.providers[0]: expected one of cuda, tensorrt, webgpu, cpu, found "gpu"
+      config error at model.gramTolerance: expected a relative error above 0 and at most 0.01, found 0.5
       config error at model.threads: expected a whole number from 1 to 1024, found 0
       config error at reference.samplesPerBatch: expected a whole number from 4 to 4096, found "64"
       config error at source.brokers[0]: expected a "host:port" string, found 42
@@ -201,7 +203,7 @@ describe('config errors', () => {
     ).toMatchInlineSnapshot(`
       "config error at model.layer: unknown key; did you mean "layers"?
       config error at model.tap_graph: unknown key; did you mean "tapGraph"?
-      config error at model.colour: unknown key; expected one of path, sha256, layers, providers, tapGraph, threads, pooling
+      config error at model.colour: unknown key; expected one of path, sha256, layers, providers, tapGraph, gramTolerance, threads, pooling
       config error at source.ssl.rejectunauthorized: unknown key; did you mean "rejectUnauthorized"?
       config error at source.group_id: unknown key; did you mean "groupId"?
       config error at windwos: unknown key; did you mean "windows"?"

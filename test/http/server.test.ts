@@ -45,9 +45,9 @@ describe('MetricsServer routes', () => {
     const notReady = await fetch(`${server.url}/readyz`);
     expect(notReady.status).toBe(503);
     expect(await notReady.json()).toEqual({ ready: false, reasons: ['model not loaded', 'consumer group not joined'] });
-    readiness = { ready: true, reasons: [] };
+    readiness = { ready: true, reasons: [], provider: 'webgpu' };
     const ready = await fetch(`${server.url}/readyz`);
-    expect([ready.status, await ready.json()]).toEqual([200, { ready: true, reasons: [] }]);
+    expect([ready.status, await ready.json()]).toEqual([200, { ready: true, reasons: [], provider: 'webgpu' }]);
   });
 
   it('reports not ready when the readiness check throws', async () => {

@@ -98,6 +98,11 @@ describe('ckawatch run against a real broker', () => {
     const s1 = await d.waitForMetrics((s) => samplesOf(s, topic) >= 2048, '2,048 clean samples', { show });
     expect(samplesOf(s1, topic)).toBe(2048);
     await waitForCommitsAtEnd(groupId, topic, d);
+    // The provider in use, and the start-up check of every layer's Gram against float64.
+    expect(await (await fetch(`${d.url}/readyz`)).json()).toEqual({ ready: true, reasons: [], provider: 'cpu' });
+    const gramErrors = s1.filter((x) => x.name === 'ckawatch_gram_relative_error');
+    expect(gramErrors).toHaveLength(6);
+    for (const e of gramErrors) expect(e.value, e.labels['layer']).toBeLessThan(1e-5);
 
     await produce(topic, rotated, chunkFor(rotated));
     await d.waitForMetrics((s) => samplesOf(s, topic) >= 4096, '4,096 samples', { show });

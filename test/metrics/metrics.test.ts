@@ -27,6 +27,10 @@ describe('createMetrics', () => {
     metrics.consumerLag.set({ topic: 'images', partition: '0' }, 12);
     metrics.setExecutionProvider('cpu');
     metrics.setExecutionProvider('webgpu');
+    metrics.setGramPrecision({
+      provider: 'webgpu', tolerance: 1e-4, refused: [],
+      taps: [{ layer: 'conv1', variant: 'channel-split', error: 1.5e-7, switched: true }, { layer: 'dead', variant: 'plain', error: null, switched: false }],
+    });
     metrics.checkpointErrors.inc();
     metrics.checkpointLastSuccess.set(1_700_000_000);
     const lines = sampleLines(await metrics.registry.metrics());
@@ -58,6 +62,7 @@ describe('createMetrics', () => {
         'ckawatch_inference_duration_seconds_bucket{le="10"} 1',
         'ckawatch_consumer_lag{topic="images",partition="0"} 12',
         'ckawatch_execution_provider{provider="webgpu"} 1',
+        'ckawatch_gram_relative_error{layer="conv1",graph="channel-split"} 1.5e-7',
         'ckawatch_build_info{version="0.1.0",node="v20.20.2",onnxruntime="1.30.0"} 1',
         'ckawatch_checkpoint_errors_total 1',
         'ckawatch_checkpoint_last_success_timestamp_seconds 1700000000',
@@ -65,6 +70,8 @@ describe('createMetrics', () => {
       ]),
     );
     expect(lines.filter((l) => l.startsWith('ckawatch_execution_provider'))).toHaveLength(1);
+    // A layer constant on the probe samples has no error to report: left out, never NaN.
+    expect(lines.filter((l) => l.startsWith('ckawatch_gram_relative_error'))).toHaveLength(1);
     expect(lines.some((l) => l.includes('statistic="mmd2_rbf"'))).toBe(false);
     expect(lines.every((l) => l.startsWith('ckawatch_'))).toBe(true);
   });

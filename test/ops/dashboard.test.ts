@@ -76,7 +76,7 @@ describe('dashboards/ckawatch-overview.json', () => {
     }
   });
 
-  it('covers scores, thresholds, drift, heatmap, throughput, lag, latency, rejections and provider', () => {
+  it('covers scores, thresholds, drift, heatmap, throughput, lag, latency, rejections, provider and Gram precision', () => {
     const exprs = targetsOf(dashboard).map((t) => t.expr).join('\n');
     for (const name of [
       'ckawatch:cka:combined',
@@ -89,6 +89,7 @@ describe('dashboards/ckawatch-overview.json', () => {
       'ckawatch_inference_duration_seconds_bucket',
       'ckawatch_rejected_total',
       'ckawatch_execution_provider',
+      'ckawatch_gram_relative_error',
     ]) {
       expect(exprs, name).toContain(name);
     }

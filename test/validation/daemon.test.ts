@@ -137,7 +137,9 @@ describe('daemon: calibration and paired mode', () => {
     const before = same.readyz.filter((r) => r.status === 503);
     expect(before.length).toBeGreaterThan(0);
     expect(before.some((r) => r.reasons.includes('reference not calibrated'))).toBe(true);
-    expect(same.readyz.at(-1)).toEqual({ status: 200, ready: true, reasons: [] });
+    // The provider shows once the model is loaded and its Grams checked, not before.
+    expect(before.filter((r) => r.reasons.includes('model not loaded')).every((r) => !('provider' in r))).toBe(true);
+    expect(same.readyz.at(-1)).toEqual({ status: 200, ready: true, reasons: [], provider: 'cpu' });
   });
 
   it('exports a threshold and a drift state for every layer and statistic, from the window’s batch count', () => {
