@@ -15,7 +15,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import ort from 'onnxruntime-node';
-import { augmentModel, defaultLayers, readModel } from '../../dist/model/index.js';
+import { augmentModel, readModel } from '../../dist/model/index.js';
+import { indexGraph } from '../../dist/model/graph-index.js';
 import { probeModel } from '../../dist/model/augment.js';
 import { DEFAULT_GRAM_TOLERANCE } from '../../dist/model/precision.js';
 import { TappedModel } from '../../dist/model/tapped.js';
@@ -59,10 +60,12 @@ async function timeSession(bytes, provider, rows) {
 for (const name of models) {
   const path = `${dir}/${name}.onnx`;
   const model = await readModel(path);
-  const layers = defaultLayers(model).layers;
+  // The residual-block outputs (a Relu right after a residual Add), as in DESIGN's table.
+  const index = indexGraph(model);
+  const layers = index.nodes.filter((n) => n.opType === 'Relu' && index.producer.get(n.input[0])?.opType === 'Add').map((n) => n.output[0]);
   const cka = {};
   results.models[name] = { layers: layers.length, providers: {} };
-  console.log(`\n${name}: ${layers.length} taps (residual blocks), ${reps} timed runs each`);
+  console.log(`\n${name}: ${layers.length} taps (residual-block outputs), ${reps} timed runs each`);
   for (const provider of providers) {
     const out = {};
     try {
@@ -84,8 +87,12 @@ for (const name of models) {
       const tapped = await TappedModel.open({ path, layers, providers: [provider], variant: 'auto', logger: quiet });
       try {
         if (tapped.provider !== provider) throw new Error(`fell back to ${tapped.provider}`);
-        // Each graph's error against float64 on 16 samples, as the start-up check measures it.
-        const probe = await tapped.runner.probe(probeModel(model, layers, { variant: 'plain' }), { input: { type: 'float32', data: rowsOf(16), dims: [16, ...shape] } }, 16);
+        // Each graph's error against float64 on 16 samples, as the start-up check measures it;
+        // the first run learns the tap shapes (the export records none) so that both graphs apply.
+        const feeds = () => ({ input: { type: 'float32', data: rowsOf(16), dims: [16, ...shape] } });
+        const first = await tapped.runner.probe(probeModel(model, layers, { variant: 'plain' }), feeds(), 16);
+        const shapes = Object.fromEntries(layers.map((l, i) => [l, first.dims[i]]));
+        const probe = await tapped.runner.probe(probeModel(model, layers, { variant: 'plain', shapes }), feeds(), 16);
         const worst = {};
         for (const tap of probe.taps) for (const { variant, error } of tap) worst[variant] = Math.max(worst[variant] ?? 0, error ?? 0);
         out.worst_gram_error = worst;

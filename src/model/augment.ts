@@ -45,6 +45,11 @@ export interface AugmentOptions {
   readonly pooling?: PoolingOptions;
   /** Per tap, the variant to use whatever `variant` says (the precision check's choice). */
   readonly overrides?: Readonly<Record<string, GramVariant>>;
+  /**
+   * Per tap, its dims where the file records none (most exporters write no value_info):
+   * the precision probe learns them from a run, so that `auto` sees [N, C, H, W].
+   */
+  readonly shapes?: Readonly<Record<string, readonly number[]>>;
 }
 
 /** What a precision probe model outputs for one tap (see probeModel). */
@@ -94,7 +99,7 @@ export function augmentModel(model: ModelProto, taps: readonly string[], options
  * from and the Gram of every variant that applies, so one run on a provider measures each
  * variant against a float64 Gram of the same features (TappedModel.checkPrecision).
  */
-export function probeModel(model: ModelProto, taps: readonly string[], options: Pick<AugmentOptions, 'variant' | 'pooling'>): ProbeModel {
+export function probeModel(model: ModelProto, taps: readonly string[], options: Pick<AugmentOptions, 'variant' | 'pooling' | 'shapes'>): ProbeModel {
   const probe: ProbeTap[] = [];
   const build = buildTaps(model, taps, options, ({ tap, source, variant: chosen, shape, pooled, ctx }) => {
     const features = ctx.fresh(`ckawatch_features/${tap}`);
@@ -134,7 +139,7 @@ interface TapBuild {
 function buildTaps(
   model: ModelProto,
   taps: readonly string[],
-  options: Pick<AugmentOptions, 'variant' | 'pooling' | 'overrides'>,
+  options: Pick<AugmentOptions, 'variant' | 'pooling' | 'overrides' | 'shapes'>,
   perTap: TapNodes,
 ): TapBuild {
   const opset = defaultOpset(model);
@@ -166,7 +171,8 @@ function buildTaps(
       throw new ModelError(`the model already has a tensor '${gramOutputName(tap)}': it was augmented before; give ckawatch the original model`);
     }
     const vi = index.valueInfo.get(tap);
-    const shape = valueInfoShape(vi);
+    const learnt = options.shapes !== undefined && Object.hasOwn(options.shapes, tap) ? options.shapes[tap] : undefined;
+    const shape = valueInfoShape(vi) ?? (learnt ? [...learnt] : null);
     const pooling = choosePooling(tap, shape, options.pooling, maskName, mask !== undefined);
     let source = tap;
     if (valueInfoElemType(vi) !== DataType.FLOAT) {

@@ -140,7 +140,9 @@ export class TappedModel {
     const options = this.#runnerOptions;
     const { logger } = options;
     const model = await readModel(options.modelPath);
-    const probe = probeModel(model, this.layers, { variant: options.variant, ...(options.pooling ? { pooling: options.pooling } : {}) });
+    const base = { variant: options.variant, ...(options.pooling ? { pooling: options.pooling } : {}) };
+    let probe = probeModel(model, this.layers, base);
+    let shapesLearnt = false;
     const feeds = (): Feeds => layoutFeeds(this.layout, samples, n, this.#trim);
     let providers = [...options.providers];
     const refused: string[] = [];
@@ -148,17 +150,29 @@ export class TappedModel {
       const provider = this.#runner.provider;
       let verdict: PrecisionVerdict;
       try {
-        verdict = chooseTapGraphs(this.layers, (await this.#runner.probe(probe, feeds(), n)).taps, tolerance);
+        let result = await this.#runner.probe(probe, feeds(), n);
+        if (!shapesLearnt) {
+          // Most exporters record no intermediate shapes, and `auto` cannot see [N, C, H, W]
+          // in a shape it does not know: take the shapes the run produced, and probe again
+          // if they change any tap's preferred graph.
+          shapesLearnt = true;
+          const shapes = Object.fromEntries(this.layers.flatMap((l, i) => (this.#runner.tapPooling[i] === 'flatten' ? [[l, result.dims[i] ?? []]] : [])));
+          const informed = probeModel(model, this.layers, { ...base, shapes });
+          if (informed.taps.some((t, i) => t.grams.map((g) => g.variant).join() !== probe.taps[i]?.grams.map((g) => g.variant).join())) {
+            probe = informed;
+            result = await this.#runner.probe(probe, feeds(), n);
+          }
+        }
+        verdict = chooseTapGraphs(this.layers, result.taps, tolerance);
       } catch (error) {
         if (!(error instanceof ModelError)) throw error;
         verdict = { ok: false, reason: `the precision probe failed: ${error.message.split('\n')[0]}` };
       }
       if (verdict.ok) {
-        const switched = verdict.taps.filter((t) => t.switched);
-        if (switched.length > 0) {
-          for (const t of switched) {
-            logger.warn({ provider, layer: t.layer, variant: t.variant, error: t.error }, `the preferred Gram graph of layer '${t.layer}' is not precise enough on '${provider}'; using ${t.variant}`);
-          }
+        for (const t of verdict.taps.filter((t) => t.switched)) {
+          logger.warn({ provider, layer: t.layer, variant: t.variant, error: t.error }, `the preferred Gram graph of layer '${t.layer}' is not precise enough on '${provider}'; using ${t.variant}`);
+        }
+        if (verdict.taps.some((t, i) => t.variant !== this.#runner.tapVariants[i])) {
           const overrides = Object.fromEntries(verdict.taps.map((t) => [t.layer, t.variant]));
           await this.#replaceRunner({ ...options, providers: [provider], overrides });
         }

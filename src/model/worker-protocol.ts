@@ -57,6 +57,8 @@ export const workerReply = z.discriminatedUnion('type', [
     id: z.number().int(),
     /** Per tap, per Gram variant: relativeGramError (null: constant features; Infinity: non-finite Gram). */
     taps: z.array(z.array(z.object({ variant, error: z.custom<number>((v) => typeof v === 'number' && !Number.isNaN(v)).nullable() }))),
+    /** Per tap, the dims of the features the Gram is built from, as ONNX Runtime ran them. */
+    dims: z.array(z.array(z.number().int().nonnegative())),
     ms: z.number().nonnegative(),
   }),
   z.object({ type: z.literal('run-error'), id: z.number().int(), message: z.string() }),

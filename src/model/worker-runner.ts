@@ -49,6 +49,8 @@ interface Pending {
 /** Per tap, the relative Gram error of each variant the probe model built (see probeModel). */
 export interface ProbeResult {
   readonly taps: readonly (readonly { readonly variant: GramVariant; readonly error: number | null }[])[];
+  /** Per tap, the dims of the features as run (the tap's own shape, unless it was pooled). */
+  readonly dims: readonly (readonly number[])[];
   readonly ms: number;
 }
 
@@ -134,7 +136,7 @@ export class WorkerModelRunner implements ModelRunner {
     const taps = probe.taps.map((t) => ({ features: t.features, grams: t.grams.map((g) => ({ ...g })) }));
     return this.#request(feeds, batch, { fields: { type: 'probe', bytes, taps }, transfer: [bytes.buffer] }, (reply) => {
       if (reply.type !== 'probe-result') throw new ModelError(`the inference worker answered a probe with '${reply.type}'`);
-      return { taps: reply.taps, ms: reply.ms };
+      return { taps: reply.taps, dims: reply.dims, ms: reply.ms };
     });
   }
 

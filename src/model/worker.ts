@@ -96,12 +96,13 @@ async function probe(request: Extract<WorkerRequest, { type: 'probe' }>): Promis
     const fetches = request.taps.flatMap((t) => [t.features, ...t.grams.map((g) => g.output)]);
     const results = await probeSession.run(tensors(request.feeds), fetches);
     const n = request.batch;
+    const dims = request.taps.map((t) => [...(results[t.features]?.dims ?? [])]);
     const taps = request.taps.map((t) => {
       const features = asFloat32(results[t.features], t.features);
       const reference = gramOf(features, n, features.length / n);
       return t.grams.map((g) => ({ variant: g.variant, error: relativeGramError(reference, { n, data: asFloat32(results[g.output], g.output) }) }));
     });
-    return { type: 'probe-result', id: request.id, taps, ms: performance.now() - start };
+    return { type: 'probe-result', id: request.id, taps, dims, ms: performance.now() - start };
   } finally {
     await probeSession.release();
   }

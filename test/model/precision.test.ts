@@ -1,11 +1,13 @@
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gramOf, relativeGramError, type Gram } from '../../src/cka/gram.js';
 import { pairedBatch, pairedCka } from '../../src/cka/paired.js';
 import { driftBatch, driftScores } from '../../src/cka/drift.js';
 import { ModelError } from '../../src/errors/index.js';
 import { augmentModel, probeModel } from '../../src/model/augment.js';
-import { decodeModel } from '../../src/model/onnx-file.js';
+import { decodeModel, encodeModel } from '../../src/model/onnx-file.js';
 import { chooseTapGraphs } from '../../src/model/precision.js';
 import { TappedModel } from '../../src/model/tapped.js';
 import { WorkerModelRunner } from '../../src/model/worker-runner.js';
@@ -157,6 +159,33 @@ describe('TappedModel.checkPrecision (ONNX Runtime, cpu)', () => {
       await expect(model.checkPrecision(new Float32Array(784), 1, 1e-4)).rejects.toThrow(/at least 2 samples of 784 values/);
     } finally {
       await model.close();
+    }
+  });
+});
+
+describe('TappedModel.checkPrecision on a model without recorded shapes', () => {
+  it('learns the taps\' shapes from the probe run, so that auto picks channel-split for [N, C, H, W] taps', async () => {
+    // torch.onnx.export writes no value_info for intermediate tensors: strip it from a fixture.
+    const model = decodeModel(await readFile(tinyPath('tiny-resnet-op13.onnx')));
+    const dir = await mkdtemp(join(tmpdir(), 'ckawatch-shapes-'));
+    const path = join(dir, 'no-shapes.onnx');
+    await writeFile(path, encodeModel({ ...model, graph: { ...model.graph, valueInfo: [] } }));
+    const log = captureLogger();
+    // webgpu first (absent here, or a GPU): `auto` keeps its per-shape rule instead of the CPU's plain.
+    const tapped = await TappedModel.open({ path, layers: ['relu1', 'res', 'pool', 'flat'], providers: ['webgpu', 'cpu'], variant: 'auto', logger: log.logger, threads: 1 });
+    try {
+      const n = 12;
+      const samples = seededInput(n * 64, 9);
+      const before = await tapped.grams(samples.slice(), n);
+      expect(tapped.runner.tapVariants).toEqual(['plain', 'plain', 'plain', 'plain']); // no shape, no split
+      const report = await tapped.checkPrecision(seededInput(16 * 64, 10), 16, 1e-4);
+      expect(tapped.runner.tapVariants).toEqual(['channel-split', 'channel-split', 'channel-split', 'plain']);
+      expect(report.taps.map((t) => t.variant)).toEqual([...tapped.runner.tapVariants]);
+      const after = await tapped.grams(samples.slice(), n);
+      after.forEach((g, l) => expect(relativeGramError(before[l]!, g)!).toBeLessThan(1e-5));
+    } finally {
+      await tapped.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
