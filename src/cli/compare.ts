@@ -5,6 +5,7 @@ import { MIN_SAMPLES } from '../cka/gram.js';
 import { compareDrift, comparePaired, comparePositional, type Dataset, type MatrixResult } from '../compare/compare.js';
 import { CkawatchError, ConfigError } from '../errors/index.js';
 import type { GramVariantOption } from '../model/augment.js';
+import { PRECISION_ROWS } from '../model/precision.js';
 import { TappedModel } from '../model/tapped.js';
 import { heatmapSvg } from '../plot/heatmap.js';
 import { pictureFormat, writePicture } from '../plot/write.js';
@@ -29,9 +30,6 @@ export interface CompareOptions {
   positionalPairing?: boolean;
   verbose?: boolean;
 }
-
-/** Rows of --data the start-up precision check runs (as the daemon's). */
-const PRECISION_ROWS = 16;
 
 const PAIRED_ESTIMATOR =
   'minibatch CKA: sum_b HSIC1(K_b, L_b) / sqrt(sum_b HSIC1(K_b, K_b) * sum_b HSIC1(L_b, L_b)), ' +

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, redactedConfig } from '../config/index.js';
-import { DEFAULT_GRAM_TOLERANCE } from '../model/precision.js';
+import { DEFAULT_GRAM_TOLERANCE, MAX_GRAM_TOLERANCE } from '../model/precision.js';
 import { compareCommand } from './compare.js';
 import { ALL_DEMO_DRIFTS, DEMO_KINDS, demoCommand } from './demo.js';
 import { EXIT_USAGE, fail } from './exit.js';
@@ -22,7 +22,7 @@ const wholeNumber = (value: string): number => {
 
 const tolerance = (value: string): number => {
   const x = Number(value);
-  if (!(x > 0 && x <= 0.01)) throw new InvalidArgumentError(`expected a relative error above 0 and at most 0.01, got '${value}'`);
+  if (!(x > 0 && x <= MAX_GRAM_TOLERANCE)) throw new InvalidArgumentError(`expected a relative error above 0 and at most ${MAX_GRAM_TOLERANCE}, got '${value}'`);
   return x;
 };
 

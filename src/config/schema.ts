@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { formatDuration } from './duration.js';
 import { POOLINGS } from '../model/pooling.js';
-import { DEFAULT_GRAM_TOLERANCE } from '../model/precision.js';
+import { DEFAULT_GRAM_TOLERANCE, MAX_GRAM_TOLERANCE } from '../model/precision.js';
 import { CHANNEL_ORDERS, INTERPOLATIONS, LAYOUTS, RESAMPLERS } from '../preprocess/image-tensor.js';
 // Not source/decode.js: that loads the image and text decoders (sharp, the tokenizer library).
 import { HARD_MAX_MESSAGE_BYTES } from '../source/decode-limits.js';
@@ -67,9 +67,9 @@ const modelSection = (ctx: SchemaContext) =>
     tapGraph: z.enum(TAP_GRAPHS, { error: `one of ${TAP_GRAPHS.join(', ')}` }).default('auto'),
     /** Largest relative Gram error against float64 the start-up check accepts per layer (src/model/precision.ts). */
     gramTolerance: z
-      .number({ error: 'a relative error above 0 and at most 0.01' })
-      .positive({ error: 'a relative error above 0 and at most 0.01' })
-      .max(0.01, { error: 'a relative error above 0 and at most 0.01' })
+      .number({ error: `a relative error above 0 and at most ${MAX_GRAM_TOLERANCE}` })
+      .positive({ error: `a relative error above 0 and at most ${MAX_GRAM_TOLERANCE}` })
+      .max(MAX_GRAM_TOLERANCE, { error: `a relative error above 0 and at most ${MAX_GRAM_TOLERANCE}` })
       .default(DEFAULT_GRAM_TOLERANCE),
     threads: wholeNumber(1, 1024).optional(),
     pooling: poolingSection.prefault({}),

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { medianGamma } from '../cka/drift.js';
 import type { Gram } from '../cka/gram.js';
 import { ModelError } from '../errors/index.js';
-import { formatError, type TapPrecision } from '../model/precision.js';
+import { formatError, PRECISION_ROWS, type TapPrecision } from '../model/precision.js';
 import type { ModelLogger } from '../model/session.js';
 import type { PrecisionReport, TappedModel } from '../model/tapped.js';
 import type { ReferenceSampler } from '../reference/index.js';
@@ -35,9 +35,6 @@ export async function rbfGammas(model: TappedModel, sampler: ReferenceSampler, c
     }
   });
 }
-
-/** Reference rows the start-up precision check runs (TappedModel.checkPrecision). */
-const PRECISION_ROWS = 16;
 
 /**
  * Each layer's Gram on the provider in use against float64, on reference samples, before

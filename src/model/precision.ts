@@ -14,6 +14,10 @@
 import type { GramVariant } from './augment.js';
 
 export const DEFAULT_GRAM_TOLERANCE = 1e-4;
+/** Beyond this a "tolerance" would pass Grams that move CKA by a percent. */
+export const MAX_GRAM_TOLERANCE = 0.01;
+/** Samples the check runs: enough rows for a meaningful n×n comparison, few enough to be quick. */
+export const PRECISION_ROWS = 16;
 
 export interface VariantError {
   readonly variant: GramVariant;

@@ -38,6 +38,7 @@ export type WorkerRunnerOptions = ({ readonly modelPath: string } | { readonly b
 
 type Answer = Extract<WorkerReply, { type: 'result' | 'probe-result' }>;
 type ProbeFields = Omit<Extract<WorkerRequest, { type: 'probe' }>, 'id' | 'batch' | 'feeds'>;
+type SentFeeds = Extract<WorkerRequest, { type: 'run' }>['feeds'];
 
 interface Pending {
   /** Turns the worker's answer into the caller's result; throws if it is not the answer asked for. */
@@ -154,13 +155,12 @@ export class WorkerModelRunner implements ModelRunner {
       return Promise.reject(error as Error);
     }
     const id = this.#nextId++;
-    const sent: Extract<WorkerRequest, { type: 'run' }>['feeds'] = {};
+    const sent: SentFeeds = {};
     const transfer = [...(probe?.transfer ?? [])];
     for (const [name, feed] of Object.entries(feeds)) {
-      const dims = [...feed.dims];
-      const tensor = feed.type === 'float32' ? { type: feed.type, data: ownBuffer(feed.data), dims } : { type: feed.type, data: ownBuffer(feed.data), dims };
-      transfer.push(tensor.data.buffer);
-      sent[name] = tensor;
+      const data = ownBuffer(feed.data);
+      transfer.push(data.buffer);
+      sent[name] = { ...feed, data, dims: [...feed.dims] } as SentFeeds[string];
     }
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -6,6 +6,7 @@ import { gramOf, relativeGramError, type Gram } from '../../src/cka/gram.js';
 import { pairedBatch, pairedCka } from '../../src/cka/paired.js';
 import { driftBatch, driftScores } from '../../src/cka/drift.js';
 import { ModelError } from '../../src/errors/index.js';
+import { decodeNpy } from '../../src/io/npy.js';
 import { augmentModel, probeModel } from '../../src/model/augment.js';
 import { decodeModel, encodeModel } from '../../src/model/onnx-file.js';
 import { chooseTapGraphs } from '../../src/model/precision.js';
@@ -105,7 +106,6 @@ describe('probeModel', () => {
 
 describe('TappedModel.checkPrecision (ONNX Runtime, cpu)', () => {
   const digits = async (n: number): Promise<Float32Array> => {
-    const { decodeNpy } = await import('../../src/io/npy.js');
     const npy = decodeNpy(await readFile(new URL('../fixtures/data/digits-test-256.npy', import.meta.url)));
     if (!npy.ok) throw new Error(npy.detail);
     return Float32Array.from(npy.value.data.subarray(0, n * 784));
