@@ -110,7 +110,9 @@ describe('WorkerModelRunner lifecycle', () => {
 
   it('rejects a run that outlives its timeout as retriable', async () => {
     const runner = await create({ runTimeoutMs: 0 });
-    const error = await runner.run(feedsOf(64, 1), 64).catch((e: unknown) => e);
+    // A batch that takes many milliseconds: 64 rows of this tiny model could come back
+    // before a 0 ms timer fires, and did once in a CI rehearsal.
+    const error = await runner.run(feedsOf(8192, 1), 8192).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModelError);
     expect((error as ModelError).retriable).toBe(true);
     await runner.close();

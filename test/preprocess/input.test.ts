@@ -102,9 +102,13 @@ describe('raw references, preprocessed like production messages', () => {
     const digest = referenceDigest(folder);
     writeFileSync(join(folder, '9.png'), crops[0]!);
     expect(referenceDigest(folder)).not.toBe(digest);
-    writeFileSync(join(folder, 'broken.png'), crops[0]!.subarray(0, 100));
-    await expect(loadReferenceFor(folder, input, layout)).rejects.toThrow(DataError);
-    await expect(loadReferenceFor(folder, input, layout)).rejects.toThrow(/reference images, broken\.png: rejected as bad_image \(jpeg: .*premature end of JPEG/);
+    // A broken image, alone in its folder: libvips keeps one error buffer for the process,
+    // so with good images decoding beside it the message could read "Unknown error".
+    const broken = join(dir, 'broken', 'images');
+    mkdirSync(broken, { recursive: true });
+    writeFileSync(join(broken, 'broken.png'), crops[0]!.subarray(0, 100));
+    await expect(loadReferenceFor(broken, input, layout)).rejects.toThrow(DataError);
+    await expect(loadReferenceFor(broken, input, layout)).rejects.toThrow(/reference images, broken\.png: rejected as bad_image \(jpeg: .*premature end of JPEG/);
   });
 
   it('reads text lines (or JSON lines) through the text decoder', async () => {
