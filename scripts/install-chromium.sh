@@ -7,6 +7,8 @@
 # here (only package registries are reachable); Debian's package can. Runs as root (CI and
 # the dev machines are root).
 set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 if command -v chromium >/dev/null; then
   echo "install-chromium: already installed" >&2
@@ -19,4 +21,4 @@ else
   apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
 fi
 
-chromium --version 2>/dev/null | head -n 1
+first_line chromium --version

@@ -10,6 +10,8 @@
 # Runs as root (CI and the dev machines are root). Never starts the system
 # service: tests run their own instance on their own port.
 set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 if command -v prometheus >/dev/null && command -v promtool >/dev/null; then
   echo "install-prometheus: already installed" >&2
@@ -38,5 +40,5 @@ else
   apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 
-prometheus --version 2>&1 | head -n 1
-promtool --version 2>&1 | head -n 1
+first_line prometheus --version
+first_line promtool --version

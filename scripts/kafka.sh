@@ -122,7 +122,7 @@ EOF
   # file and is shown only if it fails.
   if ! mvn -B -f "$work/pom.xml" dependency:copy-dependencies \
       -DincludeScope=runtime -DoutputDirectory="$LIBS" >"$work/mvn.log" 2>&1; then
-    grep "ERROR" "$work/mvn.log" | head -n 3 >&2 || tail -n 30 "$work/mvn.log" >&2
+    grep -m 3 "ERROR" "$work/mvn.log" >&2 || tail -n 30 "$work/mvn.log" >&2
     rm -rf "$work" "$CACHE_DIR"
     die "Maven could not resolve Kafka $KAFKA_VERSION (is Maven Central reachable? is the version served?)"
   fi
