@@ -110,7 +110,7 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
           estimator: DRIFT_ESTIMATOR,
           batches: r.batches,
           samples: r.samples,
-          dropped_samples: r.dropped,
+          unused_samples: r.unused,
         };
         picture = { title: `Drift of ${basename(o.dataB)} against ${basename(o.data)}`, rowTitle: `${a.name} layer`, columnTitle: 'covariance-alignment CKA', rows: a.layers, columns: ['cka'], values: drift.map((d) => [d.cka]) };
       }
@@ -183,5 +183,5 @@ async function writeOutput(option: string, path: string, write: () => Promise<vo
 }
 
 function matrixFields(r: MatrixResult): object {
-  return { CKA: r.cka, batches: r.batches, samples: r.samples, dropped_samples: r.dropped };
+  return { CKA: r.cka, batches: r.batches, samples: r.samples, unused_samples: r.unused };
 }

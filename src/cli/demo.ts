@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +44,18 @@ export interface DemoOptions {
   driftAfter: number;
   drift?: string;
   duration: number;
+  /** Keep the temporary folder on exit (it holds about 31 MB for the digits). */
+  keep?: boolean;
+}
+
+/**
+ * A temporary folder for the demo's data and checkpoints, removed when the process exits
+ * (Ctrl-C, `--duration`, or a crash: every path ends in process.exit) unless `keep`.
+ */
+function demoDir(prefix: string, keep: boolean): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  if (!keep) process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 /**
@@ -54,13 +66,13 @@ export interface DemoOptions {
  */
 export async function demoCommand(options: DemoOptions): Promise<void> {
   const kind = options.kind ?? 'digits';
-  const o = { ...options, kind, rate: options.rate ?? KIND_DEFAULTS[kind].rate, drift: options.drift ?? KIND_DEFAULTS[kind].drift };
+  const o = { ...options, kind, rate: options.rate ?? KIND_DEFAULTS[kind].rate, drift: options.drift ?? KIND_DEFAULTS[kind].drift, keep: options.keep ?? false };
   if (kind !== 'digits') return inputDemoCommand(kind, o);
   const drift = DEMO_DRIFTS[o.drift];
   if (!drift) throw new Error(`unknown drift '${o.drift}' for digits (${Object.keys(DEMO_DRIFTS).join(', ')})`);
   const digits = loadDigits();
   const { first, second } = splitDigits(digits, 0.7, 1);
-  const dir = mkdtempSync(join(tmpdir(), 'ckawatch-demo-'));
+  const dir = demoDir('ckawatch-demo-', o.keep);
   const referencePath = join(dir, 'reference.npy');
   writeNpyFile(referencePath, gather(digits, first), [first.length, 1, 28, 28]);
   const productionPath = join(dir, 'production.npy');
@@ -99,7 +111,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
 
 /** `--kind image|text`: real photos or real text, preprocessed from raw messages (demo-inputs.ts). */
 async function inputDemoCommand(kind: 'image' | 'text', o: Required<DemoOptions>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), `ckawatch-demo-${kind}-`));
+  const dir = demoDir(`ckawatch-demo-${kind}-`, o.keep);
   const settings = { dir, port: o.port, rate: o.rate, driftAfter: o.driftAfter, drift: o.drift };
   process.stdout.write(`ckawatch demo --kind ${kind}: preparing the reference in ${dir} ...\n`);
   const demo = kind === 'image' ? await imageDemo(settings) : textDemo(settings);
@@ -113,7 +125,7 @@ async function show(config: Config, source: GeneratorSource, title: string, dir:
   const tty = process.stdout.isTTY;
   process.stdout.write(
     `ckawatch demo: ${title}, ${o.rate} samples/s, '${o.drift}' drift after ${o.driftAfter}s\n` +
-      `metrics: ${daemon.url}/metrics   (state in ${dir})\n\n`,
+      `metrics: ${daemon.url}/metrics   (state in ${dir}${o.keep ? ', kept on exit' : ', removed on exit; --keep keeps it'})\n\n`,
   );
   const started = Date.now();
   const show = (): void => {

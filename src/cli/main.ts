@@ -84,6 +84,7 @@ program
     ),
   )
   .option('--duration <s>', 'stop after this many seconds (0: run until Ctrl-C)', wholeNumber, 120)
+  .option('--keep', 'keep the temporary folder (reference, production data, checkpoints) on exit', false)
   .action((opts: Parameters<typeof demoCommand>[0]) => demoCommand(opts));
 
 const config = program.command('config').description('configuration tools');

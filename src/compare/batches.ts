@@ -1,15 +1,18 @@
 import { MIN_SAMPLES } from '../cka/gram.js';
 
-/** [start, end) ranges of consecutive batches over `count` samples; a last batch under MIN_SAMPLES is left out. */
-export function batchRanges(count: number, size: number): { ranges: [number, number][]; dropped: number } {
+/**
+ * [start, end) ranges of consecutive batches over `count` samples. A last batch under
+ * MIN_SAMPLES is left out (unbiased HSIC needs n >= 4); `unused` counts its rows.
+ */
+export function batchRanges(count: number, size: number): { ranges: [number, number][]; unused: number } {
   const ranges: [number, number][] = [];
   for (let start = 0; start < count; start += size) ranges.push([start, Math.min(count, start + size)]);
   const last = ranges.at(-1);
   if (last && last[1] - last[0] < MIN_SAMPLES) {
     ranges.pop();
-    return { ranges, dropped: last[1] - last[0] };
+    return { ranges, unused: last[1] - last[0] };
   }
-  return { ranges, dropped: 0 };
+  return { ranges, unused: 0 };
 }
 
 /**

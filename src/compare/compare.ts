@@ -35,7 +35,13 @@ export interface MatrixResult {
   readonly cka: (number | null)[][];
   readonly batches: number;
   readonly samples: number;
-  readonly dropped: number;
+  /**
+   * Rows that no batch used, written as `unused_samples`: a last batch under 4 rows
+   * (unbiased HSIC needs n >= 4) and, with two data sets, the rows of the longer one past
+   * the shorter one's end (rows pair by position). Nothing is lost: a smaller --batch-size
+   * or equal lengths use them.
+   */
+  readonly unused: number;
 }
 
 function slice(d: Dataset, [start, end]: [number, number]): Float32Array {
@@ -65,7 +71,7 @@ export async function comparePaired(
 ): Promise<MatrixResult> {
   checkBatch(batchSize);
   checkCount(data);
-  const { ranges, dropped } = batchRanges(data.count, batchSize);
+  const { ranges, unused } = batchRanges(data.count, batchSize);
   const matrix = new CkaMatrix(a.layers.length, b.layers.length);
   await pipelined(
     ranges.length,
@@ -80,7 +86,7 @@ export async function comparePaired(
       progress(i + 1, ranges.length);
     },
   );
-  return { cka: matrix.values(), batches: matrix.batches, samples: matrix.samples, dropped };
+  return { cka: matrix.values(), batches: matrix.batches, samples: matrix.samples, unused };
 }
 
 /** torch_cka's dataset comparison: rows of A and B paired by position (see the note above). */
@@ -94,7 +100,7 @@ export async function comparePositional(
   checkBatch(batchSize);
   checkCount(a, b);
   const count = Math.min(a.count, b.count);
-  const { ranges, dropped } = batchRanges(count, batchSize);
+  const { ranges, unused } = batchRanges(count, batchSize);
   const matrix = new CkaMatrix(model.layers.length, model.layers.length);
   await pipelined(
     ranges.length,
@@ -107,7 +113,7 @@ export async function comparePositional(
       progress(i + 1, ranges.length);
     },
   );
-  return { cka: matrix.values(), batches: matrix.batches, samples: matrix.samples, dropped: dropped + Math.abs(a.count - b.count) };
+  return { cka: matrix.values(), batches: matrix.batches, samples: matrix.samples, unused: unused + Math.abs(a.count - b.count) };
 }
 
 export interface LayerDrift {
@@ -130,7 +136,7 @@ export async function compareDrift(
   production: Dataset,
   batchSize: number,
   progress: Progress = () => {},
-): Promise<{ layers: LayerDrift[]; batches: number; samples: number; dropped: number }> {
+): Promise<{ layers: LayerDrift[]; batches: number; samples: number; unused: number }> {
   checkBatch(batchSize);
   if (reference.sampleSize !== production.sampleSize) {
     throw new DataError(
@@ -139,7 +145,7 @@ export async function compareDrift(
   }
   checkCount(reference, production);
   const count = Math.min(reference.count, production.count);
-  const { ranges, dropped } = batchRanges(count, batchSize);
+  const { ranges, unused } = batchRanges(count, batchSize);
   const first = ranges[0]!;
   const gammas = (await model.grams(slice(reference, first), first[1] - first[0])).map((g) => medianGamma(g));
   let sums = model.layers.map(() => EMPTY_DRIFT);
@@ -161,5 +167,5 @@ export async function compareDrift(
   );
   const layers = model.layers.map((layer, l) => ({ layer, ...driftScores(sums[l]!), rbfGamma: gammas[l]!, sums: sums[l]! }));
   const samples = ranges.reduce((total, [start, end]) => total + end - start, 0);
-  return { layers, batches: ranges.length, samples, dropped: dropped + Math.abs(reference.count - production.count) };
+  return { layers, batches: ranges.length, samples, unused: unused + Math.abs(reference.count - production.count) };
 }

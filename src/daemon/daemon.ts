@@ -342,6 +342,8 @@ export class Daemon {
         const k = i % count;
         return new Uint8Array(file.data.buffer, file.data.byteOffset + k * size * 4, size * 4);
       },
+      // Without this a finished file looks exactly like a stalled one.
+      onEnd: (records) => this.#log.info({ path: source.path, records }, `file source reached its end after ${records} samples; the daemon keeps serving metrics`),
     });
   }
 

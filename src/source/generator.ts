@@ -14,6 +14,8 @@ export interface GeneratorOptions {
   readonly chunk?: number;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly now?: () => number;
+  /** Called once when `next` first returns null, with the number of records delivered. */
+  readonly onEnd?: (records: number) => void;
 }
 
 export class GeneratorSource implements Source {
@@ -62,6 +64,7 @@ export class GeneratorSource implements Source {
         const value = this.#options.next(this.#position);
         if (value === null) {
           this.#ended = true;
+          this.#options.onEnd?.(this.#position);
           break;
         }
         records.push({ topic: this.topic, partition: 0, offset: this.#position, value });

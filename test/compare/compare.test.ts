@@ -46,11 +46,11 @@ async function expectedMatrix(a: GramModel, b: GramModel, ranges: [number, numbe
 
 describe('batchRanges', () => {
   it('covers every sample in order, dropping a last batch under 4 samples', () => {
-    expect(batchRanges(256, 32)).toEqual({ ranges: Array.from({ length: 8 }, (_, i) => [32 * i, 32 * i + 32]), dropped: 0 });
-    expect(batchRanges(10, 4)).toEqual({ ranges: [[0, 4], [4, 8]], dropped: 2 });
-    expect(batchRanges(12, 8)).toEqual({ ranges: [[0, 8], [8, 12]], dropped: 0 });
-    expect(batchRanges(3, 8)).toEqual({ ranges: [], dropped: 3 });
-    expect(batchRanges(0, 8)).toEqual({ ranges: [], dropped: 0 });
+    expect(batchRanges(256, 32)).toEqual({ ranges: Array.from({ length: 8 }, (_, i) => [32 * i, 32 * i + 32]), unused: 0 });
+    expect(batchRanges(10, 4)).toEqual({ ranges: [[0, 4], [4, 8]], unused: 2 });
+    expect(batchRanges(12, 8)).toEqual({ ranges: [[0, 8], [8, 12]], unused: 0 });
+    expect(batchRanges(3, 8)).toEqual({ ranges: [], unused: 3 });
+    expect(batchRanges(0, 8)).toEqual({ ranges: [], unused: 0 });
   });
 });
 
@@ -107,7 +107,7 @@ describe('comparePaired', () => {
   it('adds up per-batch HSICs exactly as the math core does, last short batch dropped', async () => {
     const progress: [number, number][] = [];
     const r = await comparePaired(A, B, data, 16, (done, total) => progress.push([done, total]));
-    expect(r).toMatchObject({ batches: 4, samples: 64, dropped: 3 });
+    expect(r).toMatchObject({ batches: 4, samples: 64, unused: 3 });
     expect(progress).toEqual([[1, 4], [2, 4], [3, 4], [4, 4]]);
     const expected = await expectedMatrix(A, B, [[0, 16], [16, 32], [32, 48], [48, 64]], data);
     expect(r.cka).toEqual(expected);
@@ -144,7 +144,7 @@ describe('comparePositional', () => {
 
   it('uses the shorter set and counts what it leaves out', async () => {
     const r = await comparePositional(A, dataset('a', 50, 4), dataset('b', 42, 5), 20);
-    expect(r).toMatchObject({ batches: 2, samples: 40, dropped: 2 + 8 });
+    expect(r).toMatchObject({ batches: 2, samples: 40, unused: 2 + 8 });
   });
 
   it('refuses a set under 4 samples instead of returning an empty matrix', async () => {
@@ -161,7 +161,7 @@ describe('compareDrift', () => {
     const model = fakeModel('m', [(v) => v, (v) => Math.tanh(v)], calls);
     const r = await compareDrift(model, reference, production, 32);
     expect(calls).toEqual([32, 64, 64, 64]);
-    expect(r).toMatchObject({ batches: 3, samples: 96, dropped: 0 });
+    expect(r).toMatchObject({ batches: 3, samples: 96, unused: 0 });
     const first = await model.grams(reference.data.subarray(0, 32 * D), 32);
     const gammas = first.map((g) => medianGamma(g));
     for (const [l, layer] of r.layers.entries()) {

@@ -118,7 +118,7 @@ describe.each(['auto', 'plain', 'channel-split'] as const)('compare parity with 
     expect(b.layers).toEqual(fixture.model2_onnx_layers);
     expect(result.batches).toBe(fixture.batches);
     expect(result.samples).toBe(fixture.samples);
-    expect(result.dropped).toBe(0);
+    expect(result.unused).toBe(0);
     expect(result.cka.length).toBe(fixture.model1_onnx_layers.length);
   });
 

@@ -163,7 +163,9 @@ describe('MetricsServer.close', () => {
     expect(await (await slow).text()).toBe('done');
     const started = Date.now();
     await closing;
-    expect(Date.now() - started).toBeLessThan(1_000);
+    // The point: idle keep-alive sockets do not hold close() until their 5 s timeout. The
+    // bound sits well below that and well above a loaded machine's scheduling delays.
+    expect(Date.now() - started).toBeLessThan(3_000);
     await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
   });
 });
