@@ -32,9 +32,10 @@ import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import { comparePaired, type Dataset, type GramModel } from '../src/compare/compare.js';
 import { readNpyFile } from '../src/io/npy-file.js';
-import { augmentModel, type GramVariantOption } from '../src/model/augment.js';
-import { encodeModel, readModel } from '../src/model/onnx-file.js';
+import { augmentModel, type GramVariantOption } from '../src/model/graph/augment.js';
+import { encodeModel, readModel } from '../src/model/graph/onnx-file.js';
 import { TappedModel } from '../src/model/tapped.js';
+import { silentLogger } from '../src/util/logger.js';
 
 const { values } = parseArgs({
   options: {
@@ -155,7 +156,7 @@ const bare = await Promise.all(models.map((m) => ort.InferenceSession.create(enc
 const augmented = await Promise.all(
   models.map((m, i) => ort.InferenceSession.create(augmentModel(m, taps[i]!, { variant, dropOriginalOutputs: true }).bytes, sessionOptions)),
 );
-const logger = { warn: (_f: object, m: string) => console.log(`warning: ${m}`), info: () => {} };
+const logger = { ...silentLogger, warn: (_f: object, m?: string) => console.log(`warning: ${m}`) };
 const open = (path: string, layers: string[]): Promise<TappedModel> =>
   TappedModel.open({ path, layers, providers: ['cpu'], variant, logger, threads });
 const tapped = [await open(setup.model1_onnx, setup.model1_onnx_layers), await open(setup.model2_onnx, setup.model2_onnx_layers)] as const;

@@ -22,15 +22,15 @@ import sharp from 'sharp';
 import { loadPhotos, PHOTOS_DIR, PHOTO_NAMES, randomCrops } from '../src/demo/photos.js';
 import { MINILM_MODEL, MINILM_TOKENIZER, PHOTO_MODEL, textSets } from '../src/demo/texts.js';
 import { TappedModel } from '../src/model/tapped.js';
-import { decodeAll } from '../src/preprocess/decode-all.js';
-import { createImageDecoder } from '../src/preprocess/image.js';
-import { createImagePool } from '../src/preprocess/image-pool.js';
-import { defaultImageThreads } from '../src/preprocess/input-decoder.js';
-import { imageToTensor, type ImageTransform } from '../src/preprocess/image-tensor.js';
-import { createTextDecoder } from '../src/preprocess/text.js';
-import { loadTokenizer } from '../src/preprocess/tokenizer.js';
+import { decodeAll } from '../src/decode/records.js';
+import { createImageDecoder } from '../src/decode/image/image.js';
+import { createImagePool } from '../src/decode/image/pool.js';
+import { defaultImageThreads } from '../src/decode/input.js';
+import { imageToTensor, type ImageTransform } from '../src/decode/image/tensor.js';
+import { createTextDecoder } from '../src/decode/text/text.js';
+import { loadTokenizer } from '../src/decode/text/tokenizer.js';
 import { createPrng } from '../src/reference/index.js';
-import type { DecodeResult } from '../src/source/decode.js';
+import type { DecodeResult } from '../src/decode/message.js';
 
 const { values } = parseArgs({
   options: {

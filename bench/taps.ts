@@ -11,10 +11,10 @@ import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
-import { augmentModel, type GramVariant } from '../src/model/augment.js';
-import { defaultLayers } from '../src/model/layers.js';
-import { encodeModel, readModel } from '../src/model/onnx-file.js';
-import { valueInfoShape } from '../src/model/proto.js';
+import { augmentModel, type GramVariant } from '../src/model/graph/augment.js';
+import { defaultLayers } from '../src/model/graph/layers.js';
+import { encodeModel, readModel } from '../src/model/graph/onnx-file.js';
+import { valueInfoShape } from '../src/model/graph/proto.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

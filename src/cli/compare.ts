@@ -4,15 +4,15 @@ import { basename, dirname, resolve } from 'node:path';
 import { MIN_SAMPLES } from '../cka/gram.js';
 import { compareDrift, comparePaired, comparePositional, type Dataset, type MatrixResult } from '../compare/compare.js';
 import { CkawatchError, ConfigError } from '../errors/index.js';
-import type { GramVariantOption } from '../model/augment.js';
-import { PRECISION_ROWS } from '../model/precision.js';
+import type { GramVariantOption } from '../model/graph/augment.js';
+import { PRECISION_ROWS } from '../model/runtime/precision.js';
 import { TappedModel } from '../model/tapped.js';
 import { heatmapSvg } from '../plot/heatmap.js';
 import { pictureFormat, writePicture } from '../plot/write.js';
 import { loadReference } from '../reference/load.js';
 import { cliLogger } from './logger.js';
 import { progressBar } from './progress.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../util/version.js';
 
 export interface CompareOptions {
   modelA: string;

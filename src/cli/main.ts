@@ -1,13 +1,21 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+
 import { loadConfig, redactedConfig } from '../config/index.js';
-import { DEFAULT_GRAM_TOLERANCE, MAX_GRAM_TOLERANCE } from '../model/precision.js';
+
 import { compareCommand } from './compare.js';
+
 import { ALL_DEMO_DRIFTS, DEMO_KINDS, demoCommand } from './demo.js';
+
 import { EXIT_USAGE, fail } from './exit.js';
+
 import { layersCommand } from './layers.js';
+
 import { runCommand } from './run.js';
-import { VERSION } from './version.js';
+
+import { VERSION } from '../util/version.js';
+import { DEFAULT_GRAM_TOLERANCE, MAX_GRAM_TOLERANCE } from '../config/vocabulary.js';
+
 
 const list = (value: string, previous: string[] = []): string[] => [
   ...previous,

@@ -1,9 +1,9 @@
-import type { LayerRow } from '../daemon/daemon.js';
+import type { ScoreRow } from '../page/rows.js';
 
 const num = (v: number | null, digits: number): string => (v === null ? '—' : v.toFixed(digits));
 
 /** A per-layer text table of the current scores, one row per layer and window. */
-export function scoreTable(rows: readonly LayerRow[]): string {
+export function scoreTable(rows: readonly ScoreRow[]): string {
   const width = Math.min(40, Math.max(5, ...rows.map((r) => r.layer.length)));
   const head = `${'layer'.padEnd(width)}  window   cka      mmd²(lin)   mmd²(rbf)  samples`;
   const lines = rows.map(

@@ -2,16 +2,10 @@
 export { loadConfig, parseConfigData, parseConfigText, formatOf, type ConfigFormat, type ParseConfigOptions } from './load.js';
 export {
   createConfigSchema,
-  LOG_LEVELS,
-  PROVIDERS,
-  SASL_MECHANISMS,
-  STATISTICS,
-  TAP_GRAPHS,
   type Config,
   type FileSourceConfig,
   type KafkaSourceConfig,
   type LogLevel,
-  type Provider,
   type SourceConfig,
   type WindowConfig,
 } from './schema.js';

@@ -1,12 +1,26 @@
 import { join } from 'node:path';
+
 import { z } from 'zod';
+
 import { formatDuration } from './duration.js';
-import { POOLINGS } from '../model/pooling.js';
-import { DEFAULT_GRAM_TOLERANCE, MAX_GRAM_TOLERANCE } from '../model/precision.js';
-import { CHANNEL_ORDERS, INTERPOLATIONS, LAYOUTS, RESAMPLERS } from '../preprocess/image-tensor.js';
-// Not source/decode.js: that loads the image and text decoders (sharp, the tokenizer library).
-import { HARD_MAX_MESSAGE_BYTES } from '../source/decode-limits.js';
-import { INPUT_ENCODINGS } from '../source/decode-types.js';
+
+import {
+  CHANNEL_ORDERS,
+  DEFAULT_GRAM_TOLERANCE,
+  HARD_MAX_MESSAGE_BYTES,
+  INPUT_ENCODINGS,
+  INTERPOLATIONS,
+  LAYOUTS,
+  LOG_LEVELS,
+  MAX_GRAM_TOLERANCE,
+  POOLINGS,
+  PROVIDERS,
+  RESAMPLERS,
+  SASL_MECHANISMS,
+  STATISTICS,
+  TAP_GRAPHS,
+} from './vocabulary.js';
+
 import {
   cron,
   envName,
@@ -22,6 +36,8 @@ import {
   wholeNumber,
   type SchemaContext,
 } from './fields.js';
+import { POOLING_OPTIONS } from './vocabulary.js';
+
 
 /**
  * The configuration file's shape. Every object is strict (an unknown key is a typo
@@ -31,12 +47,6 @@ import {
  * from outside the file: the environment and the folder relative paths start from.
  */
 
-export const PROVIDERS = ['cuda', 'tensorrt', 'webgpu', 'cpu'] as const;
-export const TAP_GRAPHS = ['auto', 'plain', 'channel-split'] as const;
-export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-export const STATISTICS = ['cka', 'mmd2_linear', 'mmd2_rbf'] as const;
-export const POOLING_OPTIONS = ['auto', ...POOLINGS] as const;
 
 const SECOND = 1000;
 const DAY = 86_400_000;

@@ -1,30 +1,25 @@
-import { mkdir, readFile } from 'node:fs/promises';
-import { availableParallelism, hostname } from 'node:os';
-import type { Logger } from 'pino';
+import { hostname } from 'node:os';
 import { driftScores, type DriftSums } from '../cka/drift.js';
-import { ONNXRUNTIME_VERSION, VERSION } from '../cli/version.js';
 import type { Config } from '../config/index.js';
-import { CkawatchError } from '../errors/index.js';
+import { createInputDecoder } from '../decode/input.js';
+import { decodeRecords } from '../decode/records.js';
 import { MetricsServer, type Readiness } from '../http/index.js';
-import { createStatusPage } from '../page/index.js';
 import { createMetrics, type Metrics, type WindowScore } from '../metrics/index.js';
-import { TappedModel } from '../model/tapped.js';
-import { decodeRecords } from '../preprocess/decode-all.js';
-import { createInputDecoder, modelInputOptions } from '../preprocess/input-decoder.js';
-import { loadReferenceVersion } from '../preprocess/reference.js';
-import { GeneratorSource } from '../source/generator.js';
-import { KafkaSource } from '../source/kafka.js';
-import { kafkaOptions } from '../source/kafka-options.js';
+import type { TappedModel } from '../model/tapped.js';
+import { createStatusPage } from '../page/index.js';
+import type { ScoreRow } from '../page/rows.js';
+import { createSource } from '../source/from-config.js';
 import type { Source } from '../source/source.js';
-import { createCheckpointSchedule, readCheckpoint, removeStaleTemps, writeCheckpoint, type CheckpointSchedule } from '../state/index.js';
-import { createWindowSet, driftToVector, vectorToDrift, DRIFT_WIDTH, type WindowSet } from '../window/index.js';
-import { usableCheckpoint, type CheckpointBody } from './checkpoint-body.js';
-import { cloneOffsets } from './offsets.js';
-import { Pipeline, type Counters, type PipelineState } from './pipeline.js';
-import { checkGramPrecision, checkPin, checkSampleIndependence, sha256File } from './startup.js';
-import { Calibrator, type RestoredReference } from './calibrate.js';
-import { PairedMode } from './paired.js';
-import { readNpyFile } from '../io/npy-file.js';
+import { createCheckpointSchedule, type CheckpointSchedule } from '../state/index.js';
+import type { Logger } from '../util/logger.js';
+import { ONNXRUNTIME_VERSION, VERSION } from '../util/version.js';
+import { createWindowSet, vectorToDrift, DRIFT_WIDTH, type WindowSet } from '../window/index.js';
+import { counterSeed, openCalibrator, openModel, openPaired, pipelineDeps, serverSecurity, type DeadLetter } from './assemble.js';
+import { CheckpointStore, type CheckpointBody } from './checkpointing.js';
+import type { PairedMode } from './paired.js';
+import { Pipeline } from './pipeline.js';
+import type { Calibrator } from './reference.js';
+import { checkGramPrecision, checkSampleIndependence } from './startup.js';
 
 /*
  *  config ─▶ HTTP server (/healthz at once; /readyz false until all below)
@@ -47,15 +42,6 @@ export interface DaemonOptions {
   readonly onFatal: (error: Error) => void;
 }
 
-export interface LayerRow {
-  readonly layer: string;
-  readonly window: string;
-  readonly cka: number | null;
-  readonly mmd2Linear: number | null;
-  readonly mmd2Rbf: number | null;
-  readonly samples: number;
-}
-
 export class Daemon {
   readonly #o: DaemonOptions;
   readonly #now: () => number;
@@ -73,7 +59,7 @@ export class Daemon {
   #closeDecoder: () => Promise<void> = async () => undefined;
   #inFlight: Promise<void> = Promise.resolve();
   #lastBatchAt = 0;
-  #checkpointName = '';
+  #store: CheckpointStore | null = null;
   #identity: Pick<CheckpointBody, 'modelSha256' | 'layers'> | null = null;
   #calibrator: Calibrator | null = null;
   #paired: PairedMode | null = null;
@@ -122,16 +108,15 @@ export class Daemon {
   }
 
   /** Current scores of every layer and window, for tables and pages. */
-  rows(): LayerRow[] {
-    const now = this.#now();
+  rows(): ScoreRow[] {
+    return this.#windowSums(this.#now()).map(({ layer, window, sums }) => ({ layer, window, ...driftScores(sums), samples: sums.samples }));
+  }
+
+  /** Every layer's sums over every window at `now`: what rows and metrics are computed from. */
+  #windowSums(now: number): { layer: string; window: string; sums: DriftSums }[] {
     const windows = this.#windows;
     if (!windows) return [];
-    return windows.windows.flatMap((w) =>
-      windows.keys.map((layer) => {
-        const sums = vectorToDrift(windows.sum(w.name, layer, now));
-        return { layer, window: w.name, ...driftScores(sums), samples: sums.samples };
-      }),
-    );
+    return windows.windows.flatMap((w) => windows.keys.map((layer) => ({ layer, window: w.name, sums: vectorToDrift(windows.sum(w.name, layer, now)) })));
   }
 
   async #start(): Promise<void> {
@@ -162,45 +147,13 @@ export class Daemon {
       metricsCacheMs: 250,
       ready: () => this.readiness(),
       logger: this.#log,
-      ...(config.metrics.basicAuth
-        ? { basicAuth: { username: config.metrics.basicAuth.username, password: config.metrics.basicAuth.password.reveal() } }
-        : {}),
-      ...(config.metrics.tls
-        ? { tls: { cert: await readFile(config.metrics.tls.cert, 'utf8'), key: await readFile(config.metrics.tls.key, 'utf8') } }
-        : {}),
+      ...(await serverSecurity(config)),
     });
     this.#log.info({ url: this.#server.url }, 'serving /metrics, /healthz, /readyz');
 
-    const modelSha256 = await sha256File(config.model.path);
-    checkPin(config.model.path, modelSha256, config.model.sha256);
-    const model = await TappedModel.open({
-      path: config.model.path,
-      layers: config.model.layers,
-      providers: config.model.providers,
-      variant: config.model.tapGraph,
-      threads: config.model.threads ?? defaultThreads(),
-      inputName: config.input.name,
-      sequenceLength: modelInputOptions(config.input).sequenceLength,
-      pooling: config.model.pooling,
-      logger: this.#log,
-    });
+    const { model, sha256: modelSha256 } = await openModel(config, this.#log);
     this.#model = model;
-
-    const calibrator = await Calibrator.open({
-      model,
-      path: config.reference.path,
-      n: config.batch.size,
-      m: config.reference.samplesPerBatch,
-      seed: config.reference.seed,
-      batches: config.calibration.batches,
-      timeLimitMs: config.calibration.timeLimit,
-      falseAlarmRate: config.calibration.falseAlarmRate,
-      schedule: config.calibration.schedule,
-      overrides: config.calibration.thresholds ?? {},
-      logger: this.#log,
-      now: this.#now,
-      load: (path) => loadReferenceVersion(path, config.input, model.layout),
-    });
+    const calibrator = await openCalibrator(config, model, this.#log, this.#now);
     this.#calibrator = calibrator;
     // Before any statistics: may reload the model with other Gram graphs, or on another provider.
     const precision = await checkGramPrecision(model, calibrator.state.sampler, config.model.gramTolerance, this.#log);
@@ -211,72 +164,32 @@ export class Daemon {
     await checkSampleIndependence(model, calibrator.state.sampler);
 
     const windowSpecs = config.windows.map((w) => ({ name: w.name, durationMs: w.duration, buckets: w.buckets }));
-    if (config.candidate) {
-      this.#paired = await PairedMode.open({
-        candidate: config.candidate,
-        model,
-        windows: windowSpecs,
-        providers: config.model.providers,
-        tapGraph: config.model.tapGraph,
-        gramTolerance: config.model.gramTolerance,
-        sampler: calibrator.state.sampler,
-        threads: config.model.threads ?? defaultThreads(),
-        logger: this.#log,
-      });
-    }
-    const paired = this.#paired;
+    const paired = await openPaired(config, model, calibrator, windowSpecs, this.#log);
+    this.#paired = paired;
     const windows = createWindowSet(windowSpecs, model.layers, DRIFT_WIDTH);
-    this.#checkpointName = `ckawatch-${config.checkpoint.instanceId ?? hostname()}`;
-    const restored = await this.#restore(windows, modelSha256, model.layers, calibrator.state.sha256);
+    this.#store = new CheckpointStore({
+      dir: config.checkpoint.dir,
+      name: `ckawatch-${config.checkpoint.instanceId ?? hostname()}`,
+      now: this.#now,
+      logger: this.#log,
+    });
+    const restored = await this.#store.restore(windows, { modelSha256, layers: model.layers }, calibrator.state.sha256, paired);
     // Bandwidths, then thresholds: /readyz stays false ('reference not calibrated') until here.
     await calibrator.prepare(restored?.reference ?? null);
     this.#identity = { modelSha256, layers: model.layers };
     this.#windows = windows;
     this.#status.calibrated = true;
-    if (restored) this.#metrics.seedCounters(toSeed(restored.counters));
+    if (restored) this.#metrics.seedCounters(counterSeed(restored.counters));
 
-    const m = config.reference.samplesPerBatch;
     // Images decode off the main thread (async): a whole fetched batch is decoded before accept().
     const decoder = createInputDecoder(config.input, model.layout);
     if (decoder.mode === 'async') this.#closeDecoder = decoder.close;
     const decode = decoder.mode === 'sync' ? decoder.decode : () => ({ ok: false, reason: 'internal', detail: 'decoded before accept' }) as const;
-    const source = this.#o.source ?? (await this.#createSource());
+    const source = this.#o.source ?? (await createSource(config.source, model.sampleSize, this.#log));
     this.#source = source;
-    const rejectedForDeadLetter: Parameters<Source['deadLetter']>[0][number][] = [];
-    this.#pipeline = new Pipeline(
-      {
-        layers: model.layers,
-        // Read per batch: a changed reference file swaps both in (see Calibrator.watch).
-        get gammas() {
-          return calibrator.state.gammas;
-        },
-        batchSize: config.batch.size,
-        referencePerBatch: m,
-        sampleSize: model.sampleSize,
-        decode,
-        drawReference: (k) => calibrator.state.sampler.draw(k),
-        grams: (stacked, rows) => model.run(stacked, rows),
-        addToWindows: (l, sums, at) => windows.add(model.layers[l]!, driftToVector(sums), at),
-        ...(paired ? { companion: (production: Float32Array, n: number) => paired.companion(production, n) } : {}),
-        now: this.#now,
-        onReject: (record, reason, detail) => {
-          this.#log.debug({ topic: record.topic, partition: record.partition, offset: record.offset, reason, detail }, 'rejected message');
-          rejectedForDeadLetter.push({ record, reason, detail });
-        },
-        onApplied: ({ samples, rejected }) => {
-          for (const [topic, n] of Object.entries(samples)) this.#metrics.samples.inc({ topic }, n);
-          for (const { topic, reason } of rejected) this.#metrics.rejected.inc({ topic, reason });
-        },
-        onBatch: (report) => {
-          this.#lastBatchAt = this.#now();
-          this.#metrics.batches.inc();
-          this.#metrics.batchDuration.observe(report.durationMs / 1000);
-          this.#metrics.inferenceDuration.observe(report.inferenceMs / 1000);
-        },
-        onLayerError: (layer, error) => this.#log.warn({ layer, err: error.message }, 'batch left out of one layer'),
-      },
-      restored ?? undefined,
-    );
+    const rejectedForDeadLetter: DeadLetter[] = [];
+    const deps = { config, model, calibrator, windows, paired, decode, metrics: this.#metrics, logger: this.#log, now: this.#now };
+    this.#pipeline = new Pipeline(pipelineDeps({ ...deps, rejected: rejectedForDeadLetter, onBatch: () => (this.#lastBatchAt = this.#now()) }), restored ?? undefined);
     const pipeline = this.#pipeline;
     // A new reference invalidates every window sum (other samples, other RBF bandwidths):
     // the windows restart empty, counters and offsets go on.
@@ -327,119 +240,23 @@ export class Daemon {
     });
   }
 
-  async #createSource(): Promise<Source> {
-    const { source } = this.#o.config;
-    if (source.kind === 'kafka') return KafkaSource.create(kafkaOptions(source, this.#log));
-    const file = readNpyFile(source.path);
-    if (file.kind !== 'float32') throw new CkawatchError(`${source.path}: production samples must be float32 or float64`);
-    const size = this.#model!.sampleSize;
-    const count = Math.floor(file.data.length / size);
-    return new GeneratorSource({
-      topic: `file:${source.path.split('/').at(-1)}`,
-      ratePerSecond: source.ratePerSecond,
-      next: (i) => {
-        if (i >= count && !source.loop) return null;
-        const k = i % count;
-        return new Uint8Array(file.data.buffer, file.data.byteOffset + k * size * 4, size * 4);
-      },
-      // Without this a finished file looks exactly like a stalled one.
-      onEnd: (records) => this.#log.info({ path: source.path, records }, `file source reached its end after ${records} samples; the daemon keeps serving metrics`),
-    });
-  }
-
-  async #restore(
-    windows: WindowSet,
-    modelSha256: string,
-    layers: readonly string[],
-    referenceSha256: string,
-  ): Promise<(PipelineState & { reference: RestoredReference | null }) | null> {
-    const dir = this.#o.config.checkpoint.dir;
-    try {
-      await mkdir(dir, { recursive: true });
-      await removeStaleTemps(dir, this.#checkpointName);
-    } catch (err) {
-      this.#log.error({ err, dir }, 'checkpoint directory is not usable; serving without durable state until it is');
-      return null;
-    }
-    const read = await readCheckpoint(dir, this.#checkpointName).catch((err: unknown) => {
-      this.#log.error({ err }, 'cannot read the checkpoint; starting fresh');
-      return null;
-    });
-    if (read === null || !read.ok) {
-      if (read && read.reason !== 'missing') this.#log.warn({ reason: read.reason, detail: read.detail }, 'ignoring damaged checkpoint');
-      return null;
-    }
-    const decision = usableCheckpoint(read.state, modelSha256, layers);
-    if (!decision.use) {
-      this.#log.warn({ why: decision.why }, 'ignoring checkpoint');
-      return null;
-    }
-    const body = decision.body;
-    const { counters, offsets } = body;
-    if (body.referenceSha256 !== undefined && body.referenceSha256 !== referenceSha256) {
-      // Same decision as a reference change while running: windows restart, the rest goes on.
-      this.#log.warn(
-        { from: body.referenceSha256, to: referenceSha256 },
-        'the reference file changed since the checkpoint: its windows and RBF bandwidths are dropped; counters and offsets kept',
-      );
-      return { counters, offsets, reference: null };
-    }
-    const restored = windows.restore(body.windows);
-    if (!restored.ok) {
-      this.#log.warn({ detail: restored.detail }, 'ignoring checkpoint windows');
-      return null;
-    }
-    const paired = this.#paired;
-    if (paired && body.paired) {
-      const same = body.paired.candidateSha256 === paired.candidateSha256 && JSON.stringify(body.paired.pairs) === JSON.stringify(paired.pairs);
-      const result = same ? paired.windows.restore(body.paired.windows) : null;
-      if (!result?.ok) this.#log.warn({ detail: result?.detail ?? 'another candidate model or other layer pairs' }, 'paired windows not restored');
-    }
-    this.#log.info({ offsets, writtenAt: read.writtenAt }, 'restored checkpoint');
-    return { counters, offsets, reference: { gammas: body.gammas, calibration: body.calibration } };
-  }
-
   /** Writes a checkpoint of the state between batches, then commits the offsets it holds. */
   async checkpoint(): Promise<void> {
-    const pipeline = this.#pipeline;
-    const identity = this.#identity;
-    const windows = this.#windows;
-    const calibrator = this.#calibrator;
-    const paired = this.#paired;
-    if (!pipeline || !identity || !windows || !calibrator) return;
-    const body: CheckpointBody = await pipeline.exclusive((state) => ({
-      format: 1,
-      ...identity,
-      gammas: calibrator.state.gammas,
-      counters: structuredClone(state.counters),
-      offsets: cloneOffsets(state.offsets),
-      windows: windows.snapshot(),
-      referenceSha256: calibrator.state.sha256,
-      ...(calibrator.stored ? { calibration: calibrator.stored } : {}),
-      ...(paired ? { paired: { ...paired.identity, windows: paired.windows.snapshot() } } : {}),
-    }));
-    try {
-      await writeCheckpoint(this.#o.config.checkpoint.dir, this.#checkpointName, body, { now: this.#now });
-      this.#metrics.checkpointLastSuccess.set(this.#now() / 1000);
-    } catch (err) {
+    const [pipeline, identity, windows, calibrator] = [this.#pipeline, this.#identity, this.#windows, this.#calibrator];
+    if (!this.#store || !pipeline || !identity || !windows || !calibrator) return;
+    const body = await this.#store.write({ identity, pipeline, windows, calibrator, paired: this.#paired });
+    if (body === null) {
       this.#metrics.checkpointErrors.inc();
-      this.#log.error({ err: (err as Error).message }, 'checkpoint not written; offsets not committed; still serving');
       return;
     }
+    this.#metrics.checkpointLastSuccess.set(this.#now() / 1000);
     await this.#source?.commit(body.offsets).catch((err: unknown) => this.#log.warn({ err }, 'offset commit failed; the checkpoint holds them'));
   }
 
   #scores(now: number): WindowScore[] {
-    const windows = this.#windows;
-    if (!windows) return [];
     const calibrator = this.#calibrator;
-    return windows.windows.flatMap((w) =>
-      windows.keys.map((layer) => {
-        const sums: DriftSums = vectorToDrift(windows.sum(w.name, layer, now));
-        // The thresholds for this window's current number of batches (static ones where configured).
-        return { layer, window: w.name, sums, thresholds: calibrator?.thresholds(layer, sums.batches) ?? {} };
-      }),
-    );
+    // The thresholds for each window's current number of batches (static ones where configured).
+    return this.#windowSums(now).map((s) => ({ ...s, thresholds: calibrator?.thresholds(s.layer, s.sums.batches) ?? {} }));
   }
 
   #every(ms: number, fn: () => Promise<void>): void {
@@ -478,24 +295,6 @@ export class Daemon {
     await this.#closeDecoder();
     await this.#paired?.close();
     await this.#server?.close();
-    this.#log.info('stopped');
+    this.#log.info({}, 'stopped');
   }
-}
-
-function toSeed(c: Counters): { samples: { topic: string; value: number }[]; rejected: { topic: string; reason: string; value: number }[]; batches: number } {
-  return {
-    samples: Object.entries(c.samples).map(([topic, value]) => ({ topic, value })),
-    rejected: Object.entries(c.rejected).flatMap(([topic, reasons]) => Object.entries(reasons).map(([reason, value]) => ({ topic, reason, value }))),
-    batches: c.batches,
-  };
-}
-
-/**
- * ONNX Runtime's intra-op threads when the config sets none: every core but one. The main
- * thread decodes, computes each batch's statistics while the worker runs the next batch,
- * and serves scrapes; ORT's default (all cores, spinning) starved it: 3,400-4,000 samples/s
- * against 5,400 with one thread on 2 cores (bench/daemon.ts).
- */
-function defaultThreads(): number {
-  return Math.max(1, availableParallelism() - 1);
 }

@@ -1,7 +1,8 @@
 import { driftBatch, type DriftSums } from '../cka/drift.js';
 import { MIN_SAMPLES, type Gram } from '../cka/gram.js';
 import { StatisticsError } from '../errors/index.js';
-import { advance, cloneOffsets, nextOffset, type OffsetMap } from './offsets.js';
+import { advance, cloneOffsets, nextOffset, type OffsetMap } from '../source/offsets.js';
+import type { SourceRecord } from '../source/source.js';
 
 /*
  * The daemon's core loop, with every edge injected (source, model, clock, windows):
@@ -23,13 +24,6 @@ import { advance, cloneOffsets, nextOffset, type OffsetMap } from './offsets.js'
  * restart resumes exactly there. Records at offsets already accepted are skipped, which
  * makes redelivery (rebalances, seeks, restarts) harmless.
  */
-
-export interface SourceRecord {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: number;
-  readonly value: Uint8Array | null;
-}
 
 export type Decoded = { ok: true; sample: Float32Array } | { ok: false; reason: string; detail: string };
 

@@ -3,10 +3,10 @@ import { readFile } from 'node:fs/promises';
 import { medianGamma } from '../cka/drift.js';
 import type { Gram } from '../cka/gram.js';
 import { ModelError } from '../errors/index.js';
-import { formatError, PRECISION_ROWS, type TapPrecision } from '../model/precision.js';
-import type { ModelLogger } from '../model/session.js';
+import { formatError, PRECISION_ROWS, type TapPrecision } from '../model/runtime/precision.js';
 import type { PrecisionReport, TappedModel } from '../model/tapped.js';
 import type { ReferenceSampler } from '../reference/index.js';
+import type { Logger } from '../util/logger.js';
 
 /** SHA-256 of a file, hex. */
 export async function sha256File(path: string): Promise<string> {
@@ -41,7 +41,7 @@ export async function rbfGammas(model: TappedModel, sampler: ReferenceSampler, c
  * any statistics; logs the worst layer. Throws (the daemon exits) when no listed provider
  * gets every layer within `tolerance`.
  */
-export async function checkGramPrecision(model: TappedModel, sampler: ReferenceSampler, tolerance: number, logger: ModelLogger): Promise<PrecisionReport> {
+export async function checkGramPrecision(model: TappedModel, sampler: ReferenceSampler, tolerance: number, logger: Logger): Promise<PrecisionReport> {
   const report = await model.checkPrecision(sampler.draw(PRECISION_ROWS), PRECISION_ROWS, tolerance);
   const worst = report.taps.reduce<TapPrecision | null>((w, t) => (t.error !== null && (w === null || t.error > (w.error ?? 0)) ? t : w), null);
   logger.info(

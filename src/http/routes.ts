@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import type { Logger } from '../metrics/logger.js';
+import type { Logger } from '../util/logger.js';
 
 /** What a route answers; the server adds Content-Length and the common headers. */
 export interface RouteResponse {

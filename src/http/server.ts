@@ -3,7 +3,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { ConfigError, IoError } from '../errors/index.js';
-import type { Logger } from '../metrics/logger.js';
+import type { Logger } from '../util/logger.js';
 import { createBasicAuthCheck, type BasicAuthCredentials } from './basic-auth.js';
 import { healthRoute, metricsRoute, readyRoute, type Readiness, type RouteHandler, type RouteResponse } from './routes.js';
 

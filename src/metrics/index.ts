@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import { readCounters, seedCounters, type CounterSeed } from './counter-seed.js';
 import { defineMetrics, type PipelineMetrics } from './definitions.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../util/logger.js';
 import { oncePerTurn } from './once-per-scrape.js';
 import { createPairedRefresh, type PairedSource } from './paired-gauges.js';
 import { createWindowRefresh, type LateSource, type ScoreSource } from './window-gauges.js';
@@ -9,7 +9,7 @@ import type { PrecisionReport } from '../model/tapped.js';
 
 export { counterSeedSchema, type CounterSeed } from './counter-seed.js';
 export { DURATION_BUCKETS } from './definitions.js';
-export type { Logger } from './logger.js';
+
 export { isDrifting, STATISTICS, SUM_FIELD_LABELS, type Statistic } from './statistics.js';
 export type { LateSource, ScoreSource, WindowScore } from './window-gauges.js';
 export type { PairedScore, PairedSource } from './paired-gauges.js';

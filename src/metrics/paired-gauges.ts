@@ -1,6 +1,6 @@
 import { pairedCka, type PairedSums } from '../cka/paired.js';
 import type { WindowMetrics } from './definitions.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../util/logger.js';
 
 /** One layer pair's paired-CKA sums over one window at scrape time (paired mode). */
 export interface PairedScore {

@@ -1,8 +1,5 @@
-import { DRIFT_FIELDS, driftScores, type DriftSums } from '../cka/drift.js';
-
-/** The statistics a threshold and a drift state are exported for (label `statistic`). */
-export const STATISTICS = ['cka', 'mmd2_linear', 'mmd2_rbf'] as const;
-export type Statistic = (typeof STATISTICS)[number];
+import type { DRIFT_FIELDS } from '../cka/drift.js';
+export { STATISTICS, statisticValues, isDrifting, type Statistic } from '../cka/statistic.js';
 
 /** `field` label of ckawatch_window_sum for each DriftSums field: snake_case, as PromQL users expect. */
 export const SUM_FIELD_LABELS: Readonly<Record<(typeof DRIFT_FIELDS)[number], string>> = {
@@ -14,16 +11,3 @@ export const SUM_FIELD_LABELS: Readonly<Record<(typeof DRIFT_FIELDS)[number], st
   mmdLinear: 'mmd_linear',
   mmdRbf: 'mmd_rbf',
 };
-
-export function statisticValues(sums: DriftSums): Record<Statistic, number | null> {
-  const s = driftScores(sums);
-  return { cka: s.cka, mmd2_linear: s.mmd2Linear, mmd2_rbf: s.mmd2Rbf };
-}
-
-/**
- * Whether a window's score is on the drifting side of its threshold: covariance alignment
- * (cka) falls as representations drift, MMD² rises. Equal to the threshold is not drift.
- */
-export function isDrifting(statistic: Statistic, score: number, threshold: number): boolean {
-  return statistic === 'cka' ? score < threshold : score > threshold;
-}

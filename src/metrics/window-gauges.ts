@@ -1,7 +1,7 @@
 import type { Gauge } from 'prom-client';
 import { DRIFT_FIELDS, type DriftSums } from '../cka/drift.js';
 import type { WindowMetrics } from './definitions.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../util/logger.js';
 import { isDrifting, STATISTICS, statisticValues, SUM_FIELD_LABELS, type Statistic } from './statistics.js';
 
 /** One layer's sums over one window at scrape time, with that window's calibrated thresholds. */

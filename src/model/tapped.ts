@@ -5,15 +5,15 @@
 import { basename } from 'node:path';
 import type { Gram } from '../cka/gram.js';
 import { ModelError } from '../errors/index.js';
-import { probeModel, type GramVariantOption, type PoolingOptions } from './augment.js';
-import type { ModelInput } from './input.js';
-import { defaultLayers } from './layers.js';
-import { layoutFeeds, sampleLayout, type SampleLayout } from './layout.js';
-import { readModel } from './onnx-file.js';
-import { chooseTapGraphs, type PrecisionVerdict, type TapPrecision } from './precision.js';
-import type { Feeds } from './runner.js';
-import type { ModelLogger } from './session.js';
-import { WorkerModelRunner, type WorkerRunnerOptions } from './worker-runner.js';
+import { probeModel, type GramVariantOption, type PoolingOptions } from './graph/augment.js';
+import type { ModelInput } from './graph/input.js';
+import { defaultLayers } from './graph/layers.js';
+import { layoutFeeds, sampleLayout, type SampleLayout } from './runtime/layout.js';
+import { readModel } from './graph/onnx-file.js';
+import { chooseTapGraphs, type PrecisionVerdict, type TapPrecision } from './runtime/precision.js';
+import type { Feeds } from './runtime/runner.js';
+import { WorkerModelRunner, type WorkerRunnerOptions } from './runtime/worker-runner.js';
+import type { Logger } from '../util/logger.js';
 
 export interface TappedModelOptions {
   readonly path: string;
@@ -21,7 +21,7 @@ export interface TappedModelOptions {
   readonly layers?: readonly string[] | undefined;
   readonly providers: readonly string[];
   readonly variant: GramVariantOption;
-  readonly logger: ModelLogger;
+  readonly logger: Logger;
   readonly threads?: number | undefined;
   readonly inputName?: string | undefined;
   readonly outputs?: readonly string[];

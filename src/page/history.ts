@@ -5,10 +5,9 @@
  * page has polled once. Bounded memory: capacity x layers x windows rows.
  */
 
-import type { LayerRow } from '../daemon/daemon.js';
+import type { ScoreRow } from './rows.js';
 
-/** One layer's current scores over one window: what Daemon.rows() gives. */
-export type ScoreRow = LayerRow;
+export type { ScoreRow } from './rows.js';
 
 interface Sample {
   readonly t: number;

@@ -1,6 +1,5 @@
-import type { OffsetMap } from '../daemon/offsets.js';
-import type { SourceRecord } from '../daemon/pipeline.js';
-import type { Source } from './source.js';
+import type { OffsetMap } from './offsets.js';
+import type { Source, SourceRecord } from './source.js';
 
 /**
  * An in-process source: record i of one partition is `next(i)` (null ends the stream),

@@ -1,8 +1,8 @@
 import { Kafka, logLevel, type Consumer, type KafkaConfig, type Producer, type SASLOptions } from 'kafkajs';
-import type { Logger } from 'pino';
+import type { Logger } from '../util/logger.js';
 import { IoError } from '../errors/index.js';
-import { toOffset, type OffsetMap } from '../daemon/offsets.js';
-import type { SourceRecord } from '../daemon/pipeline.js';
+import { toOffset, type OffsetMap } from './offsets.js';
+import type { SourceRecord } from './source.js';
 import type { Source } from './source.js';
 
 /*
@@ -45,7 +45,7 @@ export class KafkaSource implements Source {
 
   private constructor(options: KafkaSourceOptions) {
     this.#options = options;
-    const log = options.logger.child({ component: 'kafkajs' });
+    const log = options.logger;
     this.#kafka = new Kafka({
       clientId: options.clientId,
       brokers: [...options.brokers],
@@ -55,7 +55,7 @@ export class KafkaSource implements Source {
       logCreator: () => (entry) => {
         const { message, ...extra } = entry.log;
         const level = entry.level === logLevel.ERROR ? 'error' : entry.level === logLevel.WARN ? 'warn' : 'debug';
-        log[level]({ ...extra, namespace: entry.namespace }, message);
+        log[level]({ ...extra, component: 'kafkajs', namespace: entry.namespace }, message);
       },
     });
     this.#consumer = this.#kafka.consumer({
@@ -91,7 +91,7 @@ export class KafkaSource implements Source {
       this.#joined = false;
     });
     this.#consumer.on(events.REQUEST_TIMEOUT, () => {
-      options.logger.debug('Kafka request timed out');
+      options.logger.debug({}, 'Kafka request timed out');
     });
   }
 

@@ -1,5 +1,12 @@
-import type { OffsetMap } from '../daemon/offsets.js';
-import type { SourceRecord } from '../daemon/pipeline.js';
+import type { OffsetMap } from './offsets.js';
+
+/** One message as the sources deliver it: its coordinates and its bytes (null: a tombstone). */
+export interface SourceRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly value: Uint8Array | null;
+}
 
 /** Where production samples come from: Kafka, or an in-process stream (file replay, demo). */
 export interface Source {

@@ -1,6 +1,6 @@
 import cron, { type Logger as CronLogger } from 'node-cron';
 import { ConfigError } from '../errors/index.js';
-import type { Logger } from '../metrics/logger.js';
+import type { Logger } from '../util/logger.js';
 
 /**
  * Runs the checkpoint writer on a cron schedule (node-cron syntax: 5 fields, or 6 with
@@ -23,6 +23,8 @@ export type Scheduler = (expression: string, tick: () => void) => { stop(): void
 export interface ScheduleOptions {
   /** errors of scheduled runs (runNow's errors go to its caller) */
   readonly onError: (err: unknown) => void;
+  /** the cron task's name, in logs (default 'ckawatch-checkpoint') */
+  readonly name?: string;
   readonly logger?: Logger;
   readonly scheduler?: Scheduler;
 }
@@ -40,6 +42,7 @@ export function createCheckpointSchedule(expression: string, fn: () => Promise<v
   const check = validateCronExpression(expression);
   if (!check.ok) throw new ConfigError(check.detail);
   const { onError, logger } = options;
+  const name = options.name ?? 'ckawatch-checkpoint';
 
   let inFlight: Promise<void> | null = null;
   let stopped = false;
@@ -56,12 +59,12 @@ export function createCheckpointSchedule(expression: string, fn: () => Promise<v
   const tick = (): void => {
     if (stopped) return;
     if (inFlight !== null) {
-      logger?.warn({ expression }, 'previous checkpoint still running; skipping this one');
+      logger?.warn({ expression, task: name }, 'previous run still going; skipping this one');
       return;
     }
     start().catch(onError);
   };
-  const handle = (options.scheduler ?? cronScheduler(logger))(expression, tick);
+  const handle = (options.scheduler ?? cronScheduler(name, logger))(expression, tick);
 
   return {
     async runNow() {
@@ -77,10 +80,10 @@ export function createCheckpointSchedule(expression: string, fn: () => Promise<v
   };
 }
 
-function cronScheduler(logger: Logger | undefined): Scheduler {
+function cronScheduler(name: string, logger: Logger | undefined): Scheduler {
   return (expression, tick) => {
     const task = cron.schedule(expression, tick, {
-      name: 'ckawatch-checkpoint',
+      name,
       // node-cron logs to the console unless given a logger; route it to ours.
       ...(logger === undefined ? {} : { logger: cronLogger(logger) }),
     });

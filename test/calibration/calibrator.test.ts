@@ -8,10 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Calibrator, type CalibratorOptions } from '../../src/daemon/calibrate.js';
+import { Calibrator, type CalibratorOptions } from '../../src/daemon/reference.js';
 import { gather, loadDigits } from '../../src/demo/digits.js';
 import { writeNpyFile } from '../../src/io/npy-file.js';
 import { TappedModel } from '../../src/model/tapped.js';
+import { silentLogger } from '../../src/util/logger.js';
 
 const MODEL = fileURLToPath(new URL('../fixtures/models/digits-cnn.onnx', import.meta.url));
 const LAYERS = ['/pool2/MaxPool_output_0', 'logits'];
@@ -20,6 +21,7 @@ let dir: string;
 let model: TappedModel;
 const messages: string[] = [];
 const logger = {
+  ...silentLogger,
   info: (_f: object, m?: string) => void messages.push(m ?? ''),
   warn: (_f: object, m?: string) => void messages.push(m ?? ''),
   error: (_f: object, m?: string) => void messages.push(m ?? ''),

@@ -16,6 +16,7 @@ import { pairedBatch } from '../../src/cka/paired.js';
 import { comparePaired, type GramModel, type MatrixResult } from '../../src/compare/compare.js';
 import { TappedModel } from '../../src/model/tapped.js';
 import { loadReference } from '../../src/reference/load.js';
+import { silentLogger } from '../../src/util/logger.js';
 
 const repo = (path: string): string => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 
@@ -99,7 +100,7 @@ describe.each(['auto', 'plain', 'channel-split'] as const)('compare parity with 
   let result: MatrixResult;
 
   beforeAll(async () => {
-    const logger = { warn: () => {}, info: () => {} };
+    const logger = silentLogger;
     const common = { providers: ['cpu'], variant, logger, threads: 1 } as const;
     a = await TappedModel.open({ path: repo(fixture.model1.onnx), layers: fixture.model1_onnx_layers, ...common });
     b = await TappedModel.open({ path: repo(fixture.model2.onnx), layers: fixture.model2_onnx_layers, ...common });

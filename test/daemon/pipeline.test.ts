@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { addDrift, EMPTY_DRIFT, gramOf, type DriftSums } from '../../src/cka/index.js';
-import { Pipeline, type Decoded, type PipelineDeps, type SourceRecord } from '../../src/daemon/pipeline.js';
+import { Pipeline, type Decoded, type PipelineDeps } from '../../src/daemon/pipeline.js';
+import type { SourceRecord } from '../../src/source/source.js';
 import { normals } from '../cka/linalg.js';
 
 const D = 3;

@@ -11,12 +11,40 @@
  * Object.prototype ever gains a property; no such line may appear.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createDecoder, defaultMaxMessageBytes, type Encoding } from '../../src/source/decode.js';
+
+
+
+
+import { createDecoder, defaultMaxMessageBytes } from '../../src/decode/message.js';
+
+
+
 import { DaemonProcess, killAll, tempDir } from '../helpers/daemon.js';
+
+
+
+
 import { chunkFor, heldOutDigits, jsonMessage, npyMessage, rawMessage, writeReference } from '../helpers/digits.js';
+
+
+
+
 import { produce, requireBroker } from '../helpers/kafka.js';
+
+
+
+
 import { hostileMessages } from './hostile.js';
+
+
+
+
 import { rejectedByReason, rejectedOf, samplesOf, seeded, setupRun, waitForCommitsAtEnd } from './helpers.js';
+import { type Encoding } from '../../src/config/vocabulary.js';
+
+
+
+
 
 const verbose = process.env['CKAWATCH_TEST_VERBOSE'] === '1';
 const TOTAL = 100_000;

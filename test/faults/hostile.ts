@@ -1,10 +1,13 @@
+import { type Encoding } from '../../src/config/vocabulary.js';
 /**
  * Hostile Kafka message values for the fuzz suite, from a seeded PRNG (the same seed gives
  * the same bytes): bit flips of valid raw-f32, .npy and JSON digits, truncations and
  * extensions, random bytes, .npy headers that lie (dtype, shape, huge header and data
  * lengths, versions), JSON nested thousands deep, "__proto__" and "constructor" keys.
  */
-import type { Encoding } from '../../src/source/decode.js';
+
+
+
 
 export type Random = () => number;
 

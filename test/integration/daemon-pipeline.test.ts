@@ -9,7 +9,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { gramOf, type Gram } from '../../src/cka/gram.js';
-import { Pipeline, type PipelineDeps, type SourceRecord } from '../../src/daemon/pipeline.js';
+import { Pipeline, type PipelineDeps } from '../../src/daemon/pipeline.js';
+import type { SourceRecord } from '../../src/source/source.js';
 import { normals } from '../cka/linalg.js';
 
 const D = 3;

@@ -1,4 +1,4 @@
-import type { Logger } from '../../src/metrics/index.js';
+import type { Logger } from '../../src/util/logger.js';
 
 export interface RecordedLog {
   readonly level: 'info' | 'warn' | 'error';
@@ -11,6 +11,8 @@ export function recordingLogger(): Logger & { readonly records: RecordedLog[] } 
   const records: RecordedLog[] = [];
   return {
     records,
+    debug: () => {},
+    fatal: (obj, msg) => records.push({ level: 'error', obj, msg }),
     info: (obj, msg) => records.push({ level: 'info', obj, msg }),
     warn: (obj, msg) => records.push({ level: 'warn', obj, msg }),
     error: (obj, msg) => records.push({ level: 'error', obj, msg }),

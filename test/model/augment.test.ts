@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gramOf } from '../../src/cka/gram.js';
 import { ModelError } from '../../src/errors/index.js';
-import { augmentModel, gramOutputName, type GramVariantOption } from '../../src/model/augment.js';
-import { listLayers } from '../../src/model/layers.js';
-import { decodeModel, encodeModel, readModel } from '../../src/model/onnx-file.js';
-import { toNumber, valueInfoShape, type ModelProto } from '../../src/model/proto.js';
+import { augmentModel, gramOutputName, type GramVariantOption } from '../../src/model/graph/augment.js';
+import { listLayers } from '../../src/model/graph/layers.js';
+import { decodeModel, encodeModel, readModel } from '../../src/model/graph/onnx-file.js';
+import { toNumber, valueInfoShape, type ModelProto } from '../../src/model/graph/proto.js';
 import { fixturePath, relativeError, runInProcess, seededInput, tinyPath } from './helpers.js';
 
 const BATCH = 10;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { DataError, ModelError } from '../../src/errors/index.js';
-import { checkBatchDimension, checkBatchIndependence } from '../../src/model/batch.js';
-import { readModel } from '../../src/model/onnx-file.js';
-import type { Feeds } from '../../src/model/runner.js';
-import { WorkerModelRunner } from '../../src/model/worker-runner.js';
+import { checkBatchDimension, checkBatchIndependence } from '../../src/model/runtime/batch.js';
+import { readModel } from '../../src/model/graph/onnx-file.js';
+import type { Feeds } from '../../src/model/runtime/runner.js';
+import { WorkerModelRunner } from '../../src/model/runtime/worker-runner.js';
 import { captureLogger, fixturePath, seededInput, tinyPath } from './helpers.js';
 
 describe('checkBatchDimension', () => {

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { expect } from 'vitest';
 import type { Numeric } from '../../src/cka/gram.js';
-import type { ModelLogger } from '../../src/model/session.js';
+import { silentLogger, type Logger } from '../../src/util/logger.js';
 
 export const tinyPath = (name: string): string => fileURLToPath(new URL(`../fixtures/tiny/${name}`, import.meta.url));
 export const fixturePath = (name: string): string => fileURLToPath(new URL(`../fixtures/models/${name}`, import.meta.url));
@@ -27,13 +27,14 @@ export interface LogEntry {
   readonly message: string;
 }
 
-export function captureLogger(): { logger: ModelLogger; warnings: LogEntry[]; infos: LogEntry[] } {
+export function captureLogger(): { logger: Logger; warnings: LogEntry[]; infos: LogEntry[] } {
   const warnings: LogEntry[] = [];
   const infos: LogEntry[] = [];
   return {
     logger: {
-      warn: (fields, message) => warnings.push({ fields, message }),
-      info: (fields, message) => infos.push({ fields, message }),
+      ...silentLogger,
+      warn: (fields, message = '') => warnings.push({ fields, message }),
+      info: (fields, message = '') => infos.push({ fields, message }),
     },
     warnings,
     infos,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeModel, readModel } from '../../src/model/onnx-file.js';
-import { defaultLayers, listLayers, MAX_DEFAULT_LAYERS } from '../../src/model/layers.js';
+import { decodeModel, readModel } from '../../src/model/graph/onnx-file.js';
+import { defaultLayers, listLayers, MAX_DEFAULT_LAYERS } from '../../src/model/graph/layers.js';
 import { fixturePath, tinyPath } from './helpers.js';
 import { chainModel } from './synthetic.js';
 

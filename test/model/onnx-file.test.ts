@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { ModelError } from '../../src/errors/index.js';
-import { onnx } from '../../src/model/proto.js';
-import { decodeModel, defaultOpset, encodeModel, readModel } from '../../src/model/onnx-file.js';
+import { onnx } from '../../src/model/graph/proto.js';
+import { decodeModel, defaultOpset, encodeModel, readModel } from '../../src/model/graph/onnx-file.js';
 import { fixturePath, tinyPath } from './helpers.js';
 
 describe('readModel / decodeModel', () => {

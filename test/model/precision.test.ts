@@ -7,11 +7,11 @@ import { pairedBatch, pairedCka } from '../../src/cka/paired.js';
 import { driftBatch, driftScores } from '../../src/cka/drift.js';
 import { ModelError } from '../../src/errors/index.js';
 import { decodeNpy } from '../../src/io/npy.js';
-import { augmentModel, probeModel } from '../../src/model/augment.js';
-import { decodeModel, encodeModel } from '../../src/model/onnx-file.js';
-import { chooseTapGraphs } from '../../src/model/precision.js';
+import { augmentModel, probeModel } from '../../src/model/graph/augment.js';
+import { decodeModel, encodeModel } from '../../src/model/graph/onnx-file.js';
+import { chooseTapGraphs } from '../../src/model/runtime/precision.js';
 import { TappedModel } from '../../src/model/tapped.js';
-import { WorkerModelRunner } from '../../src/model/worker-runner.js';
+import { WorkerModelRunner } from '../../src/model/runtime/worker-runner.js';
 import { captureLogger, fixturePath, runInProcess, seededInput, tinyPath } from './helpers.js';
 
 describe('relativeGramError', () => {

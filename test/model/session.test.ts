@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ModelError } from '../../src/errors/index.js';
-import { createSession } from '../../src/model/session.js';
+import { createSession } from '../../src/model/runtime/session.js';
 import { captureLogger, tinyPath } from './helpers.js';
 
 const bytes = await readFile(tinyPath('tiny-resnet-op13.onnx'));

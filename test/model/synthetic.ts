@@ -1,6 +1,6 @@
 /** Small ONNX graphs built in TS, for cases the fixture files do not cover (many layers, constants, odd shapes). */
-import { encodeModel } from '../../src/model/onnx-file.js';
-import { floatValueInfo, type NodeProto, type TensorProto } from '../../src/model/proto.js';
+import { encodeModel } from '../../src/model/graph/onnx-file.js';
+import { floatValueInfo, type NodeProto, type TensorProto } from '../../src/model/graph/proto.js';
 
 const weight = (name: string): TensorProto => ({ name, dataType: 1, dims: [4, 4], floatData: Array.from({ length: 16 }, (_, i) => ((i * 7) % 5) / 10 - 0.2) });
 

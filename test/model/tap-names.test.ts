@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { closeMatches } from '../../src/model/tap-names.js';
+import { closeMatches } from '../../src/model/graph/tap-names.js';
 import { editDistance } from '../../src/util/edit-distance.js';
 
 describe('closeMatches', () => {

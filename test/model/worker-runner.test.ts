@@ -2,10 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gramOf } from '../../src/cka/gram.js';
 import { DataError, ModelError } from '../../src/errors/index.js';
-import { augmentModel } from '../../src/model/augment.js';
-import { decodeModel } from '../../src/model/onnx-file.js';
-import type { Feeds } from '../../src/model/runner.js';
-import { WorkerModelRunner } from '../../src/model/worker-runner.js';
+import { augmentModel } from '../../src/model/graph/augment.js';
+import { decodeModel } from '../../src/model/graph/onnx-file.js';
+import type { Feeds } from '../../src/model/runtime/runner.js';
+import { WorkerModelRunner } from '../../src/model/runtime/worker-runner.js';
 import { captureLogger, relativeError, runInProcess, seededInput, tinyPath } from './helpers.js';
 
 const TAPS = ['relu1', 'res', 'pool', 'flat'];

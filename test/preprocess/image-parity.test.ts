@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readNpyFile } from '../../src/io/npy-file.js';
-import { createImageDecoder } from '../../src/preprocess/image.js';
-import type { ImageTransform } from '../../src/preprocess/image-tensor.js';
+import { createImageDecoder } from '../../src/decode/image/image.js';
+import type { ImageTransform } from '../../src/decode/image/tensor.js';
 
 const DIR = join(import.meta.dirname, '../fixtures/images/parity');
 

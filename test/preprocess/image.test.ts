@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createImageDecoder, sniffImage } from '../../src/preprocess/image.js';
-import { createImagePool } from '../../src/preprocess/image-pool.js';
-import { decodeAll } from '../../src/preprocess/decode-all.js';
-import { centreCrop, imageToTensor, resizedSize, tensorShape, toColourModel, type ImageTransform } from '../../src/preprocess/image-tensor.js';
-import { resample } from '../../src/preprocess/resample.js';
-import type { DecodeResult } from '../../src/source/decode.js';
+import { createImageDecoder, sniffImage } from '../../src/decode/image/image.js';
+import { createImagePool } from '../../src/decode/image/pool.js';
+import { decodeAll } from '../../src/decode/records.js';
+import { centreCrop, imageToTensor, resizedSize, tensorShape, toColourModel, type ImageTransform } from '../../src/decode/image/tensor.js';
+import { resample } from '../../src/decode/image/resample.js';
+import type { DecodeResult } from '../../src/decode/message.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/images');
 const jpeg = readFileSync(join(FIXTURES, 'china.jpg'));

@@ -10,11 +10,11 @@ import { describe, expect, it } from 'vitest';
 import { parseConfigData, type Config } from '../../src/config/index.js';
 import { imageSection } from '../../src/config/schema.js';
 import { ConfigError, DataError } from '../../src/errors/index.js';
-import { layoutFeeds, sampleLayout, type SampleLayout } from '../../src/model/layout.js';
-import { readModel } from '../../src/model/onnx-file.js';
+import { layoutFeeds, sampleLayout, type SampleLayout } from '../../src/model/runtime/layout.js';
+import { readModel } from '../../src/model/graph/onnx-file.js';
 import { loadPhotos, randomCrops } from '../../src/demo/photos.js';
-import { createInputDecoder, imageTransform } from '../../src/preprocess/input-decoder.js';
-import { loadReferenceFor, referenceDigest } from '../../src/preprocess/reference.js';
+import { createInputDecoder, imageTransform } from '../../src/decode/input.js';
+import { loadReferenceFor, referenceDigest } from '../../src/decode/reference.js';
 import { createPrng } from '../../src/reference/index.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures');

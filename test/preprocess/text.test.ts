@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createTextDecoder } from '../../src/preprocess/text.js';
-import { loadTokenizer, siblingConfig } from '../../src/preprocess/tokenizer.js';
-import type { DecodeResult } from '../../src/source/decode.js';
+import { createTextDecoder } from '../../src/decode/text/text.js';
+import { loadTokenizer, siblingConfig } from '../../src/decode/text/tokenizer.js';
+import type { DecodeResult } from '../../src/decode/message.js';
 
 const MODELS = join(import.meta.dirname, '../fixtures/models');
 const TOKENIZER = join(MODELS, 'minilm-l6-v2.tokenizer.json');

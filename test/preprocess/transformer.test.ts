@@ -1,7 +1,7 @@
 /**
  * The pretrained transformer (all-MiniLM-L6-v2, int8 weights) with Gram taps on its
- * sequence layers: masked-mean pooling inside the graph equals numpy's masked mean of the
- * same layers from Python onnxruntime, trimming the padding changes nothing, and the pooling
+ * sequence layers: masked-mean pooling inside the graph equals a float64 masked mean of the
+ * same layers' outputs, agrees with Python onnxruntime's, trimming the padding changes nothing, and the pooling
  * options ('first', 'flatten') and their errors behave.
  */
 import { readFileSync } from 'node:fs';
@@ -9,13 +9,14 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gram } from '../../src/cka/gram.js';
-import { readModel } from '../../src/model/onnx-file.js';
-import { augmentModel } from '../../src/model/augment.js';
-import { defaultLayers } from '../../src/model/layers.js';
+import ort from 'onnxruntime-node';
+import { encodeModel, readModel } from '../../src/model/graph/onnx-file.js';
+import { augmentModel } from '../../src/model/graph/augment.js';
+import { defaultLayers } from '../../src/model/graph/layers.js';
 import { TappedModel } from '../../src/model/tapped.js';
-import { WorkerModelRunner } from '../../src/model/worker-runner.js';
-import { createTextDecoder } from '../../src/preprocess/text.js';
-import { loadTokenizer } from '../../src/preprocess/tokenizer.js';
+import { WorkerModelRunner } from '../../src/model/runtime/worker-runner.js';
+import { createTextDecoder } from '../../src/decode/text/text.js';
+import { loadTokenizer } from '../../src/decode/text/tokenizer.js';
 
 const MODEL = join(import.meta.dirname, '../fixtures/models/minilm-l6-v2-int8.onnx');
 const tokenizer = loadTokenizer(join(import.meta.dirname, '../fixtures/models/minilm-l6-v2.tokenizer.json'));
@@ -46,6 +47,39 @@ function relativeDifference(a: Gram, b: ArrayLike<number>): number {
   return diff / scale;
 }
 
+/** The model's own float32 outputs for `layers`, added as graph outputs, from one in-process CPU run. */
+async function layerOutputs(packed: Float32Array, n: number, T: number, layers: readonly string[]): Promise<Record<string, Float32Array>> {
+  const onnx = await readModel(MODEL);
+  const outputs = onnx.graph?.output ?? [];
+  const present = new Set(outputs.map((o) => o.name));
+  const graph = { ...onnx.graph, output: [...outputs, ...layers.filter((l) => !present.has(l)).map((name) => ({ name, type: { tensorType: { elemType: 1 } } }))] };
+  const session = await ort.InferenceSession.create(encodeModel({ ...onnx, graph }), { executionProviders: ['cpu'], logSeverityLevel: 3 });
+  try {
+    const column = (c: number): ort.Tensor => new ort.Tensor('int64', BigInt64Array.from({ length: n * T }, (_, k) => BigInt(packed[Math.floor(k / T) * 3 * T + c * T + (k % T)]!)), [n, T]);
+    const results = await session.run({ input_ids: column(0), attention_mask: column(1), token_type_ids: column(2) }, [...layers]);
+    return Object.fromEntries(layers.map((l) => [l, results[l]!.data as Float32Array]));
+  } finally {
+    await session.release();
+  }
+}
+
+/** Centred X Xᵀ in float64 of the per-sample means over the tokens the mask keeps ([n, T, H] input). */
+function maskedMeanGram(hidden: Float32Array, mask: readonly number[], n: number, T: number): number[] {
+  const H = hidden.length / (n * T);
+  const pooled = Array.from({ length: n }, (_, i) => {
+    const v = new Float64Array(H);
+    let kept = 0;
+    for (let t = 0; t < T; t++) {
+      if (mask[i * T + t] === 0) continue;
+      kept++;
+      for (let h = 0; h < H; h++) v[h]! += hidden[(i * T + t) * H + h]!;
+    }
+    return v.map((x) => x / Math.max(kept, 1));
+  });
+  const mean = Array.from({ length: H }, (_, h) => pooled.reduce((s, v) => s + v[h]!, 0) / n);
+  return pooled.flatMap((a) => pooled.map((b) => a.reduce((s, x, h) => s + (x - mean[h]!) * (b[h]! - mean[h]!), 0)));
+}
+
 describe('all-MiniLM-L6-v2 with pooled Gram taps', () => {
   const layers = Object.keys(parity.grams.layers);
   const T = parity.grams.max_length;
@@ -64,11 +98,28 @@ describe('all-MiniLM-L6-v2 with pooled Gram taps', () => {
     expect(model.runner.tapPooling).toEqual(layers.map(() => 'mean'));
   });
 
-  it('masked-mean Grams equal numpy\'s from Python onnxruntime outputs (relative 1e-5)', async () => {
+  it('masked-mean Grams equal float64 masked means of the same runtime\'s layer outputs (relative 1e-5)', async () => {
+    const n = parity.grams.rows.length;
+    const packed = rows(parity.grams.rows, T);
+    const grams = await model.grams(packed, n);
+    const outputs = await layerOutputs(packed, n, T, layers);
+    const mask = Array.from({ length: n * T }, (_, k) => packed[Math.floor(k / T) * 3 * T + T + (k % T)]!);
+    const report = Object.fromEntries(layers.map((l, i) => [l, relativeDifference(grams[i]!, maskedMeanGram(outputs[l]!, mask, n, T))]));
+    expect(Object.entries(report).filter(([, d]) => d > 1e-5)).toEqual([]);
+  });
+
+  // The int8 MatMulInteger kernels round differently on different CPUs (AVX2 without VNNI
+  // against the AVX-512 machine that made the fixture), so a layer's outputs from another
+  // machine drift with depth: Python onnxruntime 1.32 on an AVX2 EPYC differs from the
+  // fixture by 4.2e-5 after one encoder layer and 4.1e-3 at last_hidden_state, exactly as
+  // Node does there. The embeddings' LayerNorm (no int8 op before it) must still agree tightly.
+  it('Grams agree with numpy\'s from Python onnxruntime (1e-5 before any int8 op, 1e-2 after)', async () => {
     const n = parity.grams.rows.length;
     const grams = await model.grams(rows(parity.grams.rows, T), n);
-    const report = Object.fromEntries(layers.map((l, i) => [l, relativeDifference(grams[i]!, parity.grams.layers[l]!.flat())]));
-    expect(Object.entries(report).filter(([, d]) => d > 1e-5)).toEqual([]);
+    const report = layers.map((l, i) => [l, relativeDifference(grams[i]!, parity.grams.layers[l]!.flat())] as const);
+    expect(report[0]![0]).toBe('/bert/embeddings/LayerNorm/LayerNormalization_output_0');
+    expect(report[0]![1]).toBeLessThan(1e-5);
+    expect(report.filter(([, d]) => d > 1e-2)).toEqual([]);
   });
 
   it('cutting the padding to the batch\'s longest text gives the same Grams as padding to 128', async () => {

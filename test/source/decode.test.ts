@@ -1,8 +1,23 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+
+
+
+
 import { ConfigError, ModelError } from '../../src/errors/index.js';
+
+
+
 import { encodeNpy } from '../../src/io/npy.js';
-import { createDecoder, defaultMaxMessageBytes, REJECT_REASONS, type DecodeResult, type Encoding } from '../../src/source/decode.js';
+
+
+
+
+import { createDecoder, defaultMaxMessageBytes, REJECT_REASONS, type DecodeResult } from '../../src/decode/message.js';
+import { type Encoding } from '../../src/config/vocabulary.js';
+
+
+
 
 const sampleShape = [1, 2, 3];
 const sampleSize = 6;

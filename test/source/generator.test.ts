@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { SourceRecord } from '../../src/daemon/pipeline.js';
+import type { SourceRecord } from '../../src/source/source.js';
 import { GeneratorSource } from '../../src/source/generator.js';
 
 describe('GeneratorSource', () => {

@@ -18,7 +18,7 @@ import { parseConfigData } from '../../src/config/index.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { gather, loadDigits } from '../../src/demo/digits.js';
 import { writeNpyFile } from '../../src/io/npy-file.js';
-import { encodeModel, readModel } from '../../src/model/onnx-file.js';
+import { encodeModel, readModel } from '../../src/model/graph/onnx-file.js';
 import { createPrng } from '../../src/reference/index.js';
 import { parsePromText, type PromSample } from '../helpers/prom-text.js';
 import { splitDigitsRandomly } from './harness.js';

@@ -14,8 +14,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { driftScores } from '../../src/cka/drift.js';
-import { Calibrator } from '../../src/daemon/calibrate.js';
-import { Pipeline, type SourceRecord } from '../../src/daemon/pipeline.js';
+import { Calibrator } from '../../src/daemon/reference.js';
+import { Pipeline } from '../../src/daemon/pipeline.js';
+import type { SourceRecord } from '../../src/source/source.js';
 import { DIGIT_SIZE, gather, loadDigits, splitDigits, type Digits } from '../../src/demo/digits.js';
 import { drifts, type Drift } from '../../src/demo/drifts.js';
 import { writeNpyFile } from '../../src/io/npy-file.js';
@@ -23,6 +24,7 @@ import { isDrifting, STATISTICS, type Statistic } from '../../src/metrics/statis
 import { TappedModel } from '../../src/model/tapped.js';
 import { createPrng, type Prng } from '../../src/reference/index.js';
 import { createWindowSet, driftToVector, vectorToDrift, DRIFT_WIDTH, type WindowSet } from '../../src/window/index.js';
+import { silentLogger } from '../../src/util/logger.js';
 
 export interface Scenario {
   readonly name: string;
@@ -166,7 +168,7 @@ export async function runValidation(o: ValidationOptions): Promise<ValidationRes
   const dir = mkdtempSync(join(tmpdir(), 'ckawatch-validation-'));
   const referencePath = join(dir, 'reference.npy');
   writeNpyFile(referencePath, gather(digits, split.reference), [split.reference.length, 1, SIDE, SIDE]);
-  const logger = { info: () => undefined, warn: (f: object, m?: string) => say(`warn: ${m} ${JSON.stringify(f)}`), error: (f: object, m?: string) => say(`error: ${m} ${JSON.stringify(f)}`) };
+  const logger = { ...silentLogger, info: () => undefined, warn: (f: object, m?: string) => say(`warn: ${m} ${JSON.stringify(f)}`), error: (f: object, m?: string) => say(`error: ${m} ${JSON.stringify(f)}`) };
   const model = await TappedModel.open({
     path: o.modelPath,
     layers: o.layers,

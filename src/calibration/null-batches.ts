@@ -1,0 +1,164 @@
+import { z } from 'zod';
+import { driftBatch, type DriftSums } from '../cka/drift.js';
+import type { Gram } from '../cka/gram.js';
+import { STATISTICS } from '../cka/statistic.js';
+import { CkawatchError, DataError, StatisticsError } from '../errors/index.js';
+import { createSampler, deriveSeed, type Reference } from '../reference/index.js';
+import type { Logger } from '../util/logger.js';
+import { calibrate, MIN_CALIBRATION_BATCHES, type Calibration } from './calibrate.js';
+
+/*
+ * Start-up (and reference-change) calibration of the drift thresholds:
+ *
+ *   reference ──per batch: n + m distinct samples (seeded)──▶ first n: pseudo-production
+ *                                                             last m:  reference draws
+ *   [X; R] ──model──▶ Grams ──driftBatch (same RBF bandwidths as production)──▶
+ *   per-layer null batch sums (B of them, bounded by a time limit) ──calibrate()──▶ thresholds(K)
+ *
+ * Within a batch the two parts are disjoint, so no sample is compared with itself. The
+ * split is drawn afresh for every batch rather than fixed once (two halves): fixed halves
+ * differ from each other by their own sampling error, an offset every calibration batch
+ * would share and that production, drawing against the whole reference, does not have.
+ */
+
+/** What calibration needs from the model: TappedModel fits. */
+export interface GramModel {
+  readonly layers: readonly string[];
+  run(samples: Float32Array, n: number): Promise<{ grams: Gram[] }>;
+}
+
+export interface CalibrationRun {
+  readonly model: GramModel;
+  readonly reference: Reference;
+  /** RBF gamma per layer: the ones production batches use */
+  readonly gammas: readonly number[];
+  /** production samples per batch (batch.size) and reference samples per batch (reference.samplesPerBatch) */
+  readonly n: number;
+  readonly m: number;
+  /** null batches wanted, and how long they may take (at least MIN_CALIBRATION_BATCHES are always run) */
+  readonly batches: number;
+  readonly timeLimitMs: number;
+  readonly falseAlarmRate: number;
+  /** reference.seed: the same seed, reference and model give the same thresholds */
+  readonly seed: number;
+  readonly logger: Logger;
+  readonly now: () => number;
+  /** stops between batches (shutdown) with a retriable CkawatchError */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** What a calibration is valid for; a checkpoint's calibration is reused only when all of it matches. */
+export interface CalibrationKey {
+  readonly referenceSha256: string;
+  readonly n: number;
+  readonly m: number;
+  readonly batches: number;
+  readonly falseAlarmRate: number;
+  readonly seed: number;
+}
+
+export interface StoredCalibration {
+  readonly key: CalibrationKey;
+  readonly calibration: Calibration;
+}
+
+const PROGRESS_EVERY_MS = 5_000;
+
+/** Runs reference-against-reference batches and turns them into thresholds. */
+export async function calibrateReference(o: CalibrationRun): Promise<Calibration> {
+  const { model, reference, n, m, logger } = o;
+  const size = reference.sampleSize;
+  const sampler = createSampler(reference, deriveSeed(o.seed, 100));
+  if (reference.count < n + m) {
+    throw new DataError(
+      `reference ${reference.name} has ${reference.count} samples; calibration draws ${n} pseudo-production and ${m} reference ` +
+        `samples per batch, all distinct, so it needs at least ${n + m}: add samples, or lower batch.size or reference.samplesPerBatch`,
+    );
+  }
+  const perLayer: (DriftSums[] | null)[] = model.layers.map(() => []);
+  const started = o.now();
+  let lastLog = started;
+  let done = 0;
+  logger.info({ batches: o.batches, n, m, layers: model.layers.length }, 'calibrating thresholds on reference-against-reference batches');
+  while (done < o.batches) {
+    if (o.signal?.aborted) throw new CkawatchError('calibration stopped: the daemon is shutting down', { retriable: true });
+    const elapsed = o.now() - started;
+    if (elapsed > o.timeLimitMs && done >= MIN_CALIBRATION_BATCHES) {
+      logger.warn(
+        { done, wanted: o.batches, elapsedMs: elapsed },
+        'calibration time limit reached: thresholds rest on fewer batches (raise calibration.timeLimit or lower calibration.batches)',
+      );
+      break;
+    }
+    const stacked = new Float32Array((n + m) * size);
+    sampler.drawInto(stacked, 0, n + m);
+    const { grams } = await model.run(stacked, n + m);
+    grams.forEach((gram, l) => {
+      const sums = perLayer[l];
+      if (!sums) return;
+      try {
+        sums.push(driftBatch(gram, n, o.gammas[l]!));
+      } catch (error) {
+        if (!(error instanceof StatisticsError)) throw error;
+        logger.warn({ layer: model.layers[l], err: error.message }, 'layer left out of calibration: it will have no calibrated thresholds');
+        perLayer[l] = null;
+      }
+    });
+    done += 1;
+    if (o.now() - lastLog >= PROGRESS_EVERY_MS) {
+      lastLog = o.now();
+      logger.info({ done, of: o.batches, elapsedMs: lastLog - started }, 'calibrating');
+    }
+  }
+  const usable = model.layers.flatMap((layer, l) => (perLayer[l] ? [{ layer, batches: perLayer[l] }] : []));
+  const calibration = calibrate(usable, {
+    falseAlarmRate: o.falseAlarmRate,
+    seed: o.seed,
+    sizes: { n, m, reference: reference.count },
+  });
+  logger.info({ batches: done, elapsedMs: o.now() - started, falseAlarmRate: o.falseAlarmRate }, 'thresholds calibrated');
+  return calibration;
+}
+
+const finite = z.number().finite();
+const statisticCalibration = z.object({
+  side: z.enum(['below', 'above']),
+  centre: finite,
+  deviations: z.array(finite.nonnegative()).min(1),
+  floor: finite.nonnegative(),
+});
+
+/** A calibration as kept in checkpoints (plain JSON). */
+export const storedCalibrationSchema = z.object({
+  key: z.object({
+    referenceSha256: z.string().regex(/^[0-9a-f]{64}$/),
+    n: z.number().int().positive(),
+    m: z.number().int().positive(),
+    batches: z.number().int().positive(),
+    falseAlarmRate: finite,
+    seed: z.number().int().nonnegative(),
+  }),
+  calibration: z.object({
+    falseAlarmRate: finite,
+    seed: z.number().int().nonnegative(),
+    batches: z.number().int().nonnegative(),
+    replicates: z.number().int().positive(),
+    layers: z.array(
+      z.object({
+        layer: z.string(),
+        statistics: z.object(Object.fromEntries(STATISTICS.map((s) => [s, statisticCalibration.optional()]))),
+      }),
+    ),
+  }),
+});
+
+export function sameKey(a: CalibrationKey, b: CalibrationKey): boolean {
+  return (
+    a.referenceSha256 === b.referenceSha256 &&
+    a.n === b.n &&
+    a.m === b.m &&
+    a.batches === b.batches &&
+    a.falseAlarmRate === b.falseAlarmRate &&
+    a.seed === b.seed
+  );
+}

@@ -1,0 +1,151 @@
+/**
+ * From the validated config to the daemon's parts, one constructor each: the HTTP
+ * server's security options, the tapped model, the reference and its calibrator, paired
+ * mode, and the pipeline's edges. Daemon (daemon.ts) orders them and owns their lives.
+ */
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import type { Config } from '../config/index.js';
+import { loadReferenceVersion } from '../decode/reference.js';
+import type { MetricsServerOptions } from '../http/index.js';
+import type { Metrics } from '../metrics/index.js';
+import { TappedModel } from '../model/tapped.js';
+import { modelInputOptions } from '../decode/input.js';
+import type { Source } from '../source/source.js';
+import type { Logger } from '../util/logger.js';
+import { driftToVector, type WindowSet, type WindowSpec } from '../window/index.js';
+import { PairedMode } from './paired.js';
+import type { Counters, PipelineDeps } from './pipeline.js';
+import { Calibrator } from './reference.js';
+import { checkPin, sha256File } from './startup.js';
+
+/** basicAuth and TLS of the metrics server, with the PEM files read and the password revealed here only. */
+export async function serverSecurity(config: Config): Promise<Pick<MetricsServerOptions, 'basicAuth' | 'tls'>> {
+  const { basicAuth, tls } = config.metrics;
+  return {
+    ...(basicAuth ? { basicAuth: { username: basicAuth.username, password: basicAuth.password.reveal() } } : {}),
+    ...(tls ? { tls: { cert: await readFile(tls.cert, 'utf8'), key: await readFile(tls.key, 'utf8') } } : {}),
+  };
+}
+
+/** The model file's digest (checked against model.sha256 when pinned) and the model opened with its taps. */
+export async function openModel(config: Config, logger: Logger): Promise<{ model: TappedModel; sha256: string }> {
+  const sha256 = await sha256File(config.model.path);
+  checkPin(config.model.path, sha256, config.model.sha256);
+  const model = await TappedModel.open({
+    path: config.model.path,
+    layers: config.model.layers,
+    providers: config.model.providers,
+    variant: config.model.tapGraph,
+    threads: config.model.threads ?? defaultThreads(),
+    inputName: config.input.name,
+    sequenceLength: modelInputOptions(config.input).sequenceLength,
+    pooling: config.model.pooling,
+    logger,
+  });
+  return { model, sha256 };
+}
+
+export function openCalibrator(config: Config, model: TappedModel, logger: Logger, now: () => number): Promise<Calibrator> {
+  return Calibrator.open({
+    model,
+    path: config.reference.path,
+    n: config.batch.size,
+    m: config.reference.samplesPerBatch,
+    seed: config.reference.seed,
+    batches: config.calibration.batches,
+    timeLimitMs: config.calibration.timeLimit,
+    falseAlarmRate: config.calibration.falseAlarmRate,
+    schedule: config.calibration.schedule,
+    overrides: config.calibration.thresholds ?? {},
+    logger,
+    now,
+    load: (path) => loadReferenceVersion(path, config.input, model.layout),
+  });
+}
+
+/** Paired mode (a candidate model on the same samples), when the config has a candidate. */
+export async function openPaired(config: Config, model: TappedModel, calibrator: Calibrator, windows: readonly WindowSpec[], logger: Logger): Promise<PairedMode | null> {
+  if (!config.candidate) return null;
+  return PairedMode.open({
+    candidate: config.candidate,
+    model,
+    windows,
+    providers: config.model.providers,
+    tapGraph: config.model.tapGraph,
+    gramTolerance: config.model.gramTolerance,
+    sampler: calibrator.state.sampler,
+    threads: config.model.threads ?? defaultThreads(),
+    logger,
+  });
+}
+
+export type DeadLetter = Parameters<Source['deadLetter']>[0][number];
+
+/** The pipeline's edges: the model, the reference, the windows, paired mode, metrics and logs. */
+export function pipelineDeps(o: {
+  readonly config: Config;
+  readonly model: TappedModel;
+  readonly calibrator: Calibrator;
+  readonly windows: WindowSet;
+  readonly paired: PairedMode | null;
+  readonly decode: PipelineDeps['decode'];
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly now: () => number;
+  /** rejected records, for the dead-letter topic */
+  readonly rejected: DeadLetter[];
+  readonly onBatch: () => void;
+}): PipelineDeps {
+  const { model, calibrator, windows, paired, metrics, logger } = o;
+  return {
+    layers: model.layers,
+    // Read per batch: a changed reference file swaps both in (see Calibrator.watch).
+    get gammas() {
+      return calibrator.state.gammas;
+    },
+    batchSize: o.config.batch.size,
+    referencePerBatch: o.config.reference.samplesPerBatch,
+    sampleSize: model.sampleSize,
+    decode: o.decode,
+    drawReference: (k) => calibrator.state.sampler.draw(k),
+    grams: (stacked, rows) => model.run(stacked, rows),
+    addToWindows: (l, sums, at) => windows.add(model.layers[l]!, driftToVector(sums), at),
+    ...(paired ? { companion: (production: Float32Array, n: number) => paired.companion(production, n) } : {}),
+    now: o.now,
+    onReject: (record, reason, detail) => {
+      logger.debug({ topic: record.topic, partition: record.partition, offset: record.offset, reason, detail }, 'rejected message');
+      o.rejected.push({ record, reason, detail });
+    },
+    onApplied: ({ samples, rejected }) => {
+      for (const [topic, n] of Object.entries(samples)) metrics.samples.inc({ topic }, n);
+      for (const { topic, reason } of rejected) metrics.rejected.inc({ topic, reason });
+    },
+    onBatch: (report) => {
+      o.onBatch();
+      metrics.batches.inc();
+      metrics.batchDuration.observe(report.durationMs / 1000);
+      metrics.inferenceDuration.observe(report.inferenceMs / 1000);
+    },
+    onLayerError: (layer, error) => logger.warn({ layer, err: error.message }, 'batch left out of one layer'),
+  };
+}
+
+/** The restored counters in the shape the metrics seed their counters with. */
+export function counterSeed(c: Counters): { samples: { topic: string; value: number }[]; rejected: { topic: string; reason: string; value: number }[]; batches: number } {
+  return {
+    samples: Object.entries(c.samples).map(([topic, value]) => ({ topic, value })),
+    rejected: Object.entries(c.rejected).flatMap(([topic, reasons]) => Object.entries(reasons).map(([reason, value]) => ({ topic, reason, value }))),
+    batches: c.batches,
+  };
+}
+
+/**
+ * ONNX Runtime's intra-op threads when the config sets none: every core but one. The main
+ * thread decodes, computes each batch's statistics while the worker runs the next batch,
+ * and serves scrapes; ORT's default (all cores, spinning) starved it: 3,400-4,000 samples/s
+ * against 5,400 with one thread on 2 cores (bench/daemon.ts).
+ */
+function defaultThreads(): number {
+  return Math.max(1, availableParallelism() - 1);
+}

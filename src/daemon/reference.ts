@@ -1,0 +1,195 @@
+import { thresholdsFor, type Calibration, type StaticThresholds } from '../calibration/index.js';
+import { calibrateReference, sameKey, type CalibrationKey, type StoredCalibration } from '../calibration/null-batches.js';
+import type { Statistic } from '../cka/statistic.js';
+import { referenceDigest } from '../decode/reference.js';
+import type { TappedModel } from '../model/tapped.js';
+import { createSampler, loadReference, type Reference, type ReferenceSampler } from '../reference/index.js';
+import { createCheckpointSchedule, type CheckpointSchedule } from '../state/index.js';
+import type { Logger } from '../util/logger.js';
+import { rbfGammas, sha256File } from './startup.js';
+
+export interface CalibratorOptions {
+  readonly model: TappedModel;
+  /** the reference .npy (config reference.path) */
+  readonly path: string;
+  readonly n: number;
+  readonly m: number;
+  readonly seed: number;
+  readonly batches: number;
+  readonly timeLimitMs: number;
+  readonly falseAlarmRate: number;
+  /** config calibration.schedule: when to look for a changed reference file */
+  readonly schedule?: string | undefined;
+  readonly overrides: StaticThresholds;
+  readonly logger: Logger;
+  readonly now: () => number;
+  /** Loads the reference and its digest (default: a .npy of the model input); images and text come preprocessed. */
+  readonly load?: (path: string) => Promise<{ sha256: string; reference: Reference }>;
+}
+
+/** The reference that production batches are compared with, and everything derived from it. */
+export interface ReferenceState {
+  readonly sha256: string;
+  readonly reference: Reference;
+  /** production batches draw their m reference samples here (the whole reference) */
+  readonly sampler: ReferenceSampler;
+  /** RBF gamma per layer (median heuristic on this reference) */
+  readonly gammas: readonly number[];
+}
+
+/** Swaps a new reference in: calls `adopt` at a point where no batch is running. */
+export type Swap = (adopt: () => void) => Promise<void>;
+
+/** What a checkpoint may carry over for a reference: bandwidths and a calibration. */
+export interface RestoredReference {
+  readonly gammas: readonly number[];
+  readonly calibration?: StoredCalibration | undefined;
+}
+
+/**
+ * The reference and its calibrated thresholds, over the daemon's life:
+ *
+ *   open: hash + load the file ─▶ prepare: RBF bandwidths and thresholds (from a checkpoint
+ *   made for the same reference bytes and settings, else computed) ─▶ thresholds(layer, K)
+ *   every calibration.schedule: hash the file; if its bytes changed, load, new bandwidths,
+ *   calibrate, then swap it in between batches (the daemon clears its windows there). An unchanged file is not recalibrated: with the same
+ *   bytes and seed the thresholds would come out identical.
+ */
+export class Calibrator {
+  readonly #o: CalibratorOptions;
+  #state: ReferenceState;
+  #stored: StoredCalibration | null = null;
+  #schedule: CheckpointSchedule | null = null;
+  readonly #stopping = new AbortController();
+
+  private constructor(options: CalibratorOptions, state: ReferenceState) {
+    this.#o = options;
+    this.#state = state;
+  }
+
+  /** Hashes and loads the reference; bandwidths and thresholds come with prepare(). */
+  static async open(options: CalibratorOptions): Promise<Calibrator> {
+    const { sha256, reference } = await loadVersion(options);
+    const sampler = createSampler(reference, options.seed);
+    return new Calibrator(options, { sha256, reference, sampler, gammas: [] });
+  }
+
+  get state(): ReferenceState {
+    return this.#state;
+  }
+
+  get calibration(): Calibration | null {
+    return this.#stored?.calibration ?? null;
+  }
+
+  /** The calibration with what it is valid for, for checkpoints; null before prepare(). */
+  get stored(): StoredCalibration | null {
+    return this.#stored;
+  }
+
+  /** Bandwidths and thresholds, reusing a checkpoint's when they were made for these reference bytes. */
+  async prepare(restored: RestoredReference | null): Promise<void> {
+    const { model } = this.#o;
+    const gammas =
+      restored && restored.gammas.length === model.layers.length
+        ? restored.gammas
+        : await rbfGammas(model, this.#state.sampler, Math.min(this.#state.reference.count, 256));
+    this.#state = { ...this.#state, gammas };
+    const key = this.#key(this.#state.sha256);
+    if (restored?.calibration && sameKey(restored.calibration.key, key) && sameLayers(restored.calibration.calibration, model.layers)) {
+      this.#stored = restored.calibration;
+      this.#o.logger.info({ batches: restored.calibration.calibration.batches }, 'thresholds restored from the checkpoint (same reference, same settings)');
+      return;
+    }
+    this.#stored = { key, calibration: await this.#calibrate(this.#state) };
+  }
+
+  /** Thresholds of one layer for a window of `batches` batches: static overrides, else calibrated; {} before calibration. */
+  thresholds(layer: string, batches: number): Partial<Record<Statistic, number>> {
+    return thresholdsFor(this.calibration, layer, batches, this.#o.overrides);
+  }
+
+  /**
+   * Starts looking for reference changes on calibration.schedule (no-op without one).
+   * `swap` must call `adopt` between batches (with whatever else moves with the
+   * reference: the daemon clears its windows there).
+   */
+  watch(swap: Swap): void {
+    const expression = this.#o.schedule;
+    if (expression === undefined || this.#schedule) return;
+    const { logger } = this.#o;
+    this.#schedule = createCheckpointSchedule(
+      expression,
+      async () => {
+        await this.checkReference(swap);
+      },
+      {
+        name: 'ckawatch-calibration',
+        onError: (err) => logger.error({ err }, 'recalibration failed; the reference and thresholds in use are kept'),
+        logger,
+      },
+    );
+  }
+
+  /** Hashes the reference file; if its bytes changed, recalibrates and swaps it in. True when it changed. */
+  async checkReference(swap: Swap): Promise<boolean> {
+    const { logger, model, seed } = this.#o;
+    // The same digest the loader records: the file's SHA-256, or a folder of images' (name, bytes) digest.
+    const sha256 = referenceDigest(this.#o.path);
+    if (sha256 === this.#state.sha256) return false;
+    logger.warn({ path: this.#o.path, from: this.#state.sha256, to: sha256 }, 'reference file changed: recalibrating against the new one');
+    const version = await loadVersion(this.#o);
+    const sampler = createSampler(version.reference, seed);
+    const gammas = await rbfGammas(model, sampler, Math.min(version.reference.count, 256));
+    const next: ReferenceState = { sha256: version.sha256, reference: version.reference, sampler, gammas };
+    const calibration = await this.#calibrate(next);
+    await swap(() => {
+      this.#state = next;
+      this.#stored = { key: this.#key(next.sha256), calibration };
+    });
+    logger.info({ sha256: next.sha256 }, 'new reference in use: windows restarted, thresholds recalibrated');
+    return true;
+  }
+
+  /** No more checks; a recalibration in progress stops at its next batch (the old thresholds stay). */
+  async stop(): Promise<void> {
+    this.#stopping.abort();
+    await this.#schedule?.stop();
+  }
+
+  #key(referenceSha256: string): CalibrationKey {
+    const o = this.#o;
+    return { referenceSha256, n: o.n, m: o.m, batches: o.batches, falseAlarmRate: o.falseAlarmRate, seed: o.seed };
+  }
+
+  #calibrate(state: ReferenceState): Promise<Calibration> {
+    const o = this.#o;
+    return calibrateReference({
+      model: o.model,
+      reference: state.reference,
+      gammas: state.gammas,
+      n: o.n,
+      m: o.m,
+      batches: o.batches,
+      timeLimitMs: o.timeLimitMs,
+      falseAlarmRate: o.falseAlarmRate,
+      seed: o.seed,
+      logger: o.logger,
+      now: o.now,
+      signal: this.#stopping.signal,
+    });
+  }
+}
+
+async function loadVersion(o: CalibratorOptions): Promise<{ sha256: string; reference: Reference }> {
+  if (o.load) return o.load(o.path);
+  // Hash first: a file replaced between the two reads is caught by the next check.
+  const sha256 = await sha256File(o.path);
+  const reference = loadReference(o.path, o.model.input.sampleShape, o.model.input.name);
+  return { sha256, reference };
+}
+
+function sameLayers(c: Calibration, layers: readonly string[]): boolean {
+  const calibrated = new Set(c.layers.map((l) => l.layer));
+  return c.layers.length <= layers.length && [...calibrated].every((l) => layers.includes(l));
+}

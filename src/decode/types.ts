@@ -1,0 +1,61 @@
+import { type Encoding } from '../config/vocabulary.js';
+/**
+ * What a message decoder gives back. A bad message is an expected event in a
+ * long-running consumer, so it is a value, not an exception: the daemon counts it by
+ * `reason` (a Prometheus label, hence a closed set), logs `detail` (one line, bounded
+ * length, never the payload) and moves on.
+ */
+
+
+export const REJECT_REASONS = [
+  'empty', // no bytes (a Kafka tombstone or an empty value)
+  'oversize', // more bytes than input.maxMessageBytes; refused before any parsing
+  'wrong_size', // raw-f32 whose length is not 4 x the sample size
+  'bad_npy', // .npy bytes that do not parse (magic, header, length, Fortran order)
+  'wrong_dtype', // .npy of a dtype other than float32/float64
+  'wrong_shape', // .npy or JSON whose shape is not the model input's
+  'not_finite', // a NaN or infinite value (after narrowing to float32)
+  'bad_json', // not UTF-8, not JSON, or nested too deep
+  'bad_envelope', // JSON without the expected {"input": [...]} / {"inputs": {...}} structure (or {"<field>": "..."})
+  'image_format', // image bytes that are not JPEG, PNG or WebP (told by their first bytes)
+  'bad_image', // JPEG, PNG or WebP that does not decode (corrupt, truncated), or base64 that is not
+  'image_too_large', // more pixels than input.image.maxPixels, refused from the header before decoding
+  'bad_utf8', // text that is not valid UTF-8
+  'text_too_long', // more UTF-8 bytes than input.text.maxBytes, refused before tokenizing
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+export type DecodeResult = { ok: true; sample: Float32Array } | { ok: false; reason: RejectReason; detail: string };
+
+/** Turns one message value into one sample of the model input (batch dimension excluded). */
+export type Decoder = (bytes: Uint8Array) => DecodeResult;
+
+/** The same, for decoders that wait on other threads (images: sharp decodes in libuv's pool). */
+export type AsyncDecoder = (bytes: Uint8Array) => Promise<DecodeResult>;
+
+export interface DecoderOptions {
+  readonly encoding: Encoding;
+  /** The model input the samples are for; picks the entry of a JSON `inputs` object. */
+  readonly inputName: string;
+  /** The model input's shape without the batch dimension, e.g. [1, 28, 28]. */
+  readonly sampleShape: readonly number[];
+  /** Messages longer than this are refused unread; see defaultMaxMessageBytes. */
+  readonly maxMessageBytes: number;
+}
+
+export function reject(reason: RejectReason, detail: string): DecodeResult {
+  return { ok: false, reason, detail };
+}
+
+export function formatShape(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
+}
+
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** A sample is accepted with or without a leading batch dimension of 1. */
+export function fitsSampleShape(shape: readonly number[], sampleShape: readonly number[]): boolean {
+  return sameShape(shape, sampleShape) || (shape[0] === 1 && sameShape(shape.slice(1), sampleShape));
+}
