@@ -29,7 +29,7 @@ import { defaultImageThreads } from '../src/decode/input.js';
 import { imageToTensor, type ImageTransform } from '../src/decode/image/tensor.js';
 import { createTextDecoder } from '../src/decode/text/text.js';
 import { loadTokenizer } from '../src/decode/text/tokenizer.js';
-import { createPrng } from '../src/reference/index.js';
+import { createPrng } from '../src/reference/prng.js';
 import type { DecodeResult } from '../src/decode/message.js';
 
 const { values } = parseArgs({

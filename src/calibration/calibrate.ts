@@ -1,6 +1,6 @@
 import type { DriftSums } from '../cka/drift.js';
 import { StatisticsError } from '../errors/index.js';
-import { STATISTICS, type Statistic } from '../metrics/statistics.js';
+import { STATISTICS, type Statistic } from '../cka/statistic.js';
 import { createPrng } from '../reference/prng.js';
 import { normalQuantile } from './normal.js';
 import { nonIncreasing, quantileSorted } from './quantile.js';

@@ -3,7 +3,9 @@ import { driftBatch, type DriftSums } from '../cka/drift.js';
 import type { Gram } from '../cka/gram.js';
 import { STATISTICS } from '../cka/statistic.js';
 import { CkawatchError, DataError, StatisticsError } from '../errors/index.js';
-import { createSampler, deriveSeed, type Reference } from '../reference/index.js';
+import { createSampler } from '../reference/sampler.js';
+import { deriveSeed } from '../reference/prng.js';
+import type { Reference } from '../reference/reference.js';
 import type { Logger } from '../util/logger.js';
 import { calibrate, MIN_CALIBRATION_BATCHES, type Calibration } from './calibrate.js';
 

@@ -1,4 +1,4 @@
-import type { Statistic } from '../metrics/statistics.js';
+import type { Statistic } from '../cka/statistic.js';
 import type { Calibration, StatisticCalibration } from './calibrate.js';
 
 /** Fixed thresholds from the configuration, per layer and statistic; they replace calibrated ones. */

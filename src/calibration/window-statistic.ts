@@ -1,5 +1,5 @@
 import type { DriftSums } from '../cka/drift.js';
-import type { Statistic } from '../metrics/statistics.js';
+import type { Statistic } from '../cka/statistic.js';
 
 /**
  * The per-batch numbers a window statistic is built from, as columns (one entry per

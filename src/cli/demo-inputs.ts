@@ -10,10 +10,11 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseConfigData, type Config } from '../config/index.js';
+import { parseConfigData } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { PHOTO_DRIFTS, loadPhotos, randomCrops } from '../demo/photos.js';
 import { MINILM_MODEL, MINILM_TOKENIZER, PHOTO_MODEL, textSets } from '../demo/texts.js';
-import { createPrng } from '../reference/index.js';
+import { createPrng } from '../reference/prng.js';
 import { GeneratorSource } from '../source/generator.js';
 
 export const INPUT_DEMO_DRIFTS = { image: Object.keys(PHOTO_DRIFTS).filter((k) => k !== 'none'), text: ['legal'] } as const;

@@ -1,4 +1,5 @@
-import { defaultLayers, listLayers, readModel } from '../model/index.js';
+import { defaultLayers, listLayers } from '../model/graph/layers.js';
+import { readModel } from '../model/graph/onnx-file.js';
 
 /** `ckawatch layers MODEL`: candidate tensors with op type and shape; `*` marks the default set. */
 export async function layersCommand(path: string, options: { json?: boolean; all?: boolean }): Promise<void> {

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 
-import { loadConfig, redactedConfig } from '../config/index.js';
+import { loadConfig } from '../config/load.js';
+import { redactedConfig } from '../config/redact.js';
 
 import { compareCommand } from './compare.js';
 

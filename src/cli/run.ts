@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino';
-import { loadConfig, type Config } from '../config/index.js';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { Daemon } from '../daemon/daemon.js';
 import type { Source } from '../source/source.js';
 import { fail } from './exit.js';

@@ -5,15 +5,17 @@
  */
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import type { Config } from '../config/index.js';
+import type { Config } from '../config/schema.js';
 import { loadReferenceVersion } from '../decode/reference.js';
-import type { MetricsServerOptions } from '../http/index.js';
+import type { MetricsServerOptions } from '../http/server.js';
 import type { Metrics } from '../metrics/index.js';
 import { TappedModel } from '../model/tapped.js';
 import { modelInputOptions } from '../decode/input.js';
 import type { Source } from '../source/source.js';
 import type { Logger } from '../util/logger.js';
-import { driftToVector, type WindowSet, type WindowSpec } from '../window/index.js';
+import { driftToVector } from '../window/drift-vector.js';
+import type { WindowSet } from '../window/window-set.js';
+import type { WindowSpec } from '../window/spec.js';
 import { PairedMode } from './paired.js';
 import type { Counters, PipelineDeps } from './pipeline.js';
 import { Calibrator } from './reference.js';

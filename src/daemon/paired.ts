@@ -1,14 +1,15 @@
 import { diagonalBlock, type Gram } from '../cka/gram.js';
 import { pairedBatch, type PairedSums } from '../cka/paired.js';
-import type { Config } from '../config/index.js';
+import type { Config } from '../config/schema.js';
 import { ModelError, StatisticsError } from '../errors/index.js';
 import type { Logger } from '../util/logger.js';
 import type { PairedScore } from '../metrics/paired-gauges.js';
 import { readModel } from '../model/graph/onnx-file.js';
 import { indexGraph } from '../model/graph/graph-index.js';
 import { TappedModel } from '../model/tapped.js';
-import { createWindowSet, type WindowSet, type WindowSpec } from '../window/index.js';
-import type { ReferenceSampler } from '../reference/index.js';
+import { createWindowSet, type WindowSet } from '../window/window-set.js';
+import type { WindowSpec } from '../window/spec.js';
+import type { ReferenceSampler } from '../reference/sampler.js';
 import { checkGramPrecision, checkPin, sha256File } from './startup.js';
 
 /*

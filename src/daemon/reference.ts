@@ -1,10 +1,13 @@
-import { thresholdsFor, type Calibration, type StaticThresholds } from '../calibration/index.js';
+import { thresholdsFor, type StaticThresholds } from '../calibration/thresholds.js';
+import type { Calibration } from '../calibration/calibrate.js';
 import { calibrateReference, sameKey, type CalibrationKey, type StoredCalibration } from '../calibration/null-batches.js';
 import type { Statistic } from '../cka/statistic.js';
 import { referenceDigest } from '../decode/reference.js';
 import type { TappedModel } from '../model/tapped.js';
-import { createSampler, loadReference, type Reference, type ReferenceSampler } from '../reference/index.js';
-import { createCheckpointSchedule, type CheckpointSchedule } from '../state/index.js';
+import { createSampler, type ReferenceSampler } from '../reference/sampler.js';
+import { loadReference } from '../reference/load.js';
+import type { Reference } from '../reference/reference.js';
+import { createCheckpointSchedule, type CheckpointSchedule } from '../state/schedule.js';
 import type { Logger } from '../util/logger.js';
 import { rbfGammas, sha256File } from './startup.js';
 

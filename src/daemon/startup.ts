@@ -5,7 +5,7 @@ import type { Gram } from '../cka/gram.js';
 import { ModelError } from '../errors/index.js';
 import { formatError, PRECISION_ROWS, type TapPrecision } from '../model/runtime/precision.js';
 import type { PrecisionReport, TappedModel } from '../model/tapped.js';
-import type { ReferenceSampler } from '../reference/index.js';
+import type { ReferenceSampler } from '../reference/sampler.js';
 import type { Logger } from '../util/logger.js';
 
 /** SHA-256 of a file, hex. */

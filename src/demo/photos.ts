@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp, { type Sharp } from 'sharp';
-import type { Prng } from '../reference/index.js';
+import type { Prng } from '../reference/prng.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 export const PHOTOS_DIR = join(ROOT, 'test/fixtures/images');

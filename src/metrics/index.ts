@@ -10,7 +10,6 @@ import type { PrecisionReport } from '../model/tapped.js';
 export { counterSeedSchema, type CounterSeed } from './counter-seed.js';
 export { DURATION_BUCKETS } from './definitions.js';
 
-export { isDrifting, STATISTICS, SUM_FIELD_LABELS, type Statistic } from './statistics.js';
 export type { LateSource, ScoreSource, WindowScore } from './window-gauges.js';
 export type { PairedScore, PairedSource } from './paired-gauges.js';
 

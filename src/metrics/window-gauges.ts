@@ -2,7 +2,18 @@ import type { Gauge } from 'prom-client';
 import { DRIFT_FIELDS, type DriftSums } from '../cka/drift.js';
 import type { WindowMetrics } from './definitions.js';
 import type { Logger } from '../util/logger.js';
-import { isDrifting, STATISTICS, statisticValues, SUM_FIELD_LABELS, type Statistic } from './statistics.js';
+import { isDrifting, STATISTICS, statisticValues, type Statistic } from '../cka/statistic.js';
+
+/** `field` label of ckawatch_window_sum for each DriftSums field: snake_case, as PromQL users expect. */
+export const SUM_FIELD_LABELS: Readonly<Record<(typeof DRIFT_FIELDS)[number], string>> = {
+  batches: 'batches',
+  samples: 'samples',
+  axr: 'axr',
+  axx: 'axx',
+  arr: 'arr',
+  mmdLinear: 'mmd_linear',
+  mmdRbf: 'mmd_rbf',
+};
 
 /** One layer's sums over one window at scrape time, with that window's calibrated thresholds. */
 export interface WindowScore {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { RouteHandler } from '../http/index.js';
+import type { RouteHandler } from '../http/routes.js';
 import { viridis } from '../plot/colormap.js';
 import { scoresPayload, type ScoresPayload } from './api.js';
 import { createHistory, type ScoreRow } from './history.js';

@@ -1,4 +1,4 @@
-import type { SourceConfig } from '../config/index.js';
+import type { SourceConfig } from '../config/schema.js';
 import { CkawatchError } from '../errors/index.js';
 import { readNpyFile } from '../io/npy-file.js';
 import type { Logger } from '../util/logger.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { SASLOptions } from 'kafkajs';
-import type { KafkaSourceConfig } from '../config/index.js';
+import type { KafkaSourceConfig } from '../config/schema.js';
 import { ConfigError } from '../errors/index.js';
 import type { KafkaSourceOptions } from './kafka.js';
 

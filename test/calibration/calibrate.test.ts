@@ -1,17 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { addDrift, driftScores, EMPTY_DRIFT, type DriftSums } from '../../src/cka/drift.js';
-import {
-  calibrate,
-  normalQuantile,
-  nonIncreasing,
-  quantileSorted,
-  referenceRatio,
-  thresholdAt,
-  thresholdsFor,
-  type Calibration,
-} from '../../src/calibration/index.js';
-import { isDrifting, STATISTICS } from '../../src/metrics/statistics.js';
+import { calibrate, referenceRatio, type Calibration } from '../../src/calibration/calibrate.js';
+import { normalQuantile } from '../../src/calibration/normal.js';
+import { nonIncreasing, quantileSorted } from '../../src/calibration/quantile.js';
+import { thresholdAt, thresholdsFor } from '../../src/calibration/thresholds.js';
+import { isDrifting, STATISTICS } from '../../src/cka/statistic.js';
 import { nullBatches } from './synthetic.js';
 
 const layer = (batches: DriftSums[], name = 'l'): { layer: string; batches: DriftSums[] } => ({ layer: name, batches });

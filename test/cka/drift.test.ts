@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { addDrift, driftBatch, driftScores, EMPTY_DRIFT, gramOf, medianGamma, type DriftSums } from '../../src/cka/index.js';
+import { addDrift, driftBatch, driftScores, EMPTY_DRIFT, medianGamma, type DriftSums } from '../../src/cka/drift.js';
+import { gramOf } from '../../src/cka/gram.js';
 import { matmul, normals, rows, stack } from './linalg.js';
 
 /** Sample covariance (unbiased) and mean of n rows of width d. */

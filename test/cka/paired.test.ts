@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { addPaired, CkaMatrix, EMPTY_PAIRED, pairedBatch, pairedCka, type Gram } from '../../src/cka/index.js';
+import { addPaired, CkaMatrix, EMPTY_PAIRED, pairedBatch, pairedCka } from '../../src/cka/paired.js';
+import type { Gram } from '../../src/cka/gram.js';
 import { matmul, normals, orthogonal, rawGram, rows } from './linalg.js';
 
 const cka = (k: Gram, l: Gram): number => pairedCka(pairedBatch(k, l))!;

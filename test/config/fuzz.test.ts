@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseConfigData, parseConfigText } from '../../src/config/index.js';
+import { loadConfig, parseConfigData, parseConfigText } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors/index.js';
 
 /**

@@ -5,7 +5,10 @@ import { inspect } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors/index.js';
-import { loadConfig, parseConfigData, parseConfigText, redactedConfig, Secret, type Config } from '../../src/config/index.js';
+import { loadConfig, parseConfigData, parseConfigText } from '../../src/config/load.js';
+import { redactedConfig } from '../../src/config/redact.js';
+import { Secret } from '../../src/config/secret.js';
+import type { Config } from '../../src/config/schema.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ckawatch-config-'));
 const PASSWORD = 'hunter2-do-not-print';

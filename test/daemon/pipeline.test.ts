@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { addDrift, EMPTY_DRIFT, gramOf, type DriftSums } from '../../src/cka/index.js';
+import { addDrift, EMPTY_DRIFT, type DriftSums } from '../../src/cka/drift.js';
+import { gramOf } from '../../src/cka/gram.js';
 import { Pipeline, type Decoded, type PipelineDeps } from '../../src/daemon/pipeline.js';
 import type { SourceRecord } from '../../src/source/source.js';
 import { normals } from '../cka/linalg.js';

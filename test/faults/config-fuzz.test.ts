@@ -15,7 +15,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfigData } from '../../src/config/index.js';
+import { parseConfigData } from '../../src/config/load.js';
 import { DIGITS_MODEL, MAIN, ROOT, tempDir } from '../helpers/daemon.js';
 import { writeReference } from '../helpers/digits.js';
 

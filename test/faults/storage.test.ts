@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { readCheckpoint } from '../../src/state/index.js';
+import { readCheckpoint } from '../../src/state/checkpoint.js';
 import { DaemonProcess, killAll, NEVER, tempDir } from '../helpers/daemon.js';
 import { heldOutDigits, rawMessage, writeReference } from '../helpers/digits.js';
 import { committedOffsets, produce, requireBroker } from '../helpers/kafka.js';

@@ -8,7 +8,7 @@ import { DIGIT_SIZE, gather, loadDigits, splitDigits, type Digits } from '../../
 import type { Drift } from '../../src/demo/drifts.js';
 import { encodeNpy } from '../../src/io/npy.js';
 import { writeNpyFile } from '../../src/io/npy-file.js';
-import { createPrng } from '../../src/reference/index.js';
+import { createPrng } from '../../src/reference/prng.js';
 
 export { DIGIT_SIZE };
 

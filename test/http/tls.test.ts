@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors/index.js';
-import { MetricsServer } from '../../src/http/index.js';
+import { MetricsServer } from '../../src/http/server.js';
 import { createMetrics } from '../../src/metrics/index.js';
 import { recordingLogger } from '../metrics/helpers.js';
 import { basic, httpsGet, selfSignedCert } from './helpers.js';

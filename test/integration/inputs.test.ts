@@ -18,7 +18,7 @@ import { crc32, deflateSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadPhotos, PHOTO_DRIFTS, randomCrops, type Photo } from '../../src/demo/photos.js';
 import { MINILM_MODEL, MINILM_TOKENIZER, PHOTO_MODEL, textSets } from '../../src/demo/texts.js';
-import { createPrng } from '../../src/reference/index.js';
+import { createPrng } from '../../src/reference/prng.js';
 import { DaemonProcess, killAll, NEVER, tempDir } from '../helpers/daemon.js';
 import { brokers, freshTopic, produce, requireBroker, uniqueName, type TestMessage } from '../helpers/kafka.js';
 import { select, sumOf, valueOf, type PromSample } from '../helpers/prom-text.js';

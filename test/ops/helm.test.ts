@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
-import { parseConfigText } from '../../src/config/index.js';
+import { parseConfigText } from '../../src/config/load.js';
 import { ROOT, requireTool, run } from './tools.js';
 
 const CHART = join(ROOT, 'helm/ckawatch');

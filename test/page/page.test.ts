@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RouteResponse } from '../../src/http/index.js';
+import type { RouteResponse } from '../../src/http/routes.js';
 import { createStatusPage, type ScoreRow, type ScoresPayload } from '../../src/page/index.js';
 import { createHistory } from '../../src/page/history.js';
 import { scriptJson } from '../../src/page/html.js';

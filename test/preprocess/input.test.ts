@@ -7,7 +7,8 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfigData, type Config } from '../../src/config/index.js';
+import { parseConfigData } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
 import { imageSection } from '../../src/config/schema.js';
 import { ConfigError, DataError } from '../../src/errors/index.js';
 import { layoutFeeds, sampleLayout, type SampleLayout } from '../../src/model/runtime/layout.js';
@@ -15,7 +16,7 @@ import { readModel } from '../../src/model/graph/onnx-file.js';
 import { loadPhotos, randomCrops } from '../../src/demo/photos.js';
 import { createInputDecoder, imageTransform } from '../../src/decode/input.js';
 import { loadReferenceFor, referenceDigest } from '../../src/decode/reference.js';
-import { createPrng } from '../../src/reference/index.js';
+import { createPrng } from '../../src/reference/prng.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures');
 const base = { model: { path: 'm.onnx' }, reference: { path: 'ref.npy' }, source: { kind: 'file', path: 'prod.npy' } };

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DataError } from '../../src/errors/index.js';
 import { writeNpyFile } from '../../src/io/npy-file.js';
-import { loadReference } from '../../src/reference/index.js';
+import { loadReference } from '../../src/reference/load.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ckawatch-ref-'));
 

@@ -1,7 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DataError } from '../../src/errors/index.js';
-import { createSampler, referenceFromArray, splitIndices, type Reference } from '../../src/reference/index.js';
+import { createSampler } from '../../src/reference/sampler.js';
+import { referenceFromArray } from '../../src/reference/load.js';
+import { splitIndices } from '../../src/reference/split.js';
+import type { Reference } from '../../src/reference/reference.js';
 
 /** count samples of shape [2]; sample i holds [i, i + 0.5], so a row says which sample it is. */
 function numbered(count: number): Reference {

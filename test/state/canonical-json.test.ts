@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from '../../src/state/index.js';
+import { canonicalJson } from '../../src/state/canonical-json.js';
 
 describe('canonicalJson', () => {
   it('sorts keys at every level and drops undefined properties, as JSON does', () => {

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DataError, IoError } from '../../src/errors/index.js';
-import { readCheckpoint, removeStaleTemps, writeCheckpoint } from '../../src/state/index.js';
-import { createWindowSet } from '../../src/window/index.js';
+import { readCheckpoint, removeStaleTemps, writeCheckpoint } from '../../src/state/checkpoint.js';
+import { createWindowSet } from '../../src/window/window-set.js';
 
 let dir: string;
 beforeEach(async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createCheckpointSchedule, validateCronExpression, type Scheduler } from '../../src/state/index.js';
+import { createCheckpointSchedule, validateCronExpression, type Scheduler } from '../../src/state/schedule.js';
 import { recordingLogger } from '../metrics/helpers.js';
 
 /** A scheduler that ticks when the test says so. */

@@ -14,12 +14,12 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfigData } from '../../src/config/index.js';
+import { parseConfigData } from '../../src/config/load.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { gather, loadDigits } from '../../src/demo/digits.js';
 import { writeNpyFile } from '../../src/io/npy-file.js';
 import { encodeModel, readModel } from '../../src/model/graph/onnx-file.js';
-import { createPrng } from '../../src/reference/index.js';
+import { createPrng } from '../../src/reference/prng.js';
 import { parsePromText, type PromSample } from '../helpers/prom-text.js';
 import { splitDigitsRandomly } from './harness.js';
 

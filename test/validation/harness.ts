@@ -20,10 +20,11 @@ import type { SourceRecord } from '../../src/source/source.js';
 import { DIGIT_SIZE, gather, loadDigits, splitDigits, type Digits } from '../../src/demo/digits.js';
 import { drifts, type Drift } from '../../src/demo/drifts.js';
 import { writeNpyFile } from '../../src/io/npy-file.js';
-import { isDrifting, STATISTICS, type Statistic } from '../../src/metrics/statistics.js';
+import { isDrifting, STATISTICS, type Statistic } from '../../src/cka/statistic.js';
 import { TappedModel } from '../../src/model/tapped.js';
-import { createPrng, type Prng } from '../../src/reference/index.js';
-import { createWindowSet, driftToVector, vectorToDrift, DRIFT_WIDTH, type WindowSet } from '../../src/window/index.js';
+import { createPrng, type Prng } from '../../src/reference/prng.js';
+import { createWindowSet, type WindowSet } from '../../src/window/window-set.js';
+import { driftToVector, vectorToDrift, DRIFT_WIDTH } from '../../src/window/drift-vector.js';
 import { silentLogger } from '../../src/util/logger.js';
 
 export interface Scenario {

@@ -3,7 +3,7 @@
  * delays. Pure: returns text; the caller writes the files.
  */
 import { inkOn, viridis } from '../../src/plot/colormap.js';
-import { STATISTICS, type Statistic } from '../../src/metrics/statistics.js';
+import { STATISTICS, type Statistic } from '../../src/cka/statistic.js';
 import { falseAlarmRate, median, type DetectionCell, type ValidationResult } from './harness.js';
 
 const short = (layer: string): string => layer.split('/').filter(Boolean)[0] ?? layer;

@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDigits } from '../../src/demo/digits.js';
-import { STATISTICS } from '../../src/metrics/statistics.js';
+import { STATISTICS } from '../../src/cka/statistic.js';
 import { falseAlarmRate, runValidation, standardScenarios, type ValidationResult } from './harness.js';
 import { detected } from './report.js';
 

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { WindowSpec } from '../../src/window/index.js';
+import type { WindowSpec } from '../../src/window/spec.js';
 import type { Addition } from './brute.js';
 
 /** Small configurations so that rings wrap, buckets collide and additions arrive late. */

@@ -1,4 +1,4 @@
-import type { WindowSpec } from '../../src/window/index.js';
+import type { WindowSpec } from '../../src/window/spec.js';
 
 /** Test helper: the window sums recomputed from the full list of additions. */
 export interface Addition {

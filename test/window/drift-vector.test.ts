@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DRIFT_FIELDS, type DriftSums } from '../../src/cka/drift.js';
-import { DRIFT_WIDTH, driftToVector, vectorToDrift } from '../../src/window/index.js';
+import { DRIFT_WIDTH, driftToVector, vectorToDrift } from '../../src/window/drift-vector.js';
 
 describe('DriftSums <-> vector', () => {
   it('round-trips in DRIFT_FIELDS order', () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createWindowSet, type WindowSet } from '../../src/window/index.js';
+import { createWindowSet, type WindowSet } from '../../src/window/window-set.js';
 import { keyName, scenarioArb, type Scenario } from './arbitraries.js';
 import { bruteSum, bruteTotal, type Addition } from './brute.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createWindowSet } from '../../src/window/index.js';
+import { createWindowSet } from '../../src/window/window-set.js';
 
 const minute = { name: '1m', durationMs: 60_000, buckets: 6 };
 
