@@ -62,7 +62,7 @@ function rows(results: readonly DecodeResult[], size: number): Float32Array {
   const out = new Float32Array(results.length * size);
   results.forEach((r, i) => {
     if (!r.ok) throw new Error(`${r.reason}: ${r.detail}`);
-    out.set(r.sample, i * size);
+    out.set(r.value, i * size);
   });
   return out;
 }

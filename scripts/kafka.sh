@@ -33,6 +33,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib/service.sh
+source "$ROOT/scripts/lib/service.sh"
 KAFKA_VERSION="${KAFKA_VERSION:-4.1.1}"
 KAFKA_PORT="${KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
@@ -46,26 +48,10 @@ LIBS="$CACHE_DIR/libs"
 # Written last by fetch: a fetch that died half-way is redone, not trusted.
 FETCHED_MARK="$CACHE_DIR/.fetched"
 # One run dir per port, so two brokers on different ports do not collide.
-RUN_DIR="${KAFKA_RUN_DIR:-$ROOT/.cache/kafka-run-$KAFKA_PORT}"
-PID_FILE="$RUN_DIR/kafka.pid"
-LOG_FILE="$RUN_DIR/kafka.log"
-DATA_FILE="$RUN_DIR/data-dir" # holds the path of this run's temp data dir
+# It holds kafka.pid, kafka.log, data-dir (the path of this run's temp data dir).
+service_init kafka "${KAFKA_RUN_DIR:-$ROOT/.cache/kafka-run-$KAFKA_PORT}"
 
 if [[ -n "${JAVA_HOME:-}" ]]; then JAVA="$JAVA_HOME/bin/java"; else JAVA="java"; fi
-
-log() { echo "kafka.sh: $*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-# True when something accepts TCP connections on 127.0.0.1:$1 (bash's /dev/tcp,
-# so no nc/ss needed; `timeout` keeps a black-holed connect from hanging).
-port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
-
-running_pid() {
-  [[ -f "$PID_FILE" ]] || return 1
-  local pid
-  pid="$(cat "$PID_FILE")"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
-}
 
 # ---------------------------------------------------------------- fetch ----
 cmd_fetch() {
@@ -170,14 +156,10 @@ EOF
 
   # Log4j2 (Kafka 4.x) in properties form, which needs no YAML/JSON parser:
   # everything at INFO to stdout, which start() sends to the log file.
-  cat >"$RUN_DIR/log4j2.properties" <<'EOF'
-status = warn
-appender.out.type = Console
-appender.out.name = STDOUT
-appender.out.layout.type = PatternLayout
-appender.out.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.out.ref = STDOUT
+  {
+    echo "status = warn"
+    log4j2_console SYSTEM_OUT INFO
+    cat <<'EOF'
 # Per-partition state changes and request logs are noise at INFO.
 logger.state.name = state.change.logger
 logger.state.level = WARN
@@ -188,6 +170,7 @@ logger.request.level = WARN
 logger.config.name = org.apache.kafka.common.config.AbstractConfig
 logger.config.level = WARN
 EOF
+  } >"$RUN_DIR/log4j2.properties"
 
   # The readiness probe: admin client settings to fail fast (the loop
   # retries), and only its warnings and errors, on stderr, into probe.log.
@@ -195,14 +178,21 @@ EOF
 request.timeout.ms=3000
 default.api.timeout.ms=5000
 EOF
-  cat >"$RUN_DIR/probe-log4j2.properties" <<'EOF'
-appender.err.type = Console
-appender.err.name = STDERR
-appender.err.target = SYSTEM_ERR
-appender.err.layout.type = PatternLayout
-appender.err.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = WARN
-rootLogger.appenderRef.err.ref = STDERR
+  log4j2_console SYSTEM_ERR WARN >"$RUN_DIR/probe-log4j2.properties"
+}
+
+# log4j2_console TARGET LEVEL: a Log4j2 root logger at LEVEL with one console
+# appender to TARGET (SYSTEM_OUT or SYSTEM_ERR); the broker's and the probe's
+# configs differ only in these two.
+log4j2_console() {
+  cat <<EOF
+appender.console.type = Console
+appender.console.name = CONSOLE
+appender.console.target = $1
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = $2
+rootLogger.appenderRef.console.ref = CONSOLE
 EOF
 }
 
@@ -216,29 +206,12 @@ metadata_ok() {
     --command-config "$RUN_DIR/probe.properties" --list >/dev/null 2>>"$RUN_DIR/probe.log"
 }
 
-fail_start() {
-  log "error: $*"
-  log "last 40 lines of $LOG_FILE:"
-  tail -n 40 "$LOG_FILE" >&2 || true
-  cmd_stop || true
-  exit 1
-}
-
 cmd_start() {
   [[ -f "$FETCHED_MARK" ]] || die "Kafka $KAFKA_VERSION not fetched: run 'scripts/kafka.sh fetch' first"
   command -v "$JAVA" >/dev/null || die "'java' not found (need Java 17+, e.g. apt-get install openjdk-17-jre-headless)"
-  local pid
-  if pid="$(running_pid)"; then
-    die "already running (pid $pid, port $KAFKA_PORT); run 'scripts/kafka.sh stop' first"
-  fi
-  # Someone else (another checkout, another agent) on our ports: say so
-  # instead of failing later with a confusing bind error.
-  for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
-    port_open "$p" && die "port $p on 127.0.0.1 is already in use; pick another with KAFKA_PORT=..."
-  done
-
-  mkdir -p "$RUN_DIR"
-  rm -f "$PID_FILE" "$RUN_DIR/probe.log"
+  service_refuse_start "port $KAFKA_PORT" KAFKA_PORT "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"
+  service_prepare
+  rm -f "$RUN_DIR/probe.log"
   local data reuse=0
   if [[ "${KAFKA_KEEP_DATA:-0}" == 1 && -f "$DATA_FILE" && -d "$(cat "$DATA_FILE")/logs" ]]; then
     # A restart after `KAFKA_KEEP_DATA=1 stop`: the same data, already formatted.
@@ -246,8 +219,7 @@ cmd_start() {
     reuse=1
   else
     # Fresh data every run: no topic, offset or cluster id leaks between runs.
-    data="$(mktemp -d "${TMPDIR:-/tmp}/ckawatch-kafka-$KAFKA_PORT.XXXXXX")"
-    echo "$data" >"$DATA_FILE"
+    data="$(service_new_data_dir "$KAFKA_PORT")"
   fi
   write_configs "$data"
   if [[ -n "${KAFKA_EXTRA_CONFIG:-}" ]]; then
@@ -267,85 +239,46 @@ cmd_start() {
   local start=$SECONDS
   # Small heap: the machine has 2 cores and is shared; a test broker needs
   # little. TieredStopAtLevel=1 makes the short-lived format tool start faster.
-  if ((reuse)); then
-    : >"$LOG_FILE"
-  elif ! "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 -cp "$LIBS/*" \
+  # A reused data dir is already formatted. The format tool's output opens the
+  # log that service_prepare emptied.
+  if ((!reuse)) && ! "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 -cp "$LIBS/*" \
       -Dlog4j2.configurationFile="$RUN_DIR/log4j2.properties" \
       kafka.tools.StorageTool format --cluster-id "$cluster_id" \
-      --config "$RUN_DIR/server.properties" >"$LOG_FILE" 2>&1; then
+      --config "$RUN_DIR/server.properties" >>"$LOG_FILE" 2>&1; then
     cat "$LOG_FILE" >&2
     die "formatting the data dir with kafka.tools.StorageTool failed"
   fi
 
-  # setsid: the broker gets its own session, so a Ctrl-C in the terminal that
-  # ran this script does not kill it; `stop` does.
   # shellcheck disable=SC2086 # KAFKA_HEAP is a list of JVM flags: split it
-  setsid "$JAVA" $KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+  service_launch "$JAVA" $KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$RUN_DIR/log4j2.properties" \
-    -cp "$LIBS/*" kafka.Kafka "$RUN_DIR/server.properties" \
-    >>"$LOG_FILE" 2>&1 </dev/null &
-  echo $! >"$PID_FILE"
-  pid=$!
-  log "started Kafka $KAFKA_VERSION (pid $pid) on 127.0.0.1:$KAFKA_PORT, $( ((reuse)) && echo "restarted on its kept data" || echo "cluster id $cluster_id"), data $data"
+    -cp "$LIBS/*" kafka.Kafka "$RUN_DIR/server.properties"
+  log "started Kafka $KAFKA_VERSION (pid $SERVICE_PID) on 127.0.0.1:$KAFKA_PORT, $( ((reuse)) && echo "restarted on its kept data" || echo "cluster id $cluster_id"), data $data"
 
-  # Bounded wait: first the port, then a real Metadata round trip.
+  # Bounded wait, one deadline for both: first the port, then a real Metadata
+  # round trip (each probe is a JVM: poll it less often).
   local deadline=$((SECONDS + KAFKA_START_TIMEOUT))
-  while ! port_open "$KAFKA_PORT"; do
-    kill -0 "$pid" 2>/dev/null || fail_start "the broker exited during start-up"
-    ((SECONDS < deadline)) || fail_start "port $KAFKA_PORT not open after ${KAFKA_START_TIMEOUT}s"
-    sleep 0.5
-  done
-  until metadata_ok; do
-    kill -0 "$pid" 2>/dev/null || fail_start "the broker exited during start-up"
-    ((SECONDS < deadline)) || fail_start "no Metadata answer after ${KAFKA_START_TIMEOUT}s (probe errors: $RUN_DIR/probe.log)"
-    sleep 1
-  done
+  service_wait_until "$deadline" 0.5 "port $KAFKA_PORT not open after ${KAFKA_START_TIMEOUT}s" port_open "$KAFKA_PORT"
+  service_wait_until "$deadline" 1 "no Metadata answer after ${KAFKA_START_TIMEOUT}s (probe errors: $RUN_DIR/probe.log)" metadata_ok
   log "ready in $((SECONDS - start))s (log: ${LOG_FILE#"$ROOT"/}); tests use CKAWATCH_TEST_BROKERS=127.0.0.1:$KAFKA_PORT"
 }
 
 # ----------------------------------------------------------------- stop ----
 cmd_stop() {
-  local pid
-  if pid="$(running_pid)"; then
-    # SIGTERM runs the broker's shutdown hook; the data is discarded anyway,
-    # so after 20 s a SIGKILL is fine.
-    kill "$pid" 2>/dev/null || true
-    local i
-    for ((i = 0; i < 40; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.5
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      log "pid $pid still alive after 20s, sending SIGKILL"
-      kill -9 "$pid" 2>/dev/null || true
-      while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
-    fi
-    log "stopped (pid $pid)"
-  else
-    log "not running"
-  fi
-  rm -f "$PID_FILE"
+  # SIGTERM runs the broker's shutdown hook; the data is discarded anyway
+  # (unless kept), so after 20 s a SIGKILL is fine.
+  service_stop 20
   if [[ "${KAFKA_KEEP_DATA:-0}" == 1 ]]; then
     if [[ -f "$DATA_FILE" ]]; then log "kept the data dir $(cat "$DATA_FILE") (KAFKA_KEEP_DATA=1)"; fi
-  elif [[ -f "$DATA_FILE" ]]; then
-    local data
-    data="$(cat "$DATA_FILE")"
-    # Only ever delete a dir this script made (guards against an edited file).
-    [[ "$data" == *"/ckawatch-kafka-"* ]] && rm -rf "$data"
-    rm -f "$DATA_FILE"
+  else
+    service_remove_data_dir
   fi
 }
 
 # --------------------------------------------------------------- status ----
 cmd_status() {
-  local pid
-  if pid="$(running_pid)"; then
-    echo "running: pid $pid, 127.0.0.1:$KAFKA_PORT, data $(cat "$DATA_FILE" 2>/dev/null), log $LOG_FILE"
-  else
-    echo "not running (port $KAFKA_PORT)"
-    return 3
-  fi
+  service_status "127.0.0.1:$KAFKA_PORT, data $(cat "$DATA_FILE" 2>/dev/null), log $LOG_FILE" "port $KAFKA_PORT"
 }
 
 case "${1:-}" in

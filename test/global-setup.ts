@@ -16,7 +16,8 @@
  */
 import { join, relative, resolve } from 'node:path';
 import { parseCLI } from 'vitest/node';
-import { buildIfStale, ensureBroker, listFiles, ROOT } from './helpers/services.js';
+import { ROOT } from './helpers/fixtures.js';
+import { buildIfStale, ensureBroker, listFiles } from './helpers/services.js';
 
 export default async function setup(): Promise<() => Promise<void>> {
   if (!servicesNeeded()) return async () => undefined;

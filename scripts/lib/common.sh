@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by .ci/run and scripts/*.sh: sourced, never run.
 #
 # Why a helper for "print a tool's version": `tool --version | head -n 1` under

@@ -1,18 +1,23 @@
 /**
  * From the validated config to the daemon's parts, one constructor each: the HTTP
- * server's security options, the tapped model, the reference and its calibrator, paired
+ * server with the built-in page, the tapped model, the reference and its calibrator, paired
  * mode, and the pipeline's edges. Daemon (daemon.ts) orders them and owns their lives.
  */
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { Config } from '../config/schema.js';
 import { loadReferenceVersion } from '../decode/reference.js';
-import type { MetricsServerOptions } from '../http/server.js';
+import type { Registry } from 'prom-client';
+import type { Readiness } from '../http/routes.js';
+import { MetricsServer } from '../http/server.js';
 import type { Metrics } from '../metrics/index.js';
 import { TappedModel } from '../model/tapped.js';
 import { modelInputOptions } from '../decode/input.js';
+import { createStatusPage, type StatusPage } from '../page/index.js';
+import type { ScoreRow } from '../page/rows.js';
 import type { Source } from '../source/source.js';
 import type { Logger } from '../util/logger.js';
+import { VERSION } from '../util/version.js';
 import { driftToVector } from '../window/drift-vector.js';
 import type { WindowSet } from '../window/window-set.js';
 import type { WindowSpec } from '../window/spec.js';
@@ -21,13 +26,35 @@ import type { Counters, PipelineDeps } from './pipeline.js';
 import { Calibrator } from './reference.js';
 import { checkPin, sha256File } from './startup.js';
 
-/** basicAuth and TLS of the metrics server, with the PEM files read and the password revealed here only. */
-export async function serverSecurity(config: Config): Promise<Pick<MetricsServerOptions, 'basicAuth' | 'tls'>> {
+/**
+ * The metrics server on config.metrics (basic auth and TLS, the password revealed here only)
+ * with the built-in page (GET / and /api/scores), whose history `page.sample()` fills.
+ */
+export async function openServer(
+  config: Config,
+  o: { readonly registry: Registry; readonly rows: () => readonly ScoreRow[]; readonly ready: () => Readiness; readonly now: () => number; readonly logger: Logger },
+): Promise<{ server: MetricsServer; page: StatusPage }> {
   const { basicAuth, tls } = config.metrics;
-  return {
+  const page = createStatusPage({
+    rows: o.rows,
+    now: o.now,
+    version: VERSION,
+    onError: (err) => o.logger.warn({ err }, 'status page history sample failed'),
+  });
+  const server = await MetricsServer.create({
+    routes: page.routes,
+    host: config.metrics.host,
+    port: config.metrics.port,
+    registry: o.registry,
+    // Scrapes within 250 ms share one rendering: a scrape storm costs consumption little.
+    metricsCacheMs: 250,
+    ready: o.ready,
+    logger: o.logger,
     ...(basicAuth ? { basicAuth: { username: basicAuth.username, password: basicAuth.password.reveal() } } : {}),
     ...(tls ? { tls: { cert: await readFile(tls.cert, 'utf8'), key: await readFile(tls.key, 'utf8') } } : {}),
-  };
+  });
+  o.logger.info({ url: server.url }, 'serving /metrics, /healthz, /readyz');
+  return { server, page };
 }
 
 /** The model file's digest (checked against model.sha256 when pinned) and the model opened with its taps. */

@@ -3,20 +3,19 @@ import { driftScores, type DriftSums } from '../cka/drift.js';
 import type { Config } from '../config/schema.js';
 import { createInputDecoder } from '../decode/input.js';
 import { decodeRecords } from '../decode/records.js';
-import { MetricsServer } from '../http/server.js';
+import type { MetricsServer } from '../http/server.js';
 import type { Readiness } from '../http/routes.js';
 import { createMetrics, type Metrics, type WindowScore } from '../metrics/index.js';
 import type { TappedModel } from '../model/tapped.js';
-import { createStatusPage } from '../page/index.js';
 import type { ScoreRow } from '../page/rows.js';
 import { createSource } from '../source/from-config.js';
 import type { Source } from '../source/source.js';
-import { createCheckpointSchedule, type CheckpointSchedule } from '../state/schedule.js';
+import { createSchedule, type Schedule } from '../util/schedule.js';
 import type { Logger } from '../util/logger.js';
 import { ONNXRUNTIME_VERSION, VERSION } from '../util/version.js';
 import { createWindowSet, type WindowSet } from '../window/window-set.js';
 import { vectorToDrift, DRIFT_WIDTH } from '../window/drift-vector.js';
-import { counterSeed, openCalibrator, openModel, openPaired, pipelineDeps, serverSecurity, type DeadLetter } from './assemble.js';
+import { counterSeed, openCalibrator, openModel, openPaired, openServer, pipelineDeps, type DeadLetter } from './assemble.js';
 import { CheckpointStore, type CheckpointBody } from './checkpointing.js';
 import type { PairedMode } from './paired.js';
 import { Pipeline } from './pipeline.js';
@@ -55,7 +54,7 @@ export class Daemon {
   #windows: WindowSet | null = null;
   #pipeline: Pipeline | null = null;
   #source: Source | null = null;
-  #schedule: CheckpointSchedule | null = null;
+  #schedule: Schedule | null = null;
   #timers: NodeJS.Timeout[] = [];
   /** Stops the image preprocessing threads, if any. */
   #closeDecoder: () => Promise<void> = async () => undefined;
@@ -132,26 +131,15 @@ export class Daemon {
       build: { version: VERSION, node: process.version, onnxruntime: ONNXRUNTIME_VERSION },
       logger: this.#log,
     });
-    // The built-in page (GET / and /api/scores): a heatmap of the last minutes, sampled by a timer.
-    const page = createStatusPage({
-      rows: () => this.rows(),
-      now: this.#now,
-      version: VERSION,
-      onError: (err) => this.#log.warn({ err }, 'status page history sample failed'),
-    });
-    this.#every(page.intervalMs, async () => page.sample());
-    this.#server = await MetricsServer.create({
-      routes: page.routes,
-      host: config.metrics.host,
-      port: config.metrics.port,
+    const { server, page } = await openServer(config, {
       registry: this.#metrics.registry,
-      // Scrapes within 250 ms share one rendering: a scrape storm costs consumption little.
-      metricsCacheMs: 250,
+      rows: () => this.rows(),
       ready: () => this.readiness(),
+      now: this.#now,
       logger: this.#log,
-      ...(await serverSecurity(config)),
     });
-    this.#log.info({ url: this.#server.url }, 'serving /metrics, /healthz, /readyz');
+    this.#server = server;
+    this.#every(page.intervalMs, async () => page.sample());
 
     const { model, sha256: modelSha256 } = await openModel(config, this.#log);
     this.#model = model;
@@ -236,7 +224,7 @@ export class Daemon {
         this.#metrics.consumerLag.set({ topic: source.topic, partition: String(partition) }, lag);
       }
     });
-    this.#schedule = createCheckpointSchedule(config.checkpoint.schedule, () => this.checkpoint(), {
+    this.#schedule = createSchedule(config.checkpoint.schedule, () => this.checkpoint(), {
       onError: (err) => this.#log.error({ err }, 'checkpoint failed'),
       logger: this.#log,
     });

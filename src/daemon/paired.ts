@@ -3,7 +3,7 @@ import { pairedBatch, type PairedSums } from '../cka/paired.js';
 import type { Config } from '../config/schema.js';
 import { ModelError, StatisticsError } from '../errors/index.js';
 import type { Logger } from '../util/logger.js';
-import type { PairedScore } from '../metrics/paired-gauges.js';
+import type { PairedScore } from '../metrics/index.js';
 import { readModel } from '../model/graph/onnx-file.js';
 import { indexGraph } from '../model/graph/graph-index.js';
 import { TappedModel } from '../model/tapped.js';

@@ -3,6 +3,7 @@ import { MIN_SAMPLES, type Gram } from '../cka/gram.js';
 import { StatisticsError } from '../errors/index.js';
 import { advance, cloneOffsets, nextOffset, type OffsetMap } from '../source/offsets.js';
 import type { SourceRecord } from '../source/source.js';
+import type { Result } from '../io/result.js';
 
 /*
  * The daemon's core loop, with every edge injected (source, model, clock, windows):
@@ -25,7 +26,8 @@ import type { SourceRecord } from '../source/source.js';
  * makes redelivery (rebalances, seeks, restarts) harmless.
  */
 
-export type Decoded = { ok: true; sample: Float32Array } | { ok: false; reason: string; detail: string };
+/** A decoded message: the sample, or the reason (a label of ckawatch_rejected_total) it was refused. */
+export type Decoded = Result<Float32Array, string>;
 
 type Entry =
   | { readonly topic: string; readonly partition: number; readonly offset: number; readonly sample: Float32Array }
@@ -129,7 +131,7 @@ export class Pipeline {
   /**
    * Decodes records into the FIFO. Cheap and synchronous; `process` does the work.
    * `decoded`, when given, holds each record's result already (decoders that are async,
-   * such as images, run before this over the whole batch; see preprocess/decode-all.ts).
+   * such as images, run before this over the whole batch; see decode/records.ts).
    */
   accept(records: Iterable<SourceRecord>, decoded?: readonly Decoded[]): void {
     let index = -1;
@@ -146,7 +148,7 @@ export class Pipeline {
         : { ok: false, reason: 'empty', detail: 'message has no value' });
       const { topic, partition, offset } = record;
       if (result.ok) {
-        this.#queue.push({ topic, partition, offset, sample: result.sample });
+        this.#queue.push({ topic, partition, offset, sample: result.value });
         this.#good += 1;
       } else {
         this.#deps.onReject?.(record, result.reason, result.detail);

@@ -7,7 +7,7 @@ import type { TappedModel } from '../model/tapped.js';
 import { createSampler, type ReferenceSampler } from '../reference/sampler.js';
 import { loadReference } from '../reference/load.js';
 import type { Reference } from '../reference/reference.js';
-import { createCheckpointSchedule, type CheckpointSchedule } from '../state/schedule.js';
+import { createSchedule, type Schedule } from '../util/schedule.js';
 import type { Logger } from '../util/logger.js';
 import { rbfGammas, sha256File } from './startup.js';
 
@@ -62,7 +62,7 @@ export class Calibrator {
   readonly #o: CalibratorOptions;
   #state: ReferenceState;
   #stored: StoredCalibration | null = null;
-  #schedule: CheckpointSchedule | null = null;
+  #schedule: Schedule | null = null;
   readonly #stopping = new AbortController();
 
   private constructor(options: CalibratorOptions, state: ReferenceState) {
@@ -121,7 +121,7 @@ export class Calibrator {
     const expression = this.#o.schedule;
     if (expression === undefined || this.#schedule) return;
     const { logger } = this.#o;
-    this.#schedule = createCheckpointSchedule(
+    this.#schedule = createSchedule(
       expression,
       async () => {
         await this.checkReference(swap);

@@ -1,3 +1,4 @@
+import { ok } from '../io/result.js';
 import { reject, type DecodeResult } from './types.js';
 
 /**
@@ -8,5 +9,5 @@ export function acceptFinite(sample: Float32Array): DecodeResult {
   for (let i = 0; i < sample.length; i++) {
     if (!Number.isFinite(sample[i]!)) return reject('not_finite', `value ${sample[i]} at index ${i}`);
   }
-  return { ok: true, sample };
+  return ok(sample);
 }

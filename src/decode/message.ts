@@ -22,6 +22,7 @@ import { decodeRaw } from './raw.js';
 
 import { reject, type AsyncDecoder, type Decoder, type DecoderOptions, type DecodeResult } from './types.js';
 import { HARD_MAX_MESSAGE_BYTES } from '../config/vocabulary.js';
+import { ok } from '../io/result.js';
 
 /**
  * Message decoding, the first thing a Kafka message meets:
@@ -127,10 +128,10 @@ export function createMessageDecoder(options: MessageDecoderOptions): MessageDec
           for (const part of parts) {
             const result = part(bytes);
             if (!result.ok) return result;
-            sample.set(result.sample, offset);
-            offset += result.sample.length;
+            sample.set(result.value, offset);
+            offset += result.value.length;
           }
-          return { ok: true, sample };
+          return ok(sample);
         },
       };
     }
@@ -142,7 +143,7 @@ function integersOnly(decode: Decoder, name: string): Decoder {
   return (bytes): DecodeResult => {
     const result = decode(bytes);
     if (!result.ok) return result;
-    const bad = result.sample.findIndex((v) => !Number.isInteger(v) || Math.abs(v) >= 2 ** 24);
-    return bad < 0 ? result : reject('wrong_dtype', `input '${name}' takes integers below 2^24, found ${result.sample[bad]} at index ${bad}`);
+    const bad = result.value.findIndex((v) => !Number.isInteger(v) || Math.abs(v) >= 2 ** 24);
+    return bad < 0 ? result : reject('wrong_dtype', `input '${name}' takes integers below 2^24, found ${result.value[bad]} at index ${bad}`);
   };
 }

@@ -61,8 +61,8 @@ export async function preprocessReference(name: string, items: readonly RawItem[
   const data = new Float32Array(items.length * sampleSize);
   results.forEach((result, i) => {
     if (!result.ok) throw new DataError(`reference ${name}, ${items[i]!.name}: rejected as ${result.reason} (${result.detail}); every reference sample must decode`);
-    if (result.sample.length !== sampleSize) throw new DataError(`reference ${name}, ${items[i]!.name}: ${result.sample.length} values, expected ${sampleSize}`);
-    data.set(result.sample, i * sampleSize);
+    if (result.value.length !== sampleSize) throw new DataError(`reference ${name}, ${items[i]!.name}: ${result.value.length} values, expected ${sampleSize}`);
+    data.set(result.value, i * sampleSize);
   });
   return { name, count: items.length, sampleShape: [...sampleShape], sampleSize, data };
 }

@@ -1,4 +1,5 @@
 import { type Encoding } from '../config/vocabulary.js';
+import { fail, type Result } from '../io/result.js';
 /**
  * What a message decoder gives back. A bad message is an expected event in a
  * long-running consumer, so it is a value, not an exception: the daemon counts it by
@@ -25,7 +26,7 @@ export const REJECT_REASONS = [
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
-export type DecodeResult = { ok: true; sample: Float32Array } | { ok: false; reason: RejectReason; detail: string };
+export type DecodeResult = Result<Float32Array, RejectReason>;
 
 /** Turns one message value into one sample of the model input (batch dimension excluded). */
 export type Decoder = (bytes: Uint8Array) => DecodeResult;
@@ -44,7 +45,7 @@ export interface DecoderOptions {
 }
 
 export function reject(reason: RejectReason, detail: string): DecodeResult {
-  return { ok: false, reason, detail };
+  return fail(reason, detail);
 }
 
 export function formatShape(shape: readonly number[]): string {

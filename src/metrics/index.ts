@@ -7,8 +7,7 @@ import { createPairedRefresh, type PairedSource } from './paired-gauges.js';
 import { createWindowRefresh, type LateSource, type ScoreSource } from './window-gauges.js';
 import type { PrecisionReport } from '../model/tapped.js';
 
-export { counterSeedSchema, type CounterSeed } from './counter-seed.js';
-export { DURATION_BUCKETS } from './definitions.js';
+export type { CounterSeed } from './counter-seed.js';
 
 export type { LateSource, ScoreSource, WindowScore } from './window-gauges.js';
 export type { PairedScore, PairedSource } from './paired-gauges.js';

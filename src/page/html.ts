@@ -1,4 +1,10 @@
-import { CLIENT_SCRIPT } from './client.js';
+import { readFileSync } from 'node:fs';
+
+/**
+ * The page's script (client.js beside this file: plain browser JavaScript, type-checked by
+ * `npm run lint`), read once at start-up. The build copies it next to dist/page/html.js.
+ */
+const CLIENT_SCRIPT = readFileSync(new URL('./client.js', import.meta.url), 'utf8');
 
 /**
  * The page at GET /: one self-contained HTML document (inline CSS and script, no external

@@ -1,6 +1,6 @@
 /** Synthetic null batch sums for the calibration tests: iid, skewed like the real ones, seeded. */
 import type { DriftSums } from '../../src/cka/drift.js';
-import { rng } from '../cka/linalg.js';
+import { rng } from '../helpers/random.js';
 
 export function nullBatches(seed: number, count: number, shift = 0): DriftSums[] {
   const u = rng(seed);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { addDrift, driftBatch, driftScores, EMPTY_DRIFT, medianGamma, type DriftSums } from '../../src/cka/drift.js';
 import { gramOf } from '../../src/cka/gram.js';
-import { matmul, normals, rows, stack } from './linalg.js';
+import { matmul, normals, rows, stack } from '../helpers/linalg.js';
 
 /** Sample covariance (unbiased) and mean of n rows of width d. */
 function moments(x: Float64Array, n: number, d: number): { mean: Float64Array; cov: Float64Array } {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { gramOf } from '../../src/cka/gram.js';
 import { hsic, hsicSong, uCenter } from '../../src/cka/hsic.js';
 import { StatisticsError } from '../../src/errors/index.js';
-import { normals, rawGram } from './linalg.js';
+import { normalGram, normals, rawGram } from '../helpers/linalg.js';
 
 const shapes = fc.record({
   n: fc.integer({ min: 4, max: 24 }),
@@ -16,8 +16,8 @@ describe('unbiased HSIC', () => {
   it('Song form equals the U-centering form', () => {
     fc.assert(
       fc.property(shapes, ({ n, d, e, seed }) => {
-        const k = rawGram(normals(seed, n * d), n, d);
-        const l = rawGram(normals(seed + 1, n * e), n, e);
+        const k = normalGram(seed, n, d);
+        const l = normalGram(seed + 1, n, e);
         const song = hsicSong(k, l);
         const u = hsic(k, l);
         expect(Math.abs(song - u)).toBeLessThanOrEqual(1e-9 * (1 + Math.abs(song)));
@@ -68,12 +68,12 @@ describe('unbiased HSIC', () => {
   });
 
   it('rejects n < 4, mismatched sizes and non-finite values with clear errors', () => {
-    const g3 = rawGram(normals(1, 6), 3, 2);
+    const g3 = normalGram(1, 3, 2);
     expect(() => hsic(g3, g3)).toThrowErrorMatchingInlineSnapshot(
       `[StatisticsError: K: needs at least 4 samples for an unbiased estimate, got 3]`,
     );
-    const g5 = rawGram(normals(1, 10), 5, 2);
-    const g6 = rawGram(normals(1, 12), 6, 2);
+    const g5 = normalGram(1, 5, 2);
+    const g6 = normalGram(1, 6, 2);
     expect(() => hsic(g5, g6)).toThrowErrorMatchingInlineSnapshot(
       `[StatisticsError: HSIC needs Grams of the same samples: got 5 and 6 rows]`,
     );

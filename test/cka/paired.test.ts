@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { addPaired, CkaMatrix, EMPTY_PAIRED, pairedBatch, pairedCka } from '../../src/cka/paired.js';
 import type { Gram } from '../../src/cka/gram.js';
-import { matmul, normals, orthogonal, rawGram, rows } from './linalg.js';
+import { matmul, normalGram, normals, orthogonal, rawGram, rows } from '../helpers/linalg.js';
 
 const cka = (k: Gram, l: Gram): number => pairedCka(pairedBatch(k, l))!;
 
@@ -23,7 +23,7 @@ describe('paired CKA', () => {
   it('CKA(X, X) = 1 to 1e-9', () => {
     fc.assert(
       fc.property(cases, ({ n, d, seed }) => {
-        const k = rawGram(normals(seed, n * d), n, d);
+        const k = normalGram(seed, n, d);
         expect(Math.abs(cka(k, k) - 1)).toBeLessThan(1e-9);
       }),
     );
@@ -88,8 +88,8 @@ describe('paired CKA', () => {
 describe('CkaMatrix', () => {
   it('matches cell-by-cell paired sums and shares work when both models are the same', () => {
     const n = 16;
-    const layers = [2, 3, 5].map((d, i) => rawGram(normals(40 + i, n * d), n, d));
-    const other = [4, 1].map((d, i) => rawGram(normals(50 + i, n * d), n, d));
+    const layers = [2, 3, 5].map((d, i) => normalGram(40 + i, n, d));
+    const other = [4, 1].map((d, i) => normalGram(50 + i, n, d));
     const m = new CkaMatrix(3, 2);
     m.add(layers, other);
     m.add(layers, other);

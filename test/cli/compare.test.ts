@@ -4,11 +4,12 @@
  * result file, the heatmap files, drift mode, positional pairing's warning, and what bad
  * input gives: one line on stderr naming the problem, exit status 2, no stack trace.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, DIGITS, ensureBuilt, loadDigits, model, REPO, rotate90, withNoise, writeSamples } from './helpers.js';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cli, loadDigits, rotate90, withNoise } from '../helpers/cli.js';
+import { useTempDir } from '../helpers/files.js';
+import { DIGITS_DATA, modelFixture, ROOT, tinyModel } from '../helpers/fixtures.js';
+import { buildIfStale } from '../helpers/services.js';
 
 interface ParityFixture {
   readonly model1_onnx_layers: string[];
@@ -24,33 +25,28 @@ interface DriftRow {
   readonly rbf_gamma: number;
 }
 
-const fixture = JSON.parse(readFileSync(`${REPO}/test/fixtures/parity/torch_cka_digits.json`, 'utf8')) as ParityFixture;
-const CNN = model('digits-cnn');
-const CNN_B = model('digits-cnn-b');
+const fixture = JSON.parse(readFileSync(`${ROOT}/test/fixtures/parity/torch_cka_digits.json`, 'utf8')) as ParityFixture;
+const CNN = modelFixture('digits-cnn.onnx');
+const CNN_B = modelFixture('digits-cnn-b.onnx');
 
-let tmp: string;
-const file = (name: string): string => join(tmp, name);
-const readJson = (name: string): Record<string, unknown> => JSON.parse(readFileSync(file(name), 'utf8')) as Record<string, unknown>;
+const tmp = useTempDir('ckawatch-cli-');
+const readJson = (name: string): Record<string, unknown> => JSON.parse(readFileSync(tmp.path(name), 'utf8')) as Record<string, unknown>;
 
-beforeAll(() => {
-  ensureBuilt();
-  tmp = mkdtempSync(join(tmpdir(), 'ckawatch-cli-'));
+beforeAll(async () => {
+  await buildIfStale();
   const { data } = loadDigits();
   const half = 128 * 784;
-  writeSamples(file('clean-a.npy'), data.slice(0, half));
-  writeSamples(file('clean-b.npy'), data.slice(half));
-  writeSamples(file('rotated.npy'), rotate90(data.slice(half)));
-  writeSamples(file('noisy.npy'), withNoise(data.slice(half), 0.8));
-  writeSamples(file('three.npy'), data.slice(0, 3 * 784));
-  writeSamples(file('colour-32px.npy'), new Float32Array(8 * 3 * 32 * 32), [8, 3, 32, 32]);
-  writeFileSync(file('corrupt.npy'), Buffer.concat([Buffer.from('\x93NUMPY\x01\x00', 'latin1'), Buffer.from('v\x00{garbage')]));
+  const digits = (name: string, images: Float32Array): string => tmp.npy(name, images, [images.length / 784, 1, 28, 28]);
+  digits('clean-a.npy', data.slice(0, half));
+  digits('clean-b.npy', data.slice(half));
+  digits('rotated.npy', rotate90(data.slice(half)));
+  digits('noisy.npy', withNoise(data.slice(half), 0.8));
+  digits('three.npy', data.slice(0, 3 * 784));
+  tmp.npy('colour-32px.npy', new Float32Array(8 * 3 * 32 * 32), [8, 3, 32, 32]);
+  writeFileSync(tmp.path('corrupt.npy'), Buffer.concat([Buffer.from('\x93NUMPY\x01\x00', 'latin1'), Buffer.from('v\x00{garbage')]));
   // A valid header whose data section was cut short (a half-copied file).
-  const whole = readFileSync(DIGITS);
-  writeFileSync(file('truncated.npy'), whole.subarray(0, whole.length - 1000));
-});
-
-afterAll(() => {
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  const whole = readFileSync(DIGITS_DATA);
+  writeFileSync(tmp.path('truncated.npy'), whole.subarray(0, whole.length - 1000));
 });
 
 describe('ckawatch compare: two models (torch_cka\'s compare)', () => {
@@ -61,16 +57,16 @@ describe('ckawatch compare: two models (torch_cka\'s compare)', () => {
 
   beforeAll(async () => {
     run = await cli([
-      'compare', '--model-a', CNN, '--model-b', CNN_B, '--data', DIGITS,
+      'compare', '--model-a', CNN, '--model-b', CNN_B, '--data', DIGITS_DATA,
       '--layers-a', fixture.model1_onnx_layers.join(','), '--layers-b', layersB.join(','),
-      '--batch-size', '32', '--out', file('paired.json'), '--plot', file('paired.svg'),
+      '--batch-size', '32', '--out', tmp.path('paired.json'), '--plot', tmp.path('paired.svg'),
     ]);
   });
 
   it('exits 0 and prints where it wrote, with nothing on stderr (no progress bar when stderr is not a TTY)', () => {
     expect(run.code).toBe(0);
     expect(run.stderr).toBe('');
-    expect(run.stdout.replaceAll(tmp, '<tmp>')).toMatchInlineSnapshot(`
+    expect(run.stdout.replaceAll(tmp.dir, '<tmp>')).toMatchInlineSnapshot(`
       "wrote <tmp>/paired.json and <tmp>/paired.svg (provider cpu)
       "
     `);
@@ -119,7 +115,7 @@ describe('ckawatch compare: two models (torch_cka\'s compare)', () => {
   });
 
   it('--plot .svg writes an SVG heatmap with every layer name', () => {
-    const svg = readFileSync(file('paired.svg'), 'utf8');
+    const svg = readFileSync(tmp.path('paired.svg'), 'utf8');
     expect(svg.startsWith('<svg ')).toBe(true);
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
     expect(svg).toContain('CKA: digits-cnn vs digits-cnn-b on digits-test-256');
@@ -128,20 +124,20 @@ describe('ckawatch compare: two models (torch_cka\'s compare)', () => {
 
   it('--plot .png writes a PNG', async () => {
     const { code, stderr } = await cli([
-      'compare', '--model-a', CNN, '--model-b', CNN_B, '--data', DIGITS, '--batch-size', '64',
-      '--out', file('paired-png.json'), '--plot', file('paired.png'),
+      'compare', '--model-a', CNN, '--model-b', CNN_B, '--data', DIGITS_DATA, '--batch-size', '64',
+      '--out', tmp.path('paired-png.json'), '--plot', tmp.path('paired.png'),
     ]);
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
-    const png = readFileSync(file('paired.png'));
+    const png = readFileSync(tmp.path('paired.png'));
     expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
-    expect(statSync(file('paired.png')).size).toBeGreaterThan(1000);
+    expect(statSync(tmp.path('paired.png')).size).toBeGreaterThan(1000);
     // IHDR: width and height, big-endian, right after the signature and chunk header.
     expect(png.readUInt32BE(16)).toBeGreaterThan(100);
     expect(png.readUInt32BE(20)).toBeGreaterThan(100);
   });
 
   it('one model and no --model-b: its default layers (those `ckawatch layers` marks) against themselves, 1 on the diagonal', async () => {
-    const { code } = await cli(['compare', '--model-a', CNN, '--data', DIGITS, '--out', file('self.json')]);
+    const { code } = await cli(['compare', '--model-a', CNN, '--data', DIGITS_DATA, '--out', tmp.path('self.json')]);
     expect(code).toBe(0);
     const result = readJson('self.json');
     const layers = await cli(['layers', CNN, '--json']);
@@ -159,8 +155,8 @@ describe('ckawatch compare: two models (torch_cka\'s compare)', () => {
 
   it('--layers-b without --model-b: those layers of the same model as the columns', async () => {
     const { code } = await cli([
-      'compare', '--model-a', CNN, '--data', DIGITS, '--layers-a', fixture.model1_onnx_layers.join(','),
-      '--layers-b', 'logits', '--batch-size', '32', '--out', file('layers-b.json'),
+      'compare', '--model-a', CNN, '--data', DIGITS_DATA, '--layers-a', fixture.model1_onnx_layers.join(','),
+      '--layers-b', 'logits', '--batch-size', '32', '--out', tmp.path('layers-b.json'),
     ]);
     expect(code).toBe(0);
     const result = readJson('layers-b.json');
@@ -175,7 +171,7 @@ describe('ckawatch compare: one model, two data sets (drift)', () => {
   const drift = async (name: string): Promise<DriftRow[]> => {
     const out = `drift-${name}.json`;
     const { code, stderr } = await cli([
-      'compare', '--model-a', CNN, '--data', file('clean-a.npy'), '--data-b', file(`${name}.npy`), '--batch-size', '32', '--out', file(out),
+      'compare', '--model-a', CNN, '--data', tmp.path('clean-a.npy'), '--data-b', tmp.path(`${name}.npy`), '--batch-size', '32', '--out', tmp.path(out),
     ]);
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     const result = readJson(out);
@@ -224,7 +220,7 @@ describe('ckawatch compare: one model, two data sets (drift)', () => {
   });
 
   it('the same file twice: a warning that the statistics need independent samples', async () => {
-    const { code, stderr } = await cli(['compare', '--model-a', CNN, '--data', DIGITS, '--data-b', DIGITS, '--out', file('same.json')]);
+    const { code, stderr } = await cli(['compare', '--model-a', CNN, '--data', DIGITS_DATA, '--data-b', DIGITS_DATA, '--out', tmp.path('same.json')]);
     expect(code).toBe(0);
     expect(stderr).toMatchInlineSnapshot(`
       "ckawatch: warning: --data and --data-b hold the same samples in the same order: the drift statistics assume independent samples, so here cka comes out above 1 and MMD^2 below 0; compare disjoint sets (say, two halves of a clean set)
@@ -234,8 +230,8 @@ describe('ckawatch compare: one model, two data sets (drift)', () => {
 
   it('--positional-pairing runs torch_cka\'s row-by-row pairing and prints why it is blind to drift', async () => {
     const { code, stderr } = await cli([
-      'compare', '--model-a', CNN, '--data', file('clean-a.npy'), '--data-b', file('rotated.npy'),
-      '--positional-pairing', '--batch-size', '32', '--out', file('positional.json'),
+      'compare', '--model-a', CNN, '--data', tmp.path('clean-a.npy'), '--data-b', tmp.path('rotated.npy'),
+      '--positional-pairing', '--batch-size', '32', '--out', tmp.path('positional.json'),
     ]);
     expect(code).toBe(0);
     expect(stderr.trimEnd().split('\n')).toHaveLength(1);
@@ -258,47 +254,47 @@ async function failure(args: readonly string[]): Promise<string> {
   expect(stderr).not.toMatch(/internal error/);
   expect(code).toBe(2);
   expect(stdout).toBe('');
-  return lines[0]!.replaceAll(tmp, '<tmp>').replaceAll(REPO, '<repo>');
+  return lines[0]!.replaceAll(tmp.dir, '<tmp>').replaceAll(ROOT, '<repo>');
 }
 
 describe('ckawatch compare: bad input gives one line naming the problem and exit status 2', () => {
-  const out = (): string[] => ['--out', file('bad.json')];
+  const out = (): string[] => ['--out', tmp.path('bad.json')];
 
   it('a layer name the model does not have (with the near names)', async () => {
-    expect(await failure(['--model-a', CNN, '--data', DIGITS, '--layers-a', '/conv1/Conv_outptu_0', ...out()])).toMatchInlineSnapshot(`"ckawatch: the model has no tensor named '/conv1/Conv_outptu_0' (did you mean '/conv1/Conv_output_0', '/conv2/Conv_output_0'?); run 'ckawatch layers MODEL' to list the layer names"`);
+    expect(await failure(['--model-a', CNN, '--data', DIGITS_DATA, '--layers-a', '/conv1/Conv_outptu_0', ...out()])).toMatchInlineSnapshot(`"ckawatch: the model has no tensor named '/conv1/Conv_outptu_0' (did you mean '/conv1/Conv_output_0', '/conv2/Conv_output_0'?); run 'ckawatch layers MODEL' to list the layer names"`);
   });
 
   it('a layer name model B does not have: the message says which model', async () => {
-    expect(await failure(['--model-a', CNN, '--model-b', CNN_B, '--data', DIGITS, '--layers-b', 'fc9', ...out()])).toMatchInlineSnapshot(`"ckawatch: --model-b: the model has no tensor named 'fc9'; run 'ckawatch layers MODEL' to list the layer names"`);
+    expect(await failure(['--model-a', CNN, '--model-b', CNN_B, '--data', DIGITS_DATA, '--layers-b', 'fc9', ...out()])).toMatchInlineSnapshot(`"ckawatch: --model-b: the model has no tensor named 'fc9'; run 'ckawatch layers MODEL' to list the layer names"`);
   });
 
   it('two models that take different samples', async () => {
-    const tiny = `${REPO}/test/fixtures/tiny/tiny-resnet-op13.onnx`;
-    expect(await failure(['--model-a', CNN, '--model-b', tiny, '--data', DIGITS, ...out()])).toMatchInlineSnapshot(`"ckawatch: <repo>/test/fixtures/tiny/tiny-resnet-op13.onnx takes samples of [1,8,8] but <repo>/test/fixtures/models/digits-cnn.onnx takes [1,28,28]"`);
+    const tiny = tinyModel('tiny-resnet-op13.onnx');
+    expect(await failure(['--model-a', CNN, '--model-b', tiny, '--data', DIGITS_DATA, ...out()])).toMatchInlineSnapshot(`"ckawatch: <repo>/test/fixtures/tiny/tiny-resnet-op13.onnx takes samples of [1,8,8] but <repo>/test/fixtures/models/digits-cnn.onnx takes [1,28,28]"`);
   });
 
   it('--layers-b with --data-b (one model runs there)', async () => {
-    expect(await failure(['--model-a', CNN, '--data', DIGITS, '--data-b', DIGITS, '--layers-b', 'logits', ...out()])).toMatchInlineSnapshot(`"ckawatch: --layers-b goes with --model-b; with --data-b one model runs on both data sets: list its layers with --layers-a"`);
+    expect(await failure(['--model-a', CNN, '--data', DIGITS_DATA, '--data-b', DIGITS_DATA, '--layers-b', 'logits', ...out()])).toMatchInlineSnapshot(`"ckawatch: --layers-b goes with --model-b; with --data-b one model runs on both data sets: list its layers with --layers-a"`);
   });
 
   it('a constant (weights) as a layer', async () => {
-    expect(await failure(['--model-a', CNN, '--data', DIGITS, '--layers-a', 'fc1.weight', ...out()])).toMatchInlineSnapshot(`"ckawatch: layer 'fc1.weight' is a constant (computed from the weights alone, the same for every sample): there is nothing to monitor; pick a layer computed from the input (see 'ckawatch layers MODEL')"`);
+    expect(await failure(['--model-a', CNN, '--data', DIGITS_DATA, '--layers-a', 'fc1.weight', ...out()])).toMatchInlineSnapshot(`"ckawatch: layer 'fc1.weight' is a constant (computed from the weights alone, the same for every sample): there is nothing to monitor; pick a layer computed from the input (see 'ckawatch layers MODEL')"`);
   });
 
   it('data whose samples do not fit the model input', async () => {
-    expect(await failure(['--model-a', CNN, '--data', file('colour-32px.npy'), ...out()])).toMatchInlineSnapshot(`"ckawatch: data colour-32px.npy has samples of shape [3,32,32] but model input 'input' takes [1,28,28]"`);
+    expect(await failure(['--model-a', CNN, '--data', tmp.path('colour-32px.npy'), ...out()])).toMatchInlineSnapshot(`"ckawatch: data colour-32px.npy has samples of shape [3,32,32] but model input 'input' takes [1,28,28]"`);
   });
 
   it('--data-b whose samples do not fit the model input', async () => {
-    expect(await failure(['--model-a', CNN, '--data', DIGITS, '--data-b', file('colour-32px.npy'), ...out()])).toMatchInlineSnapshot(`"ckawatch: data colour-32px.npy has samples of shape [3,32,32] but model input 'input' takes [1,28,28]"`);
+    expect(await failure(['--model-a', CNN, '--data', DIGITS_DATA, '--data-b', tmp.path('colour-32px.npy'), ...out()])).toMatchInlineSnapshot(`"ckawatch: data colour-32px.npy has samples of shape [3,32,32] but model input 'input' takes [1,28,28]"`);
   });
 
   it('a corrupt .npy header', async () => {
-    expect(await failure(['--model-a', CNN, '--data', file('corrupt.npy'), ...out()])).toMatchInlineSnapshot(`"ckawatch: cannot read corrupt.npy: header of 118 bytes is cut off at 8"`);
+    expect(await failure(['--model-a', CNN, '--data', tmp.path('corrupt.npy'), ...out()])).toMatchInlineSnapshot(`"ckawatch: cannot read corrupt.npy: header of 118 bytes is cut off at 8"`);
   });
 
   it('a truncated .npy', async () => {
-    expect(await failure(['--model-a', CNN, '--data', file('truncated.npy'), ...out()])).toMatchInlineSnapshot(`"ckawatch: cannot read truncated.npy: shape (256, 1, 28, 28) of <f4 needs 802816 data bytes, found 801816"`);
+    expect(await failure(['--model-a', CNN, '--data', tmp.path('truncated.npy'), ...out()])).toMatchInlineSnapshot(`"ckawatch: cannot read truncated.npy: shape (256, 1, 28, 28) of <f4 needs 802816 data bytes, found 801816"`);
   });
 
   it('a model file given as data', async () => {
@@ -306,65 +302,65 @@ describe('ckawatch compare: bad input gives one line naming the problem and exit
   });
 
   it('a missing data file', async () => {
-    expect(await failure(['--model-a', CNN, '--data', file('missing.npy'), ...out()])).toMatchInlineSnapshot(`"ckawatch: cannot read missing.npy: no such file (<tmp>/missing.npy)"`);
+    expect(await failure(['--model-a', CNN, '--data', tmp.path('missing.npy'), ...out()])).toMatchInlineSnapshot(`"ckawatch: cannot read missing.npy: no such file (<tmp>/missing.npy)"`);
   });
 
   it('a missing model file', async () => {
-    expect(await failure(['--model-a', file('missing.onnx'), '--data', DIGITS, ...out()])).toMatchInlineSnapshot(`"ckawatch: cannot read model file '<tmp>/missing.onnx': no such file; check the model path in the configuration"`);
+    expect(await failure(['--model-a', tmp.path('missing.onnx'), '--data', DIGITS_DATA, ...out()])).toMatchInlineSnapshot(`"ckawatch: cannot read model file '<tmp>/missing.onnx': no such file; check the model path in the configuration"`);
   });
 
   it('a data file given as the model', async () => {
-    expect(await failure(['--model-a', DIGITS, '--data', DIGITS, ...out()])).toMatchInlineSnapshot(`"ckawatch: cannot parse '<repo>/test/fixtures/data/digits-test-256.npy' as an ONNX model (invalid wire type 7 at offset 12); is it an .onnx file?"`);
+    expect(await failure(['--model-a', DIGITS_DATA, '--data', DIGITS_DATA, ...out()])).toMatchInlineSnapshot(`"ckawatch: cannot parse '<repo>/test/fixtures/data/digits-test-256.npy' as an ONNX model (invalid wire type 7 at offset 12); is it an .onnx file?"`);
   });
 
   it('--batch-size 3 (the unbiased HSIC needs n >= 4)', async () => {
-    expect(await failure(['--model-a', CNN, '--data', DIGITS, '--batch-size', '3', ...out()])).toMatchInlineSnapshot(`"ckawatch: --batch-size must be a whole number of at least 4 (the unbiased HSIC divides by n-3), got 3"`);
+    expect(await failure(['--model-a', CNN, '--data', DIGITS_DATA, '--batch-size', '3', ...out()])).toMatchInlineSnapshot(`"ckawatch: --batch-size must be a whole number of at least 4 (the unbiased HSIC divides by n-3), got 3"`);
   });
 
   it('a data file of 3 samples', async () => {
-    expect(await failure(['--model-a', CNN, '--data', file('three.npy'), ...out()])).toMatchInlineSnapshot(`"ckawatch: three.npy: 3 samples, need at least 4"`);
+    expect(await failure(['--model-a', CNN, '--data', tmp.path('three.npy'), ...out()])).toMatchInlineSnapshot(`"ckawatch: three.npy: 3 samples, need at least 4"`);
   });
 
   it('a --data-b of 3 samples (drift mode)', async () => {
-    expect(await failure(['--model-a', CNN, '--data', DIGITS, '--data-b', file('three.npy'), ...out()])).toMatchInlineSnapshot(`"ckawatch: three.npy: 3 samples, need at least 4"`);
+    expect(await failure(['--model-a', CNN, '--data', DIGITS_DATA, '--data-b', tmp.path('three.npy'), ...out()])).toMatchInlineSnapshot(`"ckawatch: three.npy: 3 samples, need at least 4"`);
   });
 
   it('a model with a fixed batch dimension', async () => {
-    expect(await failure(['--model-a', model('digits-cnn-fixed-batch'), '--data', DIGITS, ...out()])).toMatchInlineSnapshot(`"ckawatch: model input 'input' has a fixed batch dimension of 1; ckawatch stacks production and reference samples into one batch, so re-export with a dynamic batch axis (torch.onnx.export dynamic_axes / dynamic_shapes)"`);
+    expect(await failure(['--model-a', modelFixture('digits-cnn-fixed-batch.onnx'), '--data', DIGITS_DATA, ...out()])).toMatchInlineSnapshot(`"ckawatch: model input 'input' has a fixed batch dimension of 1; ckawatch stacks production and reference samples into one batch, so re-export with a dynamic batch axis (torch.onnx.export dynamic_axes / dynamic_shapes)"`);
   });
 
   it('--batch-size that is not a number (commander)', async () => {
-    expect(await failure(['--model-a', CNN, '--data', DIGITS, '--batch-size', 'many', ...out()])).toMatchInlineSnapshot(`"error: option '--batch-size <n>' argument 'many' is invalid. expected a whole number, got 'many'"`);
+    expect(await failure(['--model-a', CNN, '--data', DIGITS_DATA, '--batch-size', 'many', ...out()])).toMatchInlineSnapshot(`"error: option '--batch-size <n>' argument 'many' is invalid. expected a whole number, got 'many'"`);
   });
 
   it('--gram-tolerance out of range (commander)', async () => {
-    expect(await failure(['--model-a', CNN, '--data', DIGITS, '--gram-tolerance', '0.5', ...out()])).toMatchInlineSnapshot(`"error: option '--gram-tolerance <x>' argument '0.5' is invalid. expected a relative error above 0 and at most 0.01, got '0.5'"`);
+    expect(await failure(['--model-a', CNN, '--data', DIGITS_DATA, '--gram-tolerance', '0.5', ...out()])).toMatchInlineSnapshot(`"error: option '--gram-tolerance <x>' argument '0.5' is invalid. expected a relative error above 0 and at most 0.01, got '0.5'"`);
   });
 
   it('a --gram-tolerance no provider meets: the layers and their errors', async () => {
-    const line = await failure(['--model-a', CNN, '--data', DIGITS, '--gram-tolerance', '1e-12', ...out()]);
+    const line = await failure(['--model-a', CNN, '--data', DIGITS_DATA, '--gram-tolerance', '1e-12', ...out()]);
     expect(line).toMatch(/^ckawatch: no execution provider computes the Grams of digits-cnn within the tolerance 1e-12 \(cpu: Gram error above the tolerance 1e-12 on '.+' \(plain \d\.\de-\d+/);
     expect(line).toMatch(/: raise the tolerance \(model.gramTolerance, --gram-tolerance\) if the statistics can take it, or monitor other layers$/);
   });
 
   it('--model-b and --data-b together', async () => {
-    expect(await failure(['--model-a', CNN, '--model-b', CNN_B, '--data', DIGITS, '--data-b', DIGITS, ...out()])).toMatchInlineSnapshot(`"ckawatch: give either --model-b (compare two models on --data) or --data-b (compare two data sets on one model), not both"`);
+    expect(await failure(['--model-a', CNN, '--model-b', CNN_B, '--data', DIGITS_DATA, '--data-b', DIGITS_DATA, ...out()])).toMatchInlineSnapshot(`"ckawatch: give either --model-b (compare two models on --data) or --data-b (compare two data sets on one model), not both"`);
   });
 
   it('--positional-pairing without --data-b', async () => {
-    expect(await failure(['--model-a', CNN, '--data', DIGITS, '--positional-pairing', ...out()])).toMatchInlineSnapshot(`"ckawatch: --positional-pairing needs --data-b"`);
+    expect(await failure(['--model-a', CNN, '--data', DIGITS_DATA, '--positional-pairing', ...out()])).toMatchInlineSnapshot(`"ckawatch: --positional-pairing needs --data-b"`);
   });
 
   it('--out in a folder that does not exist, before any model runs', async () => {
-    expect(await failure(['--model-a', CNN, '--data', DIGITS, '--out', file('no/such/folder/result.json')])).toMatchInlineSnapshot(`"ckawatch: --out <tmp>/no/such/folder/result.json: the folder <tmp>/no/such/folder does not exist; create it first"`);
+    expect(await failure(['--model-a', CNN, '--data', DIGITS_DATA, '--out', tmp.path('no/such/folder/result.json')])).toMatchInlineSnapshot(`"ckawatch: --out <tmp>/no/such/folder/result.json: the folder <tmp>/no/such/folder does not exist; create it first"`);
   });
 
   it('--out that is a folder', async () => {
-    mkdirSync(file('a-folder'), { recursive: true });
-    expect(await failure(['--model-a', CNN, '--data', DIGITS, '--out', file('a-folder')])).toMatchInlineSnapshot(`"ckawatch: --out <tmp>/a-folder is a directory; give a file name"`);
+    mkdirSync(tmp.path('a-folder'), { recursive: true });
+    expect(await failure(['--model-a', CNN, '--data', DIGITS_DATA, '--out', tmp.path('a-folder')])).toMatchInlineSnapshot(`"ckawatch: --out <tmp>/a-folder is a directory; give a file name"`);
   });
 
   it('--plot with a format it cannot draw, before any model runs', async () => {
-    expect(await failure(['--model-a', CNN, '--data', DIGITS, ...out(), '--plot', file('heatmap.jpg')])).toMatchInlineSnapshot(`"ckawatch: cannot write a picture to '<tmp>/heatmap.jpg': use a .svg or .png file name"`);
+    expect(await failure(['--model-a', CNN, '--data', DIGITS_DATA, ...out(), '--plot', tmp.path('heatmap.jpg')])).toMatchInlineSnapshot(`"ckawatch: cannot write a picture to '<tmp>/heatmap.jpg': use a .svg or .png file name"`);
   });
 });

@@ -1,6 +1,8 @@
 /** `ckawatch layers MODEL` as a user runs it (the built CLI), on the committed digits CNN. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cli, ensureBuilt, model, REPO } from './helpers.js';
+import { cli } from '../helpers/cli.js';
+import { modelFixture, ROOT } from '../helpers/fixtures.js';
+import { buildIfStale } from '../helpers/services.js';
 
 interface LayerRow {
   readonly name: string;
@@ -10,11 +12,11 @@ interface LayerRow {
   readonly default: boolean;
 }
 
-beforeAll(() => ensureBuilt());
+beforeAll(() => buildIfStale());
 
 describe('ckawatch layers', () => {
   it('lists tensors with op and shape, * on the default monitored set', async () => {
-    const { code, stdout, stderr } = await cli(['layers', model('digits-cnn')]);
+    const { code, stdout, stderr } = await cli(['layers', modelFixture('digits-cnn.onnx')]);
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     expect(stdout).toMatchInlineSnapshot(`
       "  tensor                     op                shape
@@ -35,7 +37,7 @@ describe('ckawatch layers', () => {
   });
 
   it('--json: the same rows as data, with shapes, constant and default flags', async () => {
-    const { code, stdout, stderr } = await cli(['layers', model('digits-cnn'), '--json']);
+    const { code, stdout, stderr } = await cli(['layers', modelFixture('digits-cnn.onnx'), '--json']);
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     const parsed = JSON.parse(stdout) as { layers: LayerRow[]; warnings: string[] };
     expect(parsed.warnings).toEqual([]);
@@ -53,17 +55,17 @@ describe('ckawatch layers', () => {
   });
 
   it('--all lists a superset (digits-cnn has no other tensors: all are batch-first, rank >= 2)', async () => {
-    const plain = JSON.parse((await cli(['layers', model('digits-cnn'), '--json'])).stdout) as { layers: LayerRow[] };
-    const all = JSON.parse((await cli(['layers', model('digits-cnn'), '--json', '--all'])).stdout) as { layers: LayerRow[] };
+    const plain = JSON.parse((await cli(['layers', modelFixture('digits-cnn.onnx'), '--json'])).stdout) as { layers: LayerRow[] };
+    const all = JSON.parse((await cli(['layers', modelFixture('digits-cnn.onnx'), '--json', '--all'])).stdout) as { layers: LayerRow[] };
     expect(all.layers.length).toBeGreaterThanOrEqual(plain.layers.length);
     expect(all.layers.map((l) => l.name)).toEqual(expect.arrayContaining(plain.layers.map((l) => l.name)));
   });
 
   it('a missing model file: one line, exit status 2', async () => {
-    const { code, stdout, stderr } = await cli(['layers', `${REPO}/no-such-model.onnx`]);
+    const { code, stdout, stderr } = await cli(['layers', `${ROOT}/no-such-model.onnx`]);
     expect(code).toBe(2);
     expect(stdout).toBe('');
-    expect(stderr.replaceAll(REPO, '<repo>')).toMatchInlineSnapshot(`
+    expect(stderr.replaceAll(ROOT, '<repo>')).toMatchInlineSnapshot(`
       "ckawatch: cannot read model file '<repo>/no-such-model.onnx': no such file; check the model path in the configuration
       "
     `);

@@ -9,7 +9,7 @@ import { CkaMatrix } from '../../src/cka/paired.js';
 import { batchRanges, pipelined } from '../../src/compare/batches.js';
 import { compareDrift, comparePaired, comparePositional, type Dataset, type GramModel } from '../../src/compare/compare.js';
 import { ConfigError, DataError, StatisticsError } from '../../src/errors/index.js';
-import { normals } from '../cka/linalg.js';
+import { normals } from '../helpers/linalg.js';
 
 const D = 6;
 

@@ -1,5 +1,4 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -9,8 +8,10 @@ import { loadConfig, parseConfigData, parseConfigText } from '../../src/config/l
 import { redactedConfig } from '../../src/config/redact.js';
 import { Secret } from '../../src/config/secret.js';
 import type { Config } from '../../src/config/schema.js';
+import { thrownMessage } from '../helpers/errors.js';
+import { useTempDir } from '../helpers/files.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'ckawatch-config-'));
+const tmp = useTempDir('ckawatch-config-');
 const PASSWORD = 'hunter2-do-not-print';
 const env = { KAFKA_PASSWORD: PASSWORD, METRICS_PASSWORD: `${PASSWORD}-metrics` };
 const example = fileURLToPath(new URL('../../deploy/ckawatch.example.yaml', import.meta.url));
@@ -18,15 +19,7 @@ const example = fileURLToPath(new URL('../../deploy/ckawatch.example.yaml', impo
 const minimal = { model: { path: 'm.onnx' }, reference: { path: 'ref.npy' }, source: { kind: 'file', path: 'prod.npy' } };
 const kafka = { kind: 'kafka', brokers: ['localhost:9092'], topic: 'samples', groupId: 'g' };
 
-function errorOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-}
+const errorOf = (f: () => unknown): string => thrownMessage(f, ConfigError);
 
 const parse = (data: unknown): Config => parseConfigData(data, { env, baseDir: '/etc/ckawatch' });
 const problems = (data: unknown): string => errorOf(() => parse(data));
@@ -113,20 +106,20 @@ describe('loadConfig', () => {
   });
 
   it('reads JSON by extension and YAML otherwise, with paths relative to the file', () => {
-    const sub = join(dir, 'conf');
+    const sub = tmp.path('conf');
     mkdirSync(sub, { recursive: true });
     writeFileSync(join(sub, 'a.json'), JSON.stringify({ ...minimal, batch: { size: 32 } }));
     writeFileSync(join(sub, 'b.conf'), 'model: {path: ../m.onnx}\nreference: {path: /abs/ref.npy}\nsource: {kind: file, path: p.npy}\n');
     const a = loadConfig(join(sub, 'a.json'), { env });
     expect([a.batch.size, a.model.path]).toEqual([32, join(sub, 'm.onnx')]);
     const b = loadConfig(join(sub, 'b.conf'), { env });
-    expect([b.model.path, b.reference.path]).toEqual([join(dir, 'm.onnx'), '/abs/ref.npy']);
+    expect([b.model.path, b.reference.path]).toEqual([tmp.path('m.onnx'), '/abs/ref.npy']);
   });
 
   it('says in one line why a file cannot be read or parsed', () => {
-    expect(errorOf(() => loadConfig(join(dir, 'absent.yaml')))).toBe(`config error: cannot read ${join(dir, 'absent.yaml')}: no such file`);
-    expect(errorOf(() => loadConfig(dir))).toMatch(/^config error: cannot read .*: is a directory$/);
-    const bad = join(dir, 'bad.json');
+    expect(errorOf(() => loadConfig(tmp.path('absent.yaml')))).toBe(`config error: cannot read ${tmp.path('absent.yaml')}: no such file`);
+    expect(errorOf(() => loadConfig(tmp.dir))).toMatch(/^config error: cannot read .*: is a directory$/);
+    const bad = tmp.path('bad.json');
     writeFileSync(bad, '{\n  "model": {"path": "m"},\n}');
     expect(errorOf(() => loadConfig(bad))).toMatch(/^config error in .*bad\.json: not valid JSON: .* at line 3, column 1$/);
     expect(errorOf(() => parseConfigText('model:\n  path: m\nmodel: {}\n', 'yaml', { fileName: 'c.yaml' }))).toBe(
@@ -135,7 +128,7 @@ describe('loadConfig', () => {
     expect(errorOf(() => parseConfigText('a: !!js/function "f"', 'yaml', { fileName: 'c.yaml' }))).toMatch(/^config error in c\.yaml: Unresolved tag/);
     expect(errorOf(() => parseConfigText('a: 1\n---\nb: 2\n', 'yaml', { fileName: 'c.yaml' }))).toMatch(/multiple documents/);
     expect(errorOf(() => parseConfigText(' \n', 'yaml', { fileName: 'c.yaml' }))).toBe('config error in c.yaml: the file is empty');
-    const big = join(dir, 'big.yaml');
+    const big = tmp.path('big.yaml');
     writeFileSync(big, `# ${'x'.repeat(1024 * 1024)}\n`);
     expect(errorOf(() => loadConfig(big))).toMatch(/^config error: .*big\.yaml is 1048579 bytes; a config file is at most 1048576$/);
   });

@@ -3,7 +3,7 @@ import { addDrift, EMPTY_DRIFT, type DriftSums } from '../../src/cka/drift.js';
 import { gramOf } from '../../src/cka/gram.js';
 import { Pipeline, type Decoded, type PipelineDeps } from '../../src/daemon/pipeline.js';
 import type { SourceRecord } from '../../src/source/source.js';
-import { normals } from '../cka/linalg.js';
+import { normals } from '../helpers/linalg.js';
 
 const D = 3;
 
@@ -11,7 +11,7 @@ const D = 3;
 function decode(bytes: Uint8Array): Decoded {
   if (bytes.length !== 4 * D) return { ok: false, reason: 'wrong_size', detail: `${bytes.length} bytes` };
   const copy = new Uint8Array(bytes);
-  return { ok: true, sample: new Float32Array(copy.buffer) };
+  return { ok: true, value: new Float32Array(copy.buffer) };
 }
 
 function records(topic: string, partition: number, from: number, count: number, seed: number): SourceRecord[] {

@@ -6,38 +6,21 @@
  *     ─▶ broker started ─▶ produce N/4 more ─▶ /readyz 200 ─▶ all consumed, committed ─▶ counts = N exactly
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DaemonProcess, killAll, tempDir } from '../helpers/daemon.js';
-import { heldOutDigits, rawMessage, writeReference } from '../helpers/digits.js';
+import { describe, expect, it } from 'vitest';
+import { DaemonProcess } from '../helpers/daemon.js';
+import { SMALL_RUN, useDaemonSuite, waitForCommitsAtEnd } from '../helpers/daemon-suite.js';
+import { heldOutDigits, rawMessage } from '../helpers/digits.js';
 import { produce } from '../helpers/kafka.js';
+import { rejectedOf, samplesOf, windowSamples } from '../helpers/metrics.js';
+import { useOwnBroker } from '../helpers/own-broker.js';
 import { valueOf } from '../helpers/prom-text.js';
-import { ownBroker, type OwnBroker } from './broker.js';
-import { rejectedOf, samplesOf, setupRun, waitForCommitsAtEnd, windowSamples } from './helpers.js';
 
 const verbose = process.env['CKAWATCH_TEST_VERBOSE'] === '1';
 const OUTAGE_MS = Number(process.env['CKAWATCH_OUTAGE_MS'] ?? 30_000);
 
-let suite: { dir: string; cleanup: () => void };
-let referencePath: string;
-let broker: OwnBroker | undefined;
-const savedBrokers = process.env['CKAWATCH_TEST_BROKERS'];
-
-beforeAll(async () => {
-  suite = tempDir('ckawatch-faults-outage-');
-  referencePath = writeReference(suite.dir, 500);
-  broker = await ownBroker();
-  // This file's helpers (produce, freshTopic, the daemon config) all go to our broker.
-  process.env['CKAWATCH_TEST_BROKERS'] = broker.address;
-}, 180_000);
-afterEach(async () => {
-  await killAll();
-});
-afterAll(async () => {
-  if (savedBrokers === undefined) delete process.env['CKAWATCH_TEST_BROKERS'];
-  else process.env['CKAWATCH_TEST_BROKERS'] = savedBrokers;
-  await broker?.destroy();
-  suite?.cleanup();
-}, 60_000);
+// This file's helpers (produce, freshTopic, the daemon config) all go to this broker.
+const broker = useOwnBroker();
+const suite = useDaemonSuite('ckawatch-faults-outage-', { referenceDigits: 500, defaults: SMALL_RUN });
 
 async function status(url: string): Promise<number | string> {
   return fetch(url, { signal: AbortSignal.timeout(3_000) }).then(
@@ -49,7 +32,7 @@ async function status(url: string): Promise<number | string> {
 describe('a broker outage', () => {
   it(`survives Kafka stopped for ${OUTAGE_MS / 1000} s mid-stream: /readyz false then true, nothing lost or doubled`, async () => {
     const N = 4000;
-    const run = await setupRun(suite.dir, 'faults-outage', 2, { referencePath, batchSize: 32 });
+    const run = await suite.run('faults-outage', 2, { batchSize: 32 });
     const digits = heldOutDigits(N).map(rawMessage);
     // Three quarters before the outage (the daemon may have fetched them all when the
     // broker goes), the last quarter after it: consumption must resume from the broker.
@@ -59,7 +42,7 @@ describe('a broker outage', () => {
     const atStop = samplesOf(before, run.topic);
 
     const stopped = Date.now();
-    await broker!.stop({ keepData: true });
+    await broker.stop({ keepData: true });
     const probes: { t: number; healthz: number | string; readyz: number | string }[] = [];
     let notReadyAt: number | null = null;
     while (Date.now() - stopped < OUTAGE_MS) {
@@ -75,7 +58,7 @@ describe('a broker outage', () => {
     expect(probes.at(-1)!.readyz, JSON.stringify(probes)).toBe(503);
 
     const restarted = Date.now();
-    await broker!.start();
+    await broker.start();
     const brokerBackMs = Date.now() - restarted;
     await produce(run.topic, digits.slice(3000));
     await d.waitForMetrics((s) => valueOf(s, 'ckawatch_ready') === 1, 'readiness after the broker came back', { timeoutMs: 90_000 });

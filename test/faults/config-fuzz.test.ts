@@ -14,19 +14,20 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigData } from '../../src/config/load.js';
-import { DIGITS_MODEL, MAIN, ROOT, tempDir } from '../helpers/daemon.js';
+import { MAIN } from '../helpers/daemon.js';
 import { writeReference } from '../helpers/digits.js';
+import { useTempDir } from '../helpers/files.js';
+import { DIGITS_MODEL, ROOT } from '../helpers/fixtures.js';
 
 const PASSWORD = 'fuzz-Pa55w0rd-7c1e';
 const env = { ...process.env, KAFKA_PASSWORD: PASSWORD, METRICS_PASSWORD: PASSWORD };
 
-let suite: { dir: string; cleanup: () => void };
+const suite = useTempDir('ckawatch-config-fuzz-');
 let base: Record<string, unknown>;
 
 beforeAll(() => {
-  suite = tempDir('ckawatch-config-fuzz-');
   const referencePath = writeReference(suite.dir, 100);
   base = {
     model: { path: DIGITS_MODEL, providers: ['cpu'], threads: 1 },
@@ -46,8 +47,6 @@ beforeAll(() => {
     log: { level: 'info' },
   };
 });
-
-afterAll(() => suite?.cleanup());
 
 const PATHS: readonly (readonly string[])[] = [
   [],

@@ -13,40 +13,31 @@
  * self-consistent: every message is a good sample, so the samples it counts equal the
  * offsets it holds.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DaemonProcess, killAll, tempDir } from '../helpers/daemon.js';
-import { heldOutDigits, rawMessage, writeReference } from '../helpers/digits.js';
-import { committedOffsets, produce, requireBroker } from '../helpers/kafka.js';
+import { DaemonProcess } from '../helpers/daemon.js';
+import { SMALL_RUN, useDaemonSuite, waitForCommitsAtEnd } from '../helpers/daemon-suite.js';
+import { heldOutDigits, rawMessage } from '../helpers/digits.js';
+import { committedOffsets, produce } from '../helpers/kafka.js';
+import { rejectedOf, samplesOf, windowSamples } from '../helpers/metrics.js';
 import { valueOf } from '../helpers/prom-text.js';
+import { rng } from '../helpers/random.js';
 import { readCheckpointFile } from '../helpers/streams.js';
-import { rejectedOf, samplesOf, seeded, setupRun, waitForCommitsAtEnd, windowSamples } from './helpers.js';
 
 const verbose = process.env['CKAWATCH_TEST_VERBOSE'] === '1';
 const ROUNDS = 10;
 const N = 3200;
 const SEED = Number(process.env['CKAWATCH_FAULT_SEED'] ?? 424242);
 
-let suite: { dir: string; cleanup: () => void };
-let referencePath: string;
-
-beforeAll(async () => {
-  await requireBroker();
-  suite = tempDir('ckawatch-faults-crash-');
-  referencePath = writeReference(suite.dir, 500);
-});
-afterEach(async () => {
-  await killAll();
-});
-afterAll(() => suite?.cleanup());
+const suite = useDaemonSuite('ckawatch-faults-crash-', { referenceDigits: 500, defaults: SMALL_RUN });
 
 const sum = (xs: Iterable<number>): number => [...xs].reduce((a, b) => a + b, 0);
 
 describe('SIGKILL at random points', () => {
   it(`loses no sample and counts none twice over ${ROUNDS} kills (seed ${SEED})`, async () => {
-    const run = await setupRun(suite.dir, 'faults-crash', 2, { referencePath, schedule: '* * * * * *', maxWait: '200ms' });
+    const run = await suite.run('faults-crash', 2, { schedule: '* * * * * *', maxWait: '200ms' });
     const messages = heldOutDigits(N).map(rawMessage);
-    const random = seeded(SEED);
+    const random = rng(SEED);
     const perRound = N / ROUNDS;
     const rows: unknown[] = [];
     for (let round = 0; round < ROUNDS; round++) {
@@ -101,7 +92,7 @@ describe('SIGKILL at random points', () => {
   }, 240_000);
 
   it('SIGTERM during start-up: a graceful stop once start-up is over, exit 0', async () => {
-    const run = await setupRun(suite.dir, 'faults-term-early', 1, { referencePath });
+    const run = await suite.run('faults-term-early', 1);
     await produce(run.topic, heldOutDigits(64).map(rawMessage));
     const d = await DaemonProcess.start(run.config, { timeoutMs: 60_000 });
     // "serving /metrics" comes before the model, the calibration and the group join.

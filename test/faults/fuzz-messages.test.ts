@@ -10,41 +10,16 @@
  * produced. Each daemon runs with a watchdog (--import) that prints a line if
  * Object.prototype ever gains a property; no such line may appear.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-
-
-
-
-import { createDecoder, defaultMaxMessageBytes } from '../../src/decode/message.js';
-
-
-
-import { DaemonProcess, killAll, tempDir } from '../helpers/daemon.js';
-
-
-
-
-import { chunkFor, heldOutDigits, jsonMessage, npyMessage, rawMessage, writeReference } from '../helpers/digits.js';
-
-
-
-
-import { produce, requireBroker } from '../helpers/kafka.js';
-
-
-
-
-import { hostileMessages } from './hostile.js';
-
-
-
-
-import { rejectedByReason, rejectedOf, samplesOf, seeded, setupRun, waitForCommitsAtEnd } from './helpers.js';
+import { describe, expect, it } from 'vitest';
 import { type Encoding } from '../../src/config/vocabulary.js';
-
-
-
-
+import { createDecoder, defaultMaxMessageBytes } from '../../src/decode/message.js';
+import { DaemonProcess } from '../helpers/daemon.js';
+import { SMALL_RUN, useDaemonSuite, waitForCommitsAtEnd } from '../helpers/daemon-suite.js';
+import { chunkFor, heldOutDigits, jsonMessage, npyMessage, rawMessage } from '../helpers/digits.js';
+import { produce } from '../helpers/kafka.js';
+import { rejectedByReason, rejectedOf, samplesOf } from '../helpers/metrics.js';
+import { rng } from '../helpers/random.js';
+import { hostileMessages } from './hostile.js';
 
 const verbose = process.env['CKAWATCH_TEST_VERBOSE'] === '1';
 const TOTAL = 100_000;
@@ -56,23 +31,12 @@ const WATCHDOG = `data:text/javascript,${encodeURIComponent(
     "setInterval(()=>{const now=own();if(now!==before||({}).polluted!==undefined)process.stdout.write('PROTOTYPE POLLUTED '+now+'\\n')},50).unref();",
 )}`;
 
-let suite: { dir: string; cleanup: () => void };
-let referencePath: string;
-
-beforeAll(async () => {
-  await requireBroker();
-  suite = tempDir('ckawatch-faults-fuzz-');
-  referencePath = writeReference(suite.dir, 500);
-});
-afterEach(async () => {
-  await killAll();
-});
-afterAll(() => suite?.cleanup());
+const suite = useDaemonSuite('ckawatch-faults-fuzz-', { referenceDigits: 500, defaults: SMALL_RUN });
 
 describe('hostile messages', () => {
   it(`${TOTAL} random and mutated messages: no crash, no prototype pollution, samples + rejected = produced (seed ${SEED})`, async () => {
     const digits = heldOutDigits(64);
-    const pickDigit = seeded(SEED + 1);
+    const pickDigit = rng(SEED + 1);
     const valid = (encoding: Encoding) => {
       const d = digits[Math.floor(pickDigit() * digits.length)]!;
       return { bytes: encoding === 'raw-f32' ? rawMessage(d) : encoding === 'npy' ? npyMessage(d) : jsonMessage(d), values: Array.from(d) };
@@ -80,7 +44,7 @@ describe('hostile messages', () => {
     const encodings: Encoding[] = ['raw-f32', 'npy', 'json'];
     const plans = encodings.map((encoding, i) => {
       const count = Math.floor(TOTAL / 3) + (i === 0 ? TOTAL % 3 : 0);
-      const messages = hostileMessages(encoding, count, seeded(SEED + 10 * (i + 1)), valid);
+      const messages = hostileMessages(encoding, count, rng(SEED + 10 * (i + 1)), valid);
       // The oracle: the daemon's decoder, in this process.
       const decode = createDecoder({ encoding, inputName: 'input', sampleShape: [1, 28, 28], maxMessageBytes: defaultMaxMessageBytes(encoding, 784) });
       const expected: Record<string, number> = {};
@@ -97,7 +61,7 @@ describe('hostile messages', () => {
     expect(plans.reduce((a, p) => a + p.messages.length, 0)).toBe(TOTAL);
 
     const runs = await Promise.all(
-      plans.map((p) => setupRun(suite.dir, `faults-fuzz-${p.encoding}`, 2, { referencePath, encoding: p.encoding, instanceId: p.encoding, batchSize: 64 })),
+      plans.map((p) => suite.run(`faults-fuzz-${p.encoding}`, 2, { encoding: p.encoding, instanceId: p.encoding, batchSize: 64 })),
     );
     const producedAt = Date.now();
     await Promise.all(

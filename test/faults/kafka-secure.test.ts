@@ -11,22 +11,19 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DaemonProcess, killAll, tempDir } from '../helpers/daemon.js';
-import { heldOutDigits, rawMessage, writeReference } from '../helpers/digits.js';
+import { describe, expect, it } from 'vitest';
+import { DaemonProcess, editConfig } from '../helpers/daemon.js';
+import { SMALL_RUN, useDaemonSuite, waitForCommitsAtEnd } from '../helpers/daemon-suite.js';
+import { heldOutDigits, rawMessage } from '../helpers/digits.js';
 import { produce } from '../helpers/kafka.js';
+import { samplesOf } from '../helpers/metrics.js';
+import { useOwnBroker } from '../helpers/own-broker.js';
 import { valueOf } from '../helpers/prom-text.js';
-import { ownBroker, type OwnBroker } from './broker.js';
-import { samplesOf, setupRun, waitForCommitsAtEnd } from './helpers.js';
 
 const PASSWORD = 'kafka-S3cret-9d2b71';
 const WRONG = 'not-the-password-5e8a';
 
-let suite: { dir: string; cleanup: () => void };
-let referencePath: string;
-let broker: (OwnBroker & { extraPort: number }) | undefined;
 let caPath: string;
-const savedBrokers = process.env['CKAWATCH_TEST_BROKERS'];
 
 /** A CA, and a broker certificate for IP 127.0.0.1 signed by it; returns the CA path and the broker's PEM (key + chain). */
 function makeCertificates(dir: string): { ca: string; brokerPem: string } {
@@ -42,56 +39,45 @@ function makeCertificates(dir: string): { ca: string; brokerPem: string } {
   return { ca: join(dir, 'ca.pem'), brokerPem };
 }
 
-beforeAll(async () => {
-  suite = tempDir('ckawatch-faults-secure-');
-  referencePath = writeReference(suite.dir, 500);
-  const { ca, brokerPem } = makeCertificates(suite.dir);
-  caPath = ca;
-  broker = await ownBroker({
-    extraConfig: (extra) => {
-      const file = join(suite.dir, 'secure.properties');
-      const jaas = `org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="${PASSWORD}";`;
-      writeFileSync(
-        file,
-        [
-          // KAFKA_PORT and KAFKA_CONTROLLER_PORT are the two ports below `extra`.
-          `listeners=PLAINTEXT://127.0.0.1:${extra - 2},CONTROLLER://127.0.0.1:${extra - 1},SASL_SSL://127.0.0.1:${extra}`,
-          `advertised.listeners=PLAINTEXT://127.0.0.1:${extra - 2},SASL_SSL://127.0.0.1:${extra}`,
-          'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL',
-          'sasl.enabled.mechanisms=PLAIN',
-          `listener.name.sasl_ssl.plain.sasl.jaas.config=${jaas}`,
-          'ssl.keystore.type=PEM',
-          `ssl.keystore.location=${brokerPem}`,
-          '',
-        ].join('\n'),
-      );
-      return file;
-    },
-  });
-  process.env['CKAWATCH_TEST_BROKERS'] = broker.address; // produce over PLAINTEXT
-}, 180_000);
-afterEach(async () => {
-  await killAll();
+// The certificates and the listener config go in the broker's own run dir; the test
+// produces over PLAINTEXT (CKAWATCH_TEST_BROKERS), the daemon reads over SASL_SSL.
+const broker = useOwnBroker({
+  extraConfig: (extra, runDir) => {
+    const { ca, brokerPem } = makeCertificates(runDir);
+    caPath = ca;
+    const file = join(runDir, 'secure.properties');
+    const jaas = `org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="${PASSWORD}";`;
+    writeFileSync(
+      file,
+      [
+        // KAFKA_PORT and KAFKA_CONTROLLER_PORT are the two ports below `extra`.
+        `listeners=PLAINTEXT://127.0.0.1:${extra - 2},CONTROLLER://127.0.0.1:${extra - 1},SASL_SSL://127.0.0.1:${extra}`,
+        `advertised.listeners=PLAINTEXT://127.0.0.1:${extra - 2},SASL_SSL://127.0.0.1:${extra}`,
+        'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL',
+        'sasl.enabled.mechanisms=PLAIN',
+        `listener.name.sasl_ssl.plain.sasl.jaas.config=${jaas}`,
+        'ssl.keystore.type=PEM',
+        `ssl.keystore.location=${brokerPem}`,
+        '',
+      ].join('\n'),
+    );
+    return file;
+  },
 });
-afterAll(async () => {
-  if (savedBrokers === undefined) delete process.env['CKAWATCH_TEST_BROKERS'];
-  else process.env['CKAWATCH_TEST_BROKERS'] = savedBrokers;
-  await broker?.destroy();
-  suite?.cleanup();
-}, 60_000);
+const suite = useDaemonSuite('ckawatch-faults-secure-', { referenceDigits: 500, defaults: SMALL_RUN });
 
 function secureSource(config: string, password: 'right' | 'wrong'): NodeJS.ProcessEnv {
-  const c = JSON.parse(readFileSync(config, 'utf8')) as { source: Record<string, unknown> };
-  c.source['brokers'] = [`127.0.0.1:${broker!.extraPort}`];
-  c.source['ssl'] = { ca: caPath };
-  c.source['sasl'] = { mechanism: 'plain', username: 'alice', passwordEnv: 'CKAWATCH_TEST_KAFKA_PASSWORD' };
-  writeFileSync(config, JSON.stringify(c, null, 2));
+  editConfig(config, (c) => {
+    c['source']!['brokers'] = [`127.0.0.1:${broker.extraPort}`];
+    c['source']!['ssl'] = { ca: caPath };
+    c['source']!['sasl'] = { mechanism: 'plain', username: 'alice', passwordEnv: 'CKAWATCH_TEST_KAFKA_PASSWORD' };
+  });
   return { CKAWATCH_TEST_KAFKA_PASSWORD: password === 'right' ? PASSWORD : WRONG };
 }
 
 describe('Kafka over SASL_SSL', () => {
   it('consumes every sample over SASL PLAIN on TLS with a private CA, and never logs the password', async () => {
-    const run = await setupRun(suite.dir, 'faults-sasl', 1, { referencePath, logLevel: 'debug' });
+    const run = await suite.run('faults-sasl', 1, { logLevel: 'debug' });
     const env = secureSource(run.config, 'right');
     await produce(run.topic, heldOutDigits(200).map(rawMessage));
     const d = await DaemonProcess.start(run.config, { env, timeoutMs: 60_000 });
@@ -105,7 +91,7 @@ describe('Kafka over SASL_SSL', () => {
   });
 
   it('with a wrong password: never ready, an authentication error in the log, no password in it', async () => {
-    const run = await setupRun(suite.dir, 'faults-sasl-wrong', 1, { referencePath, logLevel: 'debug' });
+    const run = await suite.run('faults-sasl-wrong', 1, { logLevel: 'debug' });
     const env = secureSource(run.config, 'wrong');
     await produce(run.topic, heldOutDigits(10).map(rawMessage));
     const d = await DaemonProcess.start(run.config, { env, timeoutMs: 60_000 }).catch((e: Error) => e);

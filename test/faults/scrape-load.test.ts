@@ -17,36 +17,27 @@
  */
 import autocannon from 'autocannon';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DaemonProcess, killAll, NEVER, tempDir } from '../helpers/daemon.js';
-import { heldOutDigits, rawMessage, writeReference } from '../helpers/digits.js';
-import { produce, requireBroker } from '../helpers/kafka.js';
+import { describe, expect, it } from 'vitest';
+import { DaemonProcess, NEVER } from '../helpers/daemon.js';
+import { SMALL_RUN, useDaemonSuite } from '../helpers/daemon-suite.js';
+import { heldOutDigits, rawMessage } from '../helpers/digits.js';
+import { produce } from '../helpers/kafka.js';
+import { samplesOf } from '../helpers/metrics.js';
 import { valueOf } from '../helpers/prom-text.js';
-import { samplesOf, setupRun } from './helpers.js';
 
 const PHASES = 5;
 const PHASE_S = 6;
 const MIN_RATIO = Number(process.env['CKAWATCH_SCRAPE_MIN_RATIO'] ?? 0.5);
 
-let suite: { dir: string; cleanup: () => void };
-let referencePath: string;
-
-beforeAll(async () => {
-  await requireBroker();
-  suite = tempDir('ckawatch-faults-scrape-');
-  referencePath = writeReference(suite.dir, 2_000); // disjoint halves of 496-row reference batches for calibration
-});
-afterEach(async () => {
-  await killAll();
-});
-afterAll(() => suite?.cleanup());
+// 2,000 reference digits: disjoint halves of 496-row reference batches for calibration
+const suite = useDaemonSuite('ckawatch-faults-scrape-', { referenceDigits: 2_000, defaults: SMALL_RUN });
 
 describe('scrape load', () => {
   it('50 concurrent /metrics clients: no error, p99 reported, consumption within the asserted ratio of unloaded', async () => {
     // 16 production rows with 496 reference rows a batch: the daemon is bound by inference
     // (a few hundred samples/s here, not thousands), which is where scrapes could steal
     // from it, and a backlog of 20,000 digits lasts the whole test.
-    const run = await setupRun(suite.dir, 'faults-scrape', 2, { referencePath, batchSize: 16, referencePerBatch: 496, schedule: NEVER });
+    const run = await suite.run('faults-scrape', 2, { batchSize: 16, referencePerBatch: 496, schedule: NEVER });
     const digits = heldOutDigits(5000).map(rawMessage);
     const backlog = Array.from({ length: 5 }, () => digits).flat();
     await produce(run.topic, backlog, 160);

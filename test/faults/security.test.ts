@@ -11,34 +11,19 @@ import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DaemonProcess, DIGITS_MODEL, killAll, tempDir } from '../helpers/daemon.js';
-import { heldOutDigits, rawMessage, writeReference } from '../helpers/digits.js';
-import { produce, requireBroker, waitFor } from '../helpers/kafka.js';
+import { describe, expect, it } from 'vitest';
+import { DaemonProcess, editConfig } from '../helpers/daemon.js';
+import { SMALL_RUN, useDaemonSuite } from '../helpers/daemon-suite.js';
+import { heldOutDigits, rawMessage } from '../helpers/digits.js';
+import { DIGITS_MODEL } from '../helpers/fixtures.js';
+import { produce, waitFor } from '../helpers/kafka.js';
+import { samplesOf } from '../helpers/metrics.js';
 import { parsePromText } from '../helpers/prom-text.js';
-import { basic, httpsGet, selfSignedCert } from '../http/helpers.js';
-import { samplesOf, setupRun } from './helpers.js';
+import { basic, httpsGet, selfSignedCert } from '../helpers/tls.js';
 
 const METRICS_PASSWORD = 'metrics-S3cret-e4f1c2';
 
-let suite: { dir: string; cleanup: () => void };
-let referencePath: string;
-
-beforeAll(async () => {
-  await requireBroker();
-  suite = tempDir('ckawatch-faults-security-');
-  referencePath = writeReference(suite.dir, 500);
-});
-afterEach(async () => {
-  await killAll();
-});
-afterAll(() => suite?.cleanup());
-
-function patchConfig(path: string, patch: (c: Record<string, Record<string, unknown>>) => void): void {
-  const config = JSON.parse(readFileSync(path, 'utf8')) as Record<string, Record<string, unknown>>;
-  patch(config);
-  writeFileSync(path, JSON.stringify(config, null, 2));
-}
+const suite = useDaemonSuite('ckawatch-faults-security-', { referenceDigits: 500, defaults: SMALL_RUN });
 
 /** An IPv4 address of this machine other than loopback, if it has one. */
 function otherAddress(): string | undefined {
@@ -59,10 +44,10 @@ function refuses(host: string, port: number): Promise<boolean> {
 describe('security at the process level', () => {
   it('serves /metrics over TLS with basic auth on the configured address, and never logs the password', async () => {
     const pem = await selfSignedCert();
-    const run = await setupRun(suite.dir, 'faults-https', 1, { referencePath, logLevel: 'debug' });
+    const run = await suite.run('faults-https', 1, { logLevel: 'debug' });
     writeFileSync(join(run.dir, 'cert.pem'), pem.cert);
     writeFileSync(join(run.dir, 'key.pem'), pem.key);
-    patchConfig(run.config, (c) => {
+    editConfig(run.config, (c) => {
       c['metrics'] = {
         host: '127.0.0.1',
         port: 0,
@@ -105,7 +90,7 @@ describe('security at the process level', () => {
   });
 
   it('refuses a model that does not match its sha256 pin: exit 2, one line', async () => {
-    const run = await setupRun(suite.dir, 'faults-pin', 1, { referencePath });
+    const run = await suite.run('faults-pin', 1);
     const original = readFileSync(DIGITS_MODEL);
     const pin = createHash('sha256').update(original).digest('hex');
     const tampered = join(run.dir, 'model.onnx');
@@ -113,7 +98,7 @@ describe('security at the process level', () => {
     const bytes = readFileSync(tampered);
     bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0x01; // one bit, in the weights
     writeFileSync(tampered, bytes);
-    patchConfig(run.config, (c) => {
+    editConfig(run.config, (c) => {
       c['model'] = { ...c['model'], path: tampered, sha256: pin };
     });
     const d = await DaemonProcess.start(run.config).catch((error: Error) => error);

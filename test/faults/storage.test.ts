@@ -12,34 +12,22 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readCheckpoint } from '../../src/state/checkpoint.js';
-import { DaemonProcess, killAll, NEVER, tempDir } from '../helpers/daemon.js';
-import { heldOutDigits, rawMessage, writeReference } from '../helpers/digits.js';
-import { committedOffsets, produce, requireBroker } from '../helpers/kafka.js';
-import { valueOf, type PromSample } from '../helpers/prom-text.js';
-import { samplesOf, setupRun, waitForCommitsAtEnd, windowSamples } from './helpers.js';
+import { DaemonProcess, editConfig, NEVER } from '../helpers/daemon.js';
+import { SMALL_RUN, useDaemonSuite, waitForCommitsAtEnd } from '../helpers/daemon-suite.js';
+import { heldOutDigits, rawMessage } from '../helpers/digits.js';
+import { committedOffsets, produce } from '../helpers/kafka.js';
+import { checkpointErrorsOf, samplesOf, windowSamples } from '../helpers/metrics.js';
+import { valueOf } from '../helpers/prom-text.js';
 
-let suite: { dir: string; cleanup: () => void };
-let referencePath: string;
-
-beforeAll(async () => {
-  await requireBroker();
-  suite = tempDir('ckawatch-faults-storage-');
-  referencePath = writeReference(suite.dir, 500);
-});
-afterEach(async () => {
-  await killAll();
-});
-afterAll(() => suite?.cleanup());
-
-const errorsOf = (s: PromSample[]): number => valueOf(s, 'ckawatch_checkpoint_errors_total') ?? 0;
+const suite = useDaemonSuite('ckawatch-faults-storage-', { referenceDigits: 500, defaults: SMALL_RUN });
 const NAME = 'ckawatch-test';
 
 /** True when this process may mount a tmpfs (root in a container that allows it). */
 function canMountTmpfs(): boolean {
   if (process.getuid?.() !== 0) return false;
-  const probe = join(suite?.dir ?? '/tmp', 'probe');
+  const probe = join(suite.dir, 'probe');
   try {
     mkdirSync(probe, { recursive: true });
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe], { stdio: 'ignore' });
@@ -57,18 +45,18 @@ describe('checkpoint storage faults', () => {
     const blocker = join(suite.dir, 'not-a-dir');
     writeFileSync(blocker, 'a regular file where a directory should be\n');
     const stateDir = join(blocker, 'state'); // ENOTDIR for every user, root included
-    const run = await setupRun(suite.dir, 'faults-unwritable', 1, { referencePath });
-    const config = JSON.parse(readFileSync(run.config, 'utf8')) as { checkpoint: { dir: string } };
-    config.checkpoint.dir = stateDir;
-    writeFileSync(run.config, JSON.stringify(config));
+    const run = await suite.run('faults-unwritable', 1);
+    editConfig(run.config, (c) => {
+      c['checkpoint']!['dir'] = stateDir;
+    });
     await produce(run.topic, heldOutDigits(200).map(rawMessage));
 
     const d = await DaemonProcess.start(run.config);
-    const s1 = await d.waitForMetrics((s) => samplesOf(s, run.topic) === 200 && errorsOf(s) >= 3, '200 samples and 3 failed checkpoints', {
+    const s1 = await d.waitForMetrics((s) => samplesOf(s, run.topic) === 200 && checkpointErrorsOf(s) >= 3, '200 samples and 3 failed checkpoints', {
       timeoutMs: 60_000,
-      show: (s) => ({ samples: samplesOf(s, run.topic), errors: errorsOf(s) }),
+      show: (s) => ({ samples: samplesOf(s, run.topic), errors: checkpointErrorsOf(s) }),
     });
-    expect(errorsOf(s1)).toBeGreaterThanOrEqual(3);
+    expect(checkpointErrorsOf(s1)).toBeGreaterThanOrEqual(3);
     const logs = d.logs();
     expect(logs.some((l) => l.msg === 'checkpoint directory is not usable; serving without durable state until it is')).toBe(true);
     const failed = logs.find((l) => l.msg === 'checkpoint not written; offsets not committed; still serving');
@@ -93,7 +81,7 @@ describe('checkpoint storage faults', () => {
   });
 
   it.skipIf(!canMountTmpfs())('a full disk: ENOSPC logged and counted, the last good checkpoint intact, no temp file left', async () => {
-    const run = await setupRun(suite.dir, 'faults-full', 1, { referencePath });
+    const run = await suite.run('faults-full', 1);
     mkdirSync(run.stateDir, { recursive: true });
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', run.stateDir]);
     try {
@@ -112,13 +100,13 @@ describe('checkpoint storage faults', () => {
       } catch (error) {
         expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC');
       }
-      const before = errorsOf(await d.scrape());
+      const before = checkpointErrorsOf(await d.scrape());
       await produce(run.topic, heldOutDigits(60, { from: 100 }).map(rawMessage));
-      const s = await d.waitForMetrics((x) => samplesOf(x, run.topic) === 160 && errorsOf(x) >= before + 2, '160 samples and 2 more failed checkpoints', {
+      const s = await d.waitForMetrics((x) => samplesOf(x, run.topic) === 160 && checkpointErrorsOf(x) >= before + 2, '160 samples and 2 more failed checkpoints', {
         timeoutMs: 30_000,
-        show: (x) => ({ samples: samplesOf(x, run.topic), errors: errorsOf(x) }),
+        show: (x) => ({ samples: samplesOf(x, run.topic), errors: checkpointErrorsOf(x) }),
       });
-      expect(errorsOf(s)).toBeGreaterThanOrEqual(before + 2);
+      expect(checkpointErrorsOf(s)).toBeGreaterThanOrEqual(before + 2);
       const failed = d.logs().filter((l) => l.msg === 'checkpoint not written; offsets not committed; still serving');
       expect(failed.length).toBeGreaterThan(0);
       expect(String(failed.at(-1)!['err'])).toMatch(/ENOSPC, no space left on the device/);
@@ -139,7 +127,7 @@ describe('checkpoint storage faults', () => {
   });
 
   it('a checkpoint with edited bytes, then a truncated one: warned about at start, ignored, fresh start from the committed offsets', async () => {
-    const run = await setupRun(suite.dir, 'faults-corrupt', 1, { referencePath, schedule: NEVER });
+    const run = await suite.run('faults-corrupt', 1, { schedule: NEVER });
     const file = join(run.stateDir, `${NAME}.json`);
     await produce(run.topic, heldOutDigits(100).map(rawMessage));
     const first = await DaemonProcess.start(run.config);

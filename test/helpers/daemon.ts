@@ -12,17 +12,14 @@
  * is kept, so that a failed wait can show the log tail.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DIGITS_MODEL, ROOT } from './fixtures.js';
 import { brokers } from './kafka.js';
 import { parsePromText, type PromSample } from './prom-text.js';
 
-export const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 export const MAIN = join(ROOT, 'dist/cli/main.js');
-export const DIGITS_MODEL = join(ROOT, 'test/fixtures/models/digits-cnn.onnx');
 
 /** A checkpoint schedule that never fires during a test (1 January, midnight). */
 export const NEVER = '0 0 0 1 1 *';
@@ -33,6 +30,8 @@ export interface DaemonConfigOptions {
   readonly referencePath: string;
   readonly modelPath?: string;
   readonly encoding?: 'raw-f32' | 'npy' | 'json';
+  /** the whole input section (image, text), instead of `{ encoding }` */
+  readonly input?: Readonly<Record<string, unknown>>;
   readonly deadLetterTopic?: string;
   readonly batchSize?: number;
   readonly referencePerBatch?: number;
@@ -78,7 +77,7 @@ export function writeDaemonConfig(dir: string, o: DaemonConfigOptions): string {
       sessionTimeout: '6s',
       ...(o.deadLetterTopic ? { deadLetterTopic: o.deadLetterTopic } : {}),
     },
-    input: { encoding: o.encoding ?? 'raw-f32' },
+    input: o.input ?? { encoding: o.encoding ?? 'raw-f32' },
     batch: { size: o.batchSize ?? 64, maxWait: o.maxWait ?? '300ms' },
     windows: o.windows ?? [{ name: 'all', duration: '1h', buckets: 10 }],
     metrics: { host: '127.0.0.1', port: 0 },
@@ -91,10 +90,14 @@ export function writeDaemonConfig(dir: string, o: DaemonConfigOptions): string {
   return path;
 }
 
-/** A fresh temp dir; `cleanup` removes it. */
-export function tempDir(prefix = 'ckawatch-daemon-test-'): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+/** A config written by writeDaemonConfig, parsed, as `edit` may change it. */
+export type DaemonConfig = Record<string, Record<string, unknown>>;
+
+/** Changes a config file that writeDaemonConfig wrote (what its options do not cover: TLS, SASL, a pinned model...). */
+export function editConfig(path: string, edit: (config: DaemonConfig) => void): void {
+  const config = JSON.parse(readFileSync(path, 'utf8')) as DaemonConfig;
+  edit(config);
+  writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`);
 }
 
 export interface LogLine {

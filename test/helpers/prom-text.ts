@@ -73,3 +73,8 @@ export function valueOf(samples: readonly PromSample[], name: string, labels: Re
 export function sumOf(samples: readonly PromSample[], name: string, labels: Readonly<Record<string, string>> = {}): number {
   return select(samples, name, labels).reduce((total, s) => total + s.value, 0);
 }
+
+/** Sample lines (name{labels} value) of an exposition text, without comments. */
+export function sampleLines(text: string): string[] {
+  return text.split('\n').filter((line) => line.length > 0 && !line.startsWith('#'));
+}

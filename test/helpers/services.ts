@@ -11,12 +11,11 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { ROOT } from './fixtures.js';
 
 const run = promisify(execFile);
-export const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const say = (text: string): void => void process.stderr.write(`[services] ${text}\n`);
 
 export function listFiles(dir: string): string[] {

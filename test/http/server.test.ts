@@ -5,8 +5,9 @@ import { ConfigError, IoError } from '../../src/errors/index.js';
 import { MetricsServer, type MetricsServerOptions } from '../../src/http/server.js';
 import type { Readiness } from '../../src/http/routes.js';
 import { createMetrics } from '../../src/metrics/index.js';
-import { recordingLogger } from '../metrics/helpers.js';
-import { basic } from './helpers.js';
+import { rejection } from '../helpers/errors.js';
+import { recordingLogger } from '../helpers/logger.js';
+import { basic } from '../helpers/tls.js';
 
 const servers: MetricsServer[] = [];
 afterEach(async () => {
@@ -101,9 +102,8 @@ describe('MetricsServer routes', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as { port: number }).port;
     try {
-      const error = await start({ port }).catch((err: unknown) => err);
-      expect(error).toBeInstanceOf(IoError);
-      expect((error as IoError).message).toBe(`cannot listen on 127.0.0.1:${port}: EADDRINUSE (another process holds the port)`);
+      const error = await rejection(start({ port }), IoError);
+      expect(error.message).toBe(`cannot listen on 127.0.0.1:${port}: EADDRINUSE (another process holds the port)`);
     } finally {
       blocker.close();
     }

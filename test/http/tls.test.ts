@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors/index.js';
 import { MetricsServer } from '../../src/http/server.js';
 import { createMetrics } from '../../src/metrics/index.js';
-import { recordingLogger } from '../metrics/helpers.js';
-import { basic, httpsGet, selfSignedCert } from './helpers.js';
+import { recordingLogger } from '../helpers/logger.js';
+import { basic, httpsGet, selfSignedCert } from '../helpers/tls.js';
 
 describe('MetricsServer over TLS', () => {
   let pem: { cert: string; key: string };

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { gramOf, type Gram } from '../../src/cka/gram.js';
 import { Pipeline, type PipelineDeps } from '../../src/daemon/pipeline.js';
 import type { SourceRecord } from '../../src/source/source.js';
-import { normals } from '../cka/linalg.js';
+import { normals } from '../helpers/linalg.js';
 
 const D = 3;
 
@@ -40,7 +40,7 @@ function deps(events: string[], overrides: Partial<PipelineDeps> = {}): Pipeline
     referencePerBatch: 6,
     sampleSize: D,
     decode: (bytes) =>
-      bytes.length === 4 * D ? { ok: true, sample: new Float32Array(new Uint8Array(bytes).buffer) } : { ok: false, reason: 'wrong_size', detail: `${bytes.length} bytes` },
+      bytes.length === 4 * D ? { ok: true, value: new Float32Array(new Uint8Array(bytes).buffer) } : { ok: false, reason: 'wrong_size', detail: `${bytes.length} bytes` },
     drawReference: (m) => reference.slice(0, m * D),
     grams: async (stacked, rows): Promise<{ grams: Gram[]; inferenceMs: number }> => {
       const k = runs++;

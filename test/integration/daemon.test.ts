@@ -10,85 +10,28 @@
  * Every test has its own topic, group and state dir. Waits are bounded and a timeout
  * message carries the daemon's log tail.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { drifts } from '../../src/demo/drifts.js';
 import { encodeNpy } from '../../src/io/npy.js';
-import { DaemonProcess, killAll, NEVER, tempDir, writeDaemonConfig, type DaemonConfigOptions } from '../helpers/daemon.js';
-import { chunkFor, heldOutDigits, jsonMessage, npyMessage, rawMessage, writeReference } from '../helpers/digits.js';
-import { committedOffsets, endOffsets, freshTopic, produce, requireBroker, uniqueName } from '../helpers/kafka.js';
-import { select, sumOf, valueOf, type PromSample } from '../helpers/prom-text.js';
+import { DaemonProcess, NEVER } from '../helpers/daemon.js';
+import { useDaemonSuite, waitForCommitsAtEnd } from '../helpers/daemon-suite.js';
+import { chunkFor, heldOutDigits, jsonMessage, npyMessage, rawMessage } from '../helpers/digits.js';
+import { committedOffsets, endOffsets, freshTopic, produce } from '../helpers/kafka.js';
+import { minus, rejectedByReason, rejectedOf, samplesOf, scores, windowSums } from '../helpers/metrics.js';
+import { valueOf, type PromSample } from '../helpers/prom-text.js';
 import { produceSteadily, readCheckpointFile, readTopic } from '../helpers/streams.js';
-import { waitForCommitsAtEnd } from '../faults/helpers.js';
 
 const verbose = process.env['CKAWATCH_TEST_VERBOSE'] === '1';
 
-let suite: { dir: string; cleanup: () => void };
-let referencePath: string;
-
-beforeAll(async () => {
-  await requireBroker();
-  suite = tempDir('ckawatch-daemon-suite-');
-  referencePath = writeReference(suite.dir, 2_000);
-});
-
-afterEach(async () => {
-  await killAll();
-});
-
-afterAll(() => {
-  suite?.cleanup();
-});
-
-/** A topic, a group and a state dir of one test, and its config. */
-async function setup(prefix: string, partitions: number, extra: Partial<DaemonConfigOptions> = {}) {
-  const topic = await freshTopic(prefix, partitions);
-  const groupId = uniqueName(`${prefix}-group`);
-  const dir = mkdtempSync(join(suite.dir, `${prefix}-`));
-  const config = writeDaemonConfig(dir, { topic, groupId, referencePath, ...extra });
-  return { topic, groupId, dir, stateDir: join(dir, 'state'), config };
-}
-
-const samplesOf = (s: PromSample[], topic: string): number => valueOf(s, 'ckawatch_samples_total', { topic }) ?? 0;
-const rejectedOf = (s: PromSample[], topic: string): number => sumOf(s, 'ckawatch_rejected_total', { topic });
-
-function rejectedByReason(s: PromSample[], topic: string): Record<string, number> {
-  return Object.fromEntries(
-    select(s, 'ckawatch_rejected_total', { topic })
-      .filter((x) => x.value > 0)
-      .map((x) => [x.labels['reason']!, x.value]),
-  );
-}
-
-type Sums = Record<'batches' | 'samples' | 'axr' | 'axx' | 'arr' | 'mmd_linear' | 'mmd_rbf', number>;
-
-/** ckawatch_window_sum of window "all", per layer. */
-function windowSums(s: PromSample[]): Map<string, Sums> {
-  const out = new Map<string, Sums>();
-  for (const x of select(s, 'ckawatch_window_sum', { window: 'all' })) {
-    const layer = x.labels['layer']!;
-    const sums = out.get(layer) ?? ({} as Sums);
-    sums[x.labels['field'] as keyof Sums] = x.value;
-    out.set(layer, sums);
-  }
-  return out;
-}
-
-/** The scores that the sums give (what the gauges export), for sums of any part of a stream. */
-function scores(s: Sums): { cka: number; mmd2Linear: number; mmd2Rbf: number } {
-  return { cka: s.axr / Math.sqrt(s.axx * s.arr), mmd2Linear: s.mmd_linear / s.batches, mmd2Rbf: s.mmd_rbf / s.batches };
-}
-
-function minus(a: Sums, b: Sums): Sums {
-  return Object.fromEntries(Object.keys(a).map((k) => [k, a[k as keyof Sums] - b[k as keyof Sums]])) as Sums;
-}
+const suite = useDaemonSuite('ckawatch-daemon-suite-', { referenceDigits: 2_000 });
 
 const sum = (values: Iterable<number>): number => [...values].reduce((a, b) => a + b, 0);
 
 describe('ckawatch run against a real broker', () => {
   it('counts every digit exactly once, commits to the end, and scores rotated digits as drift', async () => {
-    const { topic, groupId, config } = await setup('daemon-drift', 2);
+    const { topic, groupId, config } = await suite.run('daemon-drift', 2);
     const clean = heldOutDigits(2048).map(rawMessage);
     const rotated = heldOutDigits(2048, { from: 2048, drift: drifts.rotate(40) }).map(rawMessage);
 
@@ -117,6 +60,7 @@ describe('ckawatch run against a real broker', () => {
     const after = windowSums(s2);
     expect([...after.keys()]).toHaveLength(6); // digits-cnn's default layer set
     const rows: unknown[] = [];
+    let largestCkaFall = 0;
     for (const [layer, total] of after) {
       expect(total.samples, layer).toBe(4096);
       expect(before.get(layer)!.samples, layer).toBe(2048);
@@ -136,8 +80,12 @@ describe('ckawatch run against a real broker', () => {
       expect(rbf1).toBeCloseTo(clean.mmd2Rbf, 9);
       // Held-out clean digits look like the reference: covariance alignment ~1, MMD² ~0.
       expect(Math.abs(ckaGauge1 - 1), `${layer}: clean cka ${ckaGauge1}`).toBeLessThan(0.05);
-      // Rotated digits: alignment falls, MMD² rises, in every layer.
-      expect(rotatedOnly.cka, `${layer}: rotated cka`).toBeLessThan(ckaGauge1 - 0.05);
+      // Rotated digits: alignment falls, MMD² rises, in every layer. The fall is a random
+      // quantity (which reference rows each batch drew, which samples each batch holds):
+      // measured over 3 runs, logits fell by 0.046-0.063 and the conv layers by 0.10-0.31, so
+      // every layer must fall by 0.02 and the most-moved one by 0.2.
+      expect(rotatedOnly.cka, `${layer}: rotated cka`).toBeLessThan(ckaGauge1 - 0.02);
+      largestCkaFall = Math.max(largestCkaFall, ckaGauge1 - rotatedOnly.cka);
       expect(ckaGauge2, `${layer}: cka gauge after the rotated half`).toBeLessThan(ckaGauge1);
       expect(rotatedOnly.mmd2Rbf, `${layer}: rotated rbf MMD²`).toBeGreaterThan(5 * Math.abs(rbf1) + 0.005);
       expect(rbf2, `${layer}: rbf MMD² gauge after the rotated half`).toBeGreaterThan(rbf1);
@@ -145,12 +93,13 @@ describe('ckawatch run against a real broker', () => {
       expect(lin2, `${layer}: linear MMD² gauge after the rotated half`).toBeGreaterThan(lin1);
     }
     if (verbose) console.table(rows);
+    expect(largestCkaFall, 'the largest fall of cka over the layers').toBeGreaterThan(0.2);
     // (a graceful stop is the last test's subject; afterEach kills this one)
   });
 
   it('resumes after SIGKILL mid-stream from its checkpoint: every sample counted exactly once', async () => {
     const N = 4096;
-    const { topic, groupId, config, stateDir } = await setup('daemon-kill', 2);
+    const { topic, groupId, config, stateDir } = await suite.run('daemon-kill', 2);
     const messages = heldOutDigits(N).map(rawMessage);
     const first = await DaemonProcess.start(config);
     await first.waitForMetrics((s) => valueOf(s, 'ckawatch_ready') === 1, 'readiness (calibrated, group joined)', { timeoutMs: 60_000 });
@@ -210,7 +159,7 @@ describe('ckawatch run against a real broker', () => {
       ...Array.from({ length: 3 }, () => ({ reason: 'empty', value: null })), // tombstones
     ];
     const deadLetterTopic = await freshTopic('daemon-dead-letter', 1);
-    const { topic, groupId, config } = await setup('daemon-bad-raw', 2, { deadLetterTopic });
+    const { topic, groupId, config } = await suite.run('daemon-bad-raw', 2, { deadLetterTopic });
     // Bad messages spread through the stream, at fixed positions.
     const stream: { value: Buffer | null }[] = good.map((value) => ({ value }));
     bad.forEach((b, i) => stream.splice(Math.floor(((i + 1) * stream.length) / (bad.length + 1)), 0, { value: b.value }));
@@ -280,8 +229,8 @@ describe('ckawatch run against a real broker', () => {
     // 200 good = 3 x 64 + 8; float64 .npy for every other digit (narrowed to float32 on decode).
     const json = mix(digits.map(jsonMessage), jsonBad);
     const npy = mix(digits.map((x, i) => npyMessage(i % 2 === 0 ? x : Float64Array.from(x))), npyBad);
-    const a = await setup('daemon-bad-json', 1, { encoding: 'json', instanceId: 'json' });
-    const b = await setup('daemon-bad-npy', 1, { encoding: 'npy', instanceId: 'npy' });
+    const a = await suite.run('daemon-bad-json', 1, { encoding: 'json', instanceId: 'json' });
+    const b = await suite.run('daemon-bad-npy', 1, { encoding: 'npy', instanceId: 'npy' });
     await Promise.all([produce(a.topic, json, chunkFor(json)), produce(b.topic, npy, chunkFor(npy))]);
 
     const [dj, dn] = await Promise.all([DaemonProcess.start(a.config), DaemonProcess.start(b.config)]);
@@ -304,7 +253,7 @@ describe('ckawatch run against a real broker', () => {
   it('on SIGTERM finishes, writes a last checkpoint, commits and exits 0; a restart then resumes exactly there', async () => {
     const N = 3000; // = 46 x 64 + 56
     // No scheduled checkpoint: whatever is on disk and committed comes from the stop.
-    const { topic, groupId, config, stateDir } = await setup('daemon-sigterm', 2, { schedule: NEVER });
+    const { topic, groupId, config, stateDir } = await suite.run('daemon-sigterm', 2, { schedule: NEVER });
     const first = await DaemonProcess.start(config);
     await first.waitForMetrics((s) => valueOf(s, 'ckawatch_ready') === 1, 'readiness (calibrated, group joined)', { timeoutMs: 60_000 });
     const producer = produceSteadily(topic, heldOutDigits(N).map(rawMessage), 64, 100, { holdAt: 2048 });

@@ -12,32 +12,24 @@
  * Each phase is produced only after the one before is fully applied, so the additive window
  * sums (ckawatch_window_sum) split exactly into a clean part and a drifted part.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadPhotos, PHOTO_DRIFTS, randomCrops, type Photo } from '../../src/demo/photos.js';
 import { MINILM_MODEL, MINILM_TOKENIZER, PHOTO_MODEL, textSets } from '../../src/demo/texts.js';
 import { createPrng } from '../../src/reference/prng.js';
-import { DaemonProcess, killAll, NEVER, tempDir } from '../helpers/daemon.js';
-import { brokers, freshTopic, produce, requireBroker, uniqueName, type TestMessage } from '../helpers/kafka.js';
-import { select, sumOf, valueOf, type PromSample } from '../helpers/prom-text.js';
+import { DaemonProcess, NEVER } from '../helpers/daemon.js';
+import { useDaemonSuite } from '../helpers/daemon-suite.js';
+import { produce, type TestMessage } from '../helpers/kafka.js';
+import { minus, rejectedByReason, rejectedOf, samplesOf, scores, windowSums } from '../helpers/metrics.js';
+import { type PromSample } from '../helpers/prom-text.js';
 
-let suite: { dir: string; cleanup: () => void };
+const suite = useDaemonSuite('ckawatch-inputs-suite-');
 let photos: Photo[];
 
 beforeAll(async () => {
-  await requireBroker();
-  suite = tempDir('ckawatch-inputs-suite-');
   photos = await loadPhotos();
-});
-
-afterEach(async () => {
-  await killAll();
-});
-
-afterAll(() => {
-  suite?.cleanup();
 });
 
 interface Setup {
@@ -48,56 +40,19 @@ interface Setup {
 }
 
 async function startDaemon(prefix: string, o: Setup): Promise<{ daemon: DaemonProcess; topic: string }> {
-  const topic = await freshTopic(prefix, 1);
-  const dir = mkdtempSync(join(suite.dir, `${prefix}-`));
-  const config = {
-    model: { path: o.model, providers: ['cpu'], threads: 2 },
-    reference: { path: o.reference, samplesPerBatch: o.batch, seed: 1 },
-    source: { kind: 'kafka', brokers: brokers(), topic, groupId: uniqueName(`${prefix}-group`), clientId: 'ckawatch-test-inputs', fromBeginning: true, sessionTimeout: '6s' },
+  const { topic, config } = await suite.run(prefix, 1, {
+    modelPath: o.model,
+    threads: 2,
+    referencePath: o.reference,
+    referencePerBatch: o.batch,
     input: o.input,
-    batch: { size: o.batch, maxWait: '300ms' },
-    windows: [{ name: 'all', duration: '1h', buckets: 10 }],
-    metrics: { host: '127.0.0.1', port: 0 },
-    checkpoint: { dir: join(dir, 'state'), schedule: NEVER, instanceId: 'inputs' },
+    batchSize: o.batch,
+    schedule: NEVER,
+    instanceId: 'inputs',
     // Thresholds are not what these tests look at; a short calibration keeps start-up quick.
-    calibration: { batches: 8 },
-    log: { level: 'info' },
-  };
-  const path = join(dir, 'config.json');
-  writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`);
-  return { daemon: await DaemonProcess.start(path, { timeoutMs: 60_000 }), topic };
-}
-
-const samplesOf = (s: PromSample[], topic: string): number => valueOf(s, 'ckawatch_samples_total', { topic }) ?? 0;
-const rejectedOf = (s: PromSample[], topic: string): number => sumOf(s, 'ckawatch_rejected_total', { topic });
-
-function rejectedByReason(s: PromSample[], topic: string): Record<string, number> {
-  return Object.fromEntries(
-    select(s, 'ckawatch_rejected_total', { topic })
-      .filter((x) => x.value > 0)
-      .map((x) => [x.labels['reason']!, x.value]),
-  );
-}
-
-type Sums = Record<'batches' | 'samples' | 'axr' | 'axx' | 'arr' | 'mmd_linear' | 'mmd_rbf', number>;
-
-/** ckawatch_window_sum of window "all", per layer. */
-function windowSums(s: PromSample[]): Map<string, Sums> {
-  const out = new Map<string, Sums>();
-  for (const x of select(s, 'ckawatch_window_sum', { window: 'all' })) {
-    const sums = out.get(x.labels['layer']!) ?? ({} as Sums);
-    sums[x.labels['field'] as keyof Sums] = x.value;
-    out.set(x.labels['layer']!, sums);
-  }
-  return out;
-}
-
-function minus(a: Sums, b: Sums): Sums {
-  return Object.fromEntries(Object.keys(a).map((k) => [k, a[k as keyof Sums] - b[k as keyof Sums]])) as Sums;
-}
-
-function scores(s: Sums): { cka: number; mmd2Rbf: number; batches: number } {
-  return { cka: s.axr / Math.sqrt(s.axx * s.arr), mmd2Rbf: s.mmd_rbf / s.batches, batches: s.batches };
+    calibrationBatches: 8,
+  });
+  return { daemon: await DaemonProcess.start(config, { timeoutMs: 60_000 }), topic };
 }
 
 /** Produces `messages`, then waits until every one is applied (samples + rejections) and no batch is pending. */

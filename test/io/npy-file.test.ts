@@ -1,25 +1,16 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DataError } from '../../src/errors/index.js';
 import { readNpyFile, writeNpyFile } from '../../src/io/npy-file.js';
+import { thrownMessage } from '../helpers/errors.js';
+import { useTempDir } from '../helpers/files.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'ckawatch-npy-'));
-
-function messageOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (error) {
-    expect(error).toBeInstanceOf(DataError);
-    return (error as Error).message;
-  }
-  throw new Error('expected a DataError');
-}
+const tmp = useTempDir('ckawatch-npy-');
+const messageOf = (f: () => unknown): string => thrownMessage(f, DataError);
 
 describe('readNpyFile', () => {
   it('reads what writeNpyFile wrote, for floats and labels', () => {
-    const path = join(dir, 'ref.npy');
+    const path = tmp.path('ref.npy');
     writeNpyFile(path, new Float64Array([0.5, 1e300, -2]), [3]);
     const floats = readNpyFile(path);
     expect(floats.kind === 'float32' && [...floats.data]).toEqual([0.5, Infinity, -2]);
@@ -29,12 +20,12 @@ describe('readNpyFile', () => {
   });
 
   it('says in one line which file could not be read and why', () => {
-    expect(messageOf(() => readNpyFile(join(dir, 'missing.npy')))).toBe(`cannot read missing.npy: no such file (${join(dir, 'missing.npy')})`);
-    expect(messageOf(() => readNpyFile(dir))).toMatch(/^cannot read ckawatch-npy-\w+: is a directory/);
-    const bad = join(dir, 'bad.npy');
+    expect(messageOf(() => readNpyFile(tmp.path('missing.npy')))).toBe(`cannot read missing.npy: no such file (${tmp.path('missing.npy')})`);
+    expect(messageOf(() => readNpyFile(tmp.dir))).toMatch(/^cannot read ckawatch-npy-\w+: is a directory/);
+    const bad = tmp.path('bad.npy');
     writeFileSync(bad, 'x,y\n1,2\n');
     expect(messageOf(() => readNpyFile(bad))).toBe('cannot read bad.npy: not a .npy file (the first bytes are not \\x93NUMPY)');
-    const truncated = join(dir, 'truncated.npy');
+    const truncated = tmp.path('truncated.npy');
     writeNpyFile(truncated, new Float32Array(100), [10, 10]);
     writeFileSync(truncated, readNpyFileBytes(truncated).subarray(0, 300));
     expect(messageOf(() => readNpyFile(truncated))).toBe('cannot read truncated.npy: shape (10, 10) of <f4 needs 400 data bytes, found 172');

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { DriftSums } from '../../src/cka/drift.js';
 import { createMetrics, type WindowScore } from '../../src/metrics/index.js';
-import { recordingLogger, sampleLines } from './helpers.js';
+import { recordingLogger } from '../helpers/logger.js';
+import { sampleLines } from '../helpers/prom-text.js';
 
 const sums: DriftSums = { batches: 2, samples: 128, axr: 0.5, axx: 1, arr: 1, mmdLinear: 0.1, mmdRbf: 0.1 };
 

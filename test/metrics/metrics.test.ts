@@ -3,7 +3,8 @@ import { register as globalRegistry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { EMPTY_DRIFT, type DriftSums } from '../../src/cka/drift.js';
 import { createMetrics, type MetricsOptions, type WindowScore } from '../../src/metrics/index.js';
-import { recordingLogger, sampleLines } from './helpers.js';
+import { recordingLogger } from '../helpers/logger.js';
+import { sampleLines } from '../helpers/prom-text.js';
 
 const sums: DriftSums = { batches: 4, samples: 256, axr: 0.8, axx: 1, arr: 1, mmdLinear: 0.2, mmdRbf: 0.04 };
 const build = { version: '0.1.0', node: 'v20.20.2', onnxruntime: '1.30.0' };

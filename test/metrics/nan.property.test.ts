@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { DriftSums } from '../../src/cka/drift.js';
 import { createMetrics, type WindowScore } from '../../src/metrics/index.js';
-import { recordingLogger, sampleLines } from './helpers.js';
+import { recordingLogger } from '../helpers/logger.js';
+import { sampleLines } from '../helpers/prom-text.js';
 
 // Zeros, signed zeros, subnormals, huge values, NaN and infinities: whatever a source hands over.
 const anyNumber = fc.oneof(

@@ -11,11 +11,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScoresPayload } from '../../src/page/index.js';
 import { MAIN } from '../helpers/daemon.js';
+import { useTempDir } from '../helpers/files.js';
 import { waitFor } from '../helpers/kafka.js';
 import { ROOT, requireTool, run } from './tools.js';
 
@@ -28,7 +28,7 @@ let chromium: string;
 let demo: ChildProcess | undefined;
 let url = '';
 let output = '';
-const profiles: string[] = [];
+const profiles = useTempDir('ckawatch-chromium-');
 
 function startDemo(): Promise<string> {
   const child = spawn(process.execPath, [MAIN, 'demo', '--port', '0', '--rate', '200', '--drift-after', String(DRIFT_AFTER_S), '--drift', 'rotate', '--duration', '0'], {
@@ -57,8 +57,7 @@ function startDemo(): Promise<string> {
 
 /** Debian's chromium, headless, no network beyond the page, a throw-away profile. */
 function chromiumArgs(...extra: string[]): string[] {
-  const profile = mkdtempSync(join(tmpdir(), 'ckawatch-chromium-'));
-  profiles.push(profile);
+  const profile = mkdtempSync(profiles.path('profile-'));
   return [
     '--headless',
     '--no-sandbox',
@@ -96,7 +95,6 @@ describe('built-in page in headless Chromium', () => {
       demo.kill('SIGTERM');
       await exited;
     }
-    for (const p of profiles) rmSync(p, { recursive: true, force: true });
   }, 30_000);
 
   it('serves a self-contained page with the scores embedded, behind a strict CSP', async () => {

@@ -27,15 +27,17 @@
  *    agree only in distribution (see docs/deploy.md, "Replicas and the recording rules").
  * 2. Every query of the dashboard, with its variables substituted, returns data.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDrift, driftScores, type DriftSums } from '../../src/cka/drift.js';
-import { DaemonProcess, describeExit, killAll, tempDir, writeDaemonConfig } from '../helpers/daemon.js';
+import { DaemonProcess, describeExit, editConfig, killAll, writeDaemonConfig } from '../helpers/daemon.js';
+import { useTempDir } from '../helpers/files.js';
 import { heldOutDigits, rawMessage, writeReference } from '../helpers/digits.js';
 import { freshTopic, produce, requireBroker, uniqueName, waitFor, withAdmin } from '../helpers/kafka.js';
+import { samplesOf } from '../helpers/metrics.js';
 import { select, sumOf, valueOf, type PromSample } from '../helpers/prom-text.js';
 import { labelValuesQuery, loadDashboard, substitute, targetsOf } from './dashboard.js';
 import { TestPrometheus, type Series } from './prometheus.js';
@@ -53,7 +55,7 @@ const WINDOW = 'all'; // test/helpers/daemon.ts: one window of an hour
 /** ckawatch_window_sum's field label for each DriftSums field */
 const FIELDS = { batches: 'batches', samples: 'samples', axr: 'axr', axx: 'axx', arr: 'arr', mmdLinear: 'mmd_linear', mmdRbf: 'mmd_rbf' } as const;
 
-const dirs: { cleanup: () => void }[] = [];
+const tmp = useTempDir('ckawatch-ops-');
 let prometheus: TestPrometheus | undefined;
 let a: DaemonProcess; // partition 0
 let b: DaemonProcess; // partition 1
@@ -63,9 +65,7 @@ let topic: string;
 let scrapedFrom: number;
 
 function config(group: string, instanceId: string, referencePath: string): string {
-  const d = tempDir('ckawatch-ops-');
-  dirs.push(d);
-  const path = writeDaemonConfig(d.dir, {
+  const path = writeDaemonConfig(mkdtempSync(tmp.path(`${instanceId}-`)), {
     topic,
     groupId: group,
     referencePath,
@@ -77,10 +77,10 @@ function config(group: string, instanceId: string, referencePath: string): strin
     // info (the default): DaemonProcess reads the metrics URL from the "serving /metrics" line
   });
   // Three layers and a short calibration keep it quick.
-  const json = JSON.parse(readFileSync(path, 'utf8')) as { model: Record<string, unknown>; calibration?: unknown };
-  json.model['layers'] = LAYERS;
-  json.calibration = { batches: 32 };
-  writeFileSync(path, JSON.stringify(json, null, 2));
+  editConfig(path, (c) => {
+    c['model']!['layers'] = LAYERS;
+    c['calibration'] = { batches: 32 };
+  });
   return path;
 }
 
@@ -104,10 +104,6 @@ async function assignments(groupId: string): Promise<number[][] | null> {
   const group = groups[0];
   if (group?.state !== 'Stable') return null;
   return group.members.map((m) => kafkajs.AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment[topic] ?? []);
-}
-
-function samplesOf(scrape: PromSample[]): number {
-  return sumOf(scrape, 'ckawatch_samples_total');
 }
 
 async function waitForSamples(d: DaemonProcess, count: number, what: string): Promise<PromSample[]> {
@@ -144,9 +140,7 @@ describe('replicas, recording rules and the dashboard through a real Prometheus'
   beforeAll(async () => {
     await requireBroker();
     topic = await freshTopic('ckawatch-ops', 2);
-    const refDir = tempDir('ckawatch-ops-ref-');
-    dirs.push(refDir);
-    const referencePath = writeReference(refDir.dir, REFERENCE);
+    const referencePath = writeReference(tmp.dir, REFERENCE);
     const images = heldOutDigits(WARMUP + N0 + N1).map(rawMessage);
 
     // The replicas, stable with one partition each before anything is produced: a rebalance
@@ -200,7 +194,6 @@ describe('replicas, recording rules and the dashboard through a real Prometheus'
     await Promise.all(daemons.map((d) => d.stop().catch(() => d.kill('SIGKILL'))));
     await killAll();
     await prometheus?.stop();
-    for (const d of dirs) d.cleanup();
   }, 60_000);
 
   it('both replicas consume, each a whole partition, every sample counted once', async () => {

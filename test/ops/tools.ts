@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { basename, join } from 'node:path';
-import { ROOT } from '../helpers/daemon.js';
+import { ROOT } from '../helpers/fixtures.js';
 
 export { ROOT };
 

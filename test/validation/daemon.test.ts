@@ -6,33 +6,31 @@
  * same model twice, and drops after the layer whose weights were perturbed in a copy of
  * the model (and only there).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigData } from '../../src/config/load.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { gather, loadDigits } from '../../src/demo/digits.js';
 import { writeNpyFile } from '../../src/io/npy-file.js';
 import { encodeModel, readModel } from '../../src/model/graph/onnx-file.js';
 import { createPrng } from '../../src/reference/prng.js';
+import { useTempDir } from '../helpers/files.js';
+import { DIGITS_MODEL } from '../helpers/fixtures.js';
 import { parsePromText, type PromSample } from '../helpers/prom-text.js';
 import { splitDigitsRandomly } from './harness.js';
 
-const MODEL = fileURLToPath(new URL('../fixtures/models/digits-cnn.onnx', import.meta.url));
 const BEFORE = ['/relu1/Relu_output_0', '/pool1/MaxPool_output_0'];
 const AFTER = ['/relu2/Relu_output_0', '/pool2/MaxPool_output_0', '/relu3/Relu_output_0', 'logits'];
 const PRODUCTION = 640;
 
-let dir: string;
+const tmp = useTempDir('ckawatch-paired-');
 
 /** A copy of the model with Gaussian noise (sd = `scale` × the weights' sd) added to conv2's weights. */
 async function perturbedCopy(path: string, scale: number): Promise<void> {
-  const model = await readModel(MODEL);
+  const model = await readModel(DIGITS_MODEL);
   const w = model.graph!.initializer!.find((t) => t.name === 'conv2.weight')!;
   const values = new Float32Array(new Uint8Array(w.rawData!).buffer);
   const sd = Math.sqrt(values.reduce((s, v) => s + v * v, 0) / values.length);
@@ -44,15 +42,12 @@ async function perturbedCopy(path: string, scale: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'ckawatch-paired-'));
   const digits = loadDigits();
   const split = splitDigitsRandomly(digits, 0.5, 1);
-  writeNpyFile(join(dir, 'reference.npy'), gather(digits, split.reference.slice(0, 1500)), [1500, 1, 28, 28]);
-  writeNpyFile(join(dir, 'production.npy'), gather(digits, split.production.slice(0, PRODUCTION)), [PRODUCTION, 1, 28, 28]);
-  await perturbedCopy(join(dir, 'perturbed.onnx'), 2);
+  writeNpyFile(tmp.path('reference.npy'), gather(digits, split.reference.slice(0, 1500)), [1500, 1, 28, 28]);
+  writeNpyFile(tmp.path('production.npy'), gather(digits, split.production.slice(0, PRODUCTION)), [PRODUCTION, 1, 28, 28]);
+  await perturbedCopy(tmp.path('perturbed.onnx'), 2);
 });
-
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Run {
   readonly metrics: PromSample[];
@@ -71,14 +66,14 @@ interface RunOptions {
 /** Starts a daemon on the production file with `candidate`, watches /readyz during start-up, scrapes once everything is in. */
 async function runDaemon(candidate: string, name: string, o: RunOptions = {}): Promise<Run> {
   const config = parseConfigData({
-    model: { path: MODEL, providers: ['cpu'] },
+    model: { path: DIGITS_MODEL, providers: ['cpu'] },
     candidate: { path: candidate },
-    reference: { path: o.reference ?? join(dir, 'reference.npy'), samplesPerBatch: 64, seed: 1 },
-    source: { kind: 'file', path: join(dir, 'production.npy') },
+    reference: { path: o.reference ?? tmp.path('reference.npy'), samplesPerBatch: 64, seed: 1 },
+    source: { kind: 'file', path: tmp.path('production.npy') },
     batch: { size: 64, maxWait: '200ms' },
     windows: [{ name: 'all', duration: '1h', buckets: 10 }],
     metrics: { host: '127.0.0.1', port: 0 },
-    checkpoint: { dir: join(dir, `state-${name}`), schedule: '0 0 0 1 1 *' },
+    checkpoint: { dir: tmp.path(`state-${name}`), schedule: '0 0 0 1 1 *' },
     calibration: { batches: 32, falseAlarmRate: 0.05, ...(o.calibrationSchedule ? { schedule: o.calibrationSchedule } : {}) },
     log: { level: 'info' },
   });
@@ -128,9 +123,9 @@ describe('daemon: calibration and paired mode', () => {
   let restarted: Run;
 
   beforeAll(async () => {
-    same = await runDaemon(MODEL, 'same');
-    perturbed = await runDaemon(join(dir, 'perturbed.onnx'), 'perturbed');
-    restarted = await runDaemon(MODEL, 'same');
+    same = await runDaemon(DIGITS_MODEL, 'same');
+    perturbed = await runDaemon(tmp.path('perturbed.onnx'), 'perturbed');
+    restarted = await runDaemon(DIGITS_MODEL, 'same');
   }, 240_000);
 
   it('is not ready until the reference is calibrated, then ready', () => {
@@ -181,9 +176,9 @@ describe('daemon: a reference file that changes', () => {
   it('recalibrates on calibration.schedule, then restarts the windows and keeps the counters', async () => {
     const digits = loadDigits();
     const split = splitDigitsRandomly(digits, 0.5, 1);
-    const path = join(dir, 'reference-changing.npy');
+    const path = tmp.path('reference-changing.npy');
     writeNpyFile(path, gather(digits, split.reference.slice(0, 1500)), [1500, 1, 28, 28]);
-    const run = await runDaemon(MODEL, 'changing', {
+    const run = await runDaemon(DIGITS_MODEL, 'changing', {
       reference: path,
       calibrationSchedule: '* * * * * *',
       then: async (messages) => {

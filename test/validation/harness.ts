@@ -207,7 +207,7 @@ export async function runValidation(o: ValidationOptions): Promise<ValidationRes
       batchSize: o.n,
       referencePerBatch: o.m,
       sampleSize: DIGIT_SIZE,
-      decode: (bytes) => ({ ok: true, sample: new Float32Array(bytes.slice().buffer) }),
+      decode: (bytes) => ({ ok: true, value: new Float32Array(bytes.slice().buffer) }),
       drawReference: (k) => calibrator.state.sampler.draw(k),
       grams: (stacked, rows) => model.run(stacked, rows),
       addToWindows: (l, sums, at) => windows.add(model.layers[l]!, driftToVector(sums), at),

@@ -3,14 +3,13 @@
  * in docs/validation/). Real digits, the real model, the daemon's calibrator, pipeline and
  * windows; about 15 s on two cores.
  */
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDigits } from '../../src/demo/digits.js';
 import { STATISTICS } from '../../src/cka/statistic.js';
 import { falseAlarmRate, runValidation, standardScenarios, type ValidationResult } from './harness.js';
 import { detected } from './report.js';
+import { DIGITS_MODEL } from '../helpers/fixtures.js';
 
-const MODEL = fileURLToPath(new URL('../fixtures/models/digits-cnn.onnx', import.meta.url));
 const ALPHA = 0.05;
 const K = 2;
 
@@ -20,7 +19,7 @@ beforeAll(async () => {
   const all = standardScenarios(loadDigits());
   const keep = ['rotation 40°', 'brightness +0.2, contrast ×0.7', 'class prior: digits 0, 1, 7 only', 'OOD: inverted images', 'OOD: uniform noise images', 'gaussian noise σ=0.3'];
   result = await runValidation({
-    modelPath: MODEL,
+    modelPath: DIGITS_MODEL,
     // Four of the six default layers keep it quick; relu1/relu2 (26×26 and 11×11 maps) cost most.
     layers: ['/pool1/MaxPool_output_0', '/pool2/MaxPool_output_0', '/relu3/Relu_output_0', 'logits'],
     n: 64,

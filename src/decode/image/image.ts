@@ -19,6 +19,7 @@ import { decodeBase64, readStringField } from '../envelope.js';
 
 import { imageToTensor, type ImageTransform } from './tensor.js';
 import { type Resampler } from '../../config/vocabulary.js';
+import { ok } from '../../io/result.js';
 
 export interface ImageDecoderOptions {
   readonly transform: ImageTransform;
@@ -83,6 +84,6 @@ export function createImageDecoder(o: ImageDecoderOptions): AsyncDecoder {
     }
     const { width, height, channels } = raw.info;
     const data = new Uint8Array(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength);
-    return { ok: true, sample: imageToTensor({ data, width, height, channels }, vips ? { ...o.transform, resize: null } : o.transform) };
+    return ok(imageToTensor({ data, width, height, channels }, vips ? { ...o.transform, resize: null } : o.transform));
   };
 }

@@ -12,7 +12,7 @@ const port = parentPort!;
 
 port.on('message', (message: { id: number; bytes: Uint8Array }) => {
   decode(message.bytes).then(
-    (result) => port.postMessage({ id: message.id, result }, result.ok ? [result.sample.buffer as ArrayBuffer] : []),
+    (result) => port.postMessage({ id: message.id, result }, result.ok ? [result.value.buffer as ArrayBuffer] : []),
     (error: unknown) => port.postMessage({ id: message.id, error: error instanceof Error ? error.message : String(error) }),
   );
 });

@@ -14,6 +14,7 @@ import { reject, type Decoder } from '../types.js';
 import { decodeUtf8, readStringField } from '../envelope.js';
 import { MAX_EXACT_ID } from '../../model/runtime/layout.js';
 import type { TextTokenizer } from './tokenizer.js';
+import { ok } from '../../io/result.js';
 
 /** What each token input of the model holds. */
 export const TEXT_INPUT_ROLES = { input_ids: 'ids', attention_mask: 'mask', token_type_ids: 'types' } as const;
@@ -70,6 +71,6 @@ export function createTextDecoder(o: TextDecoderOptions): Decoder {
     const tokens = o.tokenizer.encode(text, T);
     const sample = new Float32Array(roles.length * T);
     roles.forEach((role, j) => sample.set(role === 'ids' ? tokens.ids : role === 'mask' ? tokens.attentionMask : tokens.typeIds, j * T));
-    return { ok: true, sample };
+    return ok(sample);
   };
 }

@@ -8,7 +8,7 @@
  * that stays near 1e-7 relative; DESIGN.md measured one long-K MatMul at 2.9e-4 on WebGPU,
  * and TF32 tensor cores (which onnxruntime-node gives no switch for) round to 10 bits.
  * Every statistic is bilinear in the Grams, so a relative Gram error e moves CKA by about
- * e (test/model/precision.test.ts measures it); the default tolerance 1e-4 keeps that a
+ * e (test/model/runtime/precision.test.ts measures it); the default tolerance 1e-4 keeps that a
  * hundred times below the spread of a calibrated threshold.
  */
 import type { GramVariant } from '../graph/augment.js';

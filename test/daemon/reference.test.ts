@@ -1,0 +1,139 @@
+/**
+ * The daemon's Calibrator with the real digits model: thresholds from reference-against-
+ * reference batches, reuse of a stored calibration only when it was made for the same
+ * reference bytes and settings, and a reference file that changes underneath.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Calibrator, type CalibratorOptions } from '../../src/daemon/reference.js';
+import { gather, loadDigits } from '../../src/demo/digits.js';
+import { writeNpyFile } from '../../src/io/npy-file.js';
+import { TappedModel } from '../../src/model/tapped.js';
+import { useTempDir } from '../helpers/files.js';
+import { DIGITS_MODEL } from '../helpers/fixtures.js';
+import { recordingLogger } from '../helpers/logger.js';
+
+const LAYERS = ['/pool2/MaxPool_output_0', 'logits'];
+
+const tmp = useTempDir('ckawatch-calibrator-');
+let model: TappedModel;
+const logger = recordingLogger();
+const messages = (): (string | undefined)[] => logger.records.map((r) => r.msg);
+
+function writeReference(path: string, from: number, count: number): void {
+  const digits = loadDigits();
+  const indices = Array.from({ length: count }, (_, i) => (from + i * 7) % digits.count);
+  writeNpyFile(path, gather(digits, indices), [count, 1, 28, 28]);
+}
+
+const options = (path: string, extra: Partial<CalibratorOptions> = {}): CalibratorOptions => ({
+  model,
+  path,
+  n: 16,
+  m: 16,
+  seed: 1,
+  batches: 12,
+  timeLimitMs: 60_000,
+  falseAlarmRate: 0.05,
+  overrides: {},
+  logger,
+  now: Date.now,
+  ...extra,
+});
+
+beforeAll(async () => {
+  model = await TappedModel.open({ path: DIGITS_MODEL, layers: LAYERS, providers: ['cpu'], variant: 'auto', logger });
+  writeReference(tmp.path('reference.npy'), 0, 300);
+});
+
+afterAll(async () => {
+  await model.close();
+});
+
+describe('Calibrator', () => {
+  it('calibrates every layer and statistic, with thresholds that tighten as windows fill', async () => {
+    const c = await Calibrator.open(options(tmp.path('reference.npy')));
+    expect(c.calibration).toBeNull();
+    expect(c.thresholds(LAYERS[0]!, 4)).toEqual({});
+    await c.prepare(null);
+    expect(c.calibration!.batches).toBe(12);
+    for (const layer of LAYERS) {
+      const t1 = c.thresholds(layer, 1);
+      const t16 = c.thresholds(layer, 16);
+      expect(Object.keys(t16).sort()).toEqual(['cka', 'mmd2_linear', 'mmd2_rbf']);
+      expect(t16.cka!).toBeGreaterThanOrEqual(t1.cka!);
+      expect(t16.mmd2_rbf!).toBeLessThanOrEqual(t1.mmd2_rbf!);
+    }
+  });
+
+  it('lets static thresholds override calibrated ones', async () => {
+    const c = await Calibrator.open(options(tmp.path('reference.npy'), { overrides: { logits: { cka: 0.5 } } }));
+    await c.prepare(null);
+    expect(c.thresholds('logits', 3).cka).toBe(0.5);
+    expect(c.thresholds(LAYERS[0]!, 3).cka).not.toBe(0.5);
+  });
+
+  it('reuses a stored calibration for the same reference and settings only', async () => {
+    const path = tmp.path('reference.npy');
+    const first = await Calibrator.open(options(path));
+    await first.prepare(null);
+    const restored = { gammas: first.state.gammas, calibration: first.stored! };
+
+    logger.records.length = 0;
+    const again = await Calibrator.open(options(path));
+    await again.prepare(restored);
+    expect(messages()).toContain('thresholds restored from the checkpoint (same reference, same settings)');
+    expect(again.calibration).toEqual(first.calibration);
+
+    logger.records.length = 0;
+    const otherRate = await Calibrator.open(options(path, { falseAlarmRate: 0.01 }));
+    await otherRate.prepare(restored);
+    expect(messages()).toContain('thresholds calibrated');
+    expect(otherRate.calibration!.falseAlarmRate).toBe(0.01);
+  });
+
+  it('recalibrates when the reference file changes, swapping state only inside the swap', async () => {
+    const path = tmp.path('changing.npy');
+    writeReference(path, 0, 300);
+    const c = await Calibrator.open(options(path));
+    await c.prepare(null);
+    const before = { sha: c.state.sha256, thresholds: c.thresholds('logits', 4) };
+    let swaps = 0;
+    const swap = async (adopt: () => void): Promise<void> => {
+      expect(c.state.sha256).toBe(before.sha); // nothing changed before the swap
+      adopt();
+      swaps += 1;
+    };
+    expect(await c.checkReference(swap)).toBe(false);
+    expect(swaps).toBe(0);
+
+    writeReference(path, 5000, 300);
+    expect(await c.checkReference(swap)).toBe(true);
+    expect(swaps).toBe(1);
+    expect(c.state.sha256).not.toBe(before.sha);
+    expect(c.state.reference.count).toBe(300);
+    expect(c.stored!.key.referenceSha256).toBe(c.state.sha256);
+    expect(c.thresholds('logits', 4)).not.toEqual(before.thresholds);
+  });
+
+  it('stops a recalibration at shutdown and keeps the reference in use', async () => {
+    const path = tmp.path('stopping.npy');
+    writeReference(path, 0, 300);
+    const c = await Calibrator.open(options(path, { batches: 400 }));
+    await c.prepare({ gammas: [1, 1] }); // any bandwidths: only the recalibration matters here
+    const sha = c.state.sha256;
+    writeReference(path, 3000, 300);
+    const check = c.checkReference(async (adopt) => adopt());
+    await c.stop();
+    await expect(check).rejects.toThrow('calibration stopped: the daemon is shutting down');
+    expect(c.state.sha256).toBe(sha);
+  });
+
+  it('refuses a reference too small for distinct calibration draws', async () => {
+    const path = tmp.path('tiny.npy');
+    writeReference(path, 0, 30);
+    const c = await Calibrator.open(options(path));
+    await expect(c.prepare(null)).rejects.toThrowErrorMatchingInlineSnapshot(
+      `[DataError: reference tiny.npy has 30 samples; calibration draws 16 pseudo-production and 16 reference samples per batch, all distinct, so it needs at least 32: add samples, or lower batch.size or reference.samplesPerBatch]`,
+    );
+  });
+});
