@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 
+import { checkFiles } from '../config/files.js';
 import { loadConfig } from '../config/load.js';
 import { redactedConfig } from '../config/redact.js';
 
@@ -99,10 +100,11 @@ program
 const config = program.command('config').description('configuration tools');
 config
   .command('check')
-  .description('validate a configuration file and print it with secrets redacted')
+  .description('validate a configuration file (and that the files it names can be read) and print it with secrets redacted')
   .argument('<file>', 'YAML or JSON configuration')
   .action((file: string) => {
     const parsed = loadConfig(file);
+    checkFiles(parsed);
     process.stdout.write(`${JSON.stringify(redactedConfig(parsed), null, 2)}\nconfig ok: ${file}\n`);
   });
 

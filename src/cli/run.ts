@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { checkFiles } from '../config/files.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { Daemon } from '../daemon/daemon.js';
@@ -61,6 +62,7 @@ export async function runCommand(file: string): Promise<void> {
   let config: Config;
   try {
     config = loadConfig(file);
+    checkFiles(config);
   } catch (error) {
     fail(error);
   }

@@ -222,6 +222,8 @@ const inputSection = (ctx: SchemaContext) =>
       encoding: z.enum(INPUT_ENCODINGS, { error: `one of ${INPUT_ENCODINGS.join(', ')}` }).default('raw-f32'),
       name: tensorName.optional(),
       maxMessageBytes: wholeNumber(1, HARD_MAX_MESSAGE_BYTES).optional(),
+      // Largest |value| a decoded sample may hold (out_of_range beyond); absent: 1000 x the reference's.
+      maxAbs: z.number({ error: 'a number above 0' }).positive({ error: 'a number above 0' }).max(3e38, { error: 'at most 3e38 (float32)' }).optional(),
       image: imageSection.optional(),
       text: textSection(ctx).optional(),
     })
@@ -239,6 +241,8 @@ const inputSection = (ctx: SchemaContext) =>
 const batchSection = z.strictObject({
   size: wholeNumber(4, MAX_BATCH).default(64),
   maxWait: duration({ min: 1, max: DAY }).default(2 * SECOND),
+  // Messages arriving with no batch reaching the windows for this long: blind (ckawatch_blind, /readyz).
+  blindAfter: duration({ min: SECOND, max: DAY }).default(2 * 60 * SECOND),
 });
 
 const windowEntry = z

@@ -6,21 +6,25 @@
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { Config } from '../config/schema.js';
+import { defaultMaxAbs } from '../decode/finite.js';
 import { loadReferenceVersion } from '../decode/reference.js';
 import type { Registry } from 'prom-client';
 import type { Readiness } from '../http/routes.js';
 import { MetricsServer } from '../http/server.js';
-import type { Metrics } from '../metrics/index.js';
+import type { CounterSeed, Metrics } from '../metrics/index.js';
 import { TappedModel } from '../model/tapped.js';
 import { modelInputOptions } from '../decode/input.js';
 import { createStatusPage, type StatusPage } from '../page/index.js';
 import type { ScoreRow } from '../page/rows.js';
+import { createDeadLetterQueue, type DeadLetterQueue } from '../source/dead-letter.js';
 import type { Source } from '../source/source.js';
+import type { Reference } from '../reference/reference.js';
 import type { Logger } from '../util/logger.js';
 import { VERSION } from '../util/version.js';
 import { driftToVector } from '../window/drift-vector.js';
 import type { WindowSet } from '../window/window-set.js';
 import type { WindowSpec } from '../window/spec.js';
+import type { Blindness } from './blindness.js';
 import { PairedMode } from './paired.js';
 import type { Counters, PipelineDeps } from './pipeline.js';
 import { Calibrator } from './reference.js';
@@ -109,7 +113,12 @@ export async function openPaired(config: Config, model: TappedModel, calibrator:
   });
 }
 
-export type DeadLetter = Parameters<Source['deadLetter']>[0][number];
+/** The dead-letter queue, when the source has a dead-letter topic. */
+export function openDeadLetters(source: Source, metrics: Metrics, logger: Logger): DeadLetterQueue | null {
+  const send = source.deadLetter;
+  if (!send) return null;
+  return createDeadLetterQueue({ send, onResult: (result, n) => metrics.deadLetters.inc({ result }, n), logger });
+}
 
 /** The pipeline's edges: the model, the reference, the windows, paired mode, metrics and logs. */
 export function pipelineDeps(o: {
@@ -122,9 +131,9 @@ export function pipelineDeps(o: {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly now: () => number;
-  /** rejected records, for the dead-letter topic */
-  readonly rejected: DeadLetter[];
-  readonly onBatch: () => void;
+  /** where rejected records go, when there is a dead-letter topic */
+  readonly letters: DeadLetterQueue | null;
+  readonly blindness: Blindness;
 }): PipelineDeps {
   const { model, calibrator, windows, paired, metrics, logger } = o;
   return {
@@ -137,6 +146,10 @@ export function pipelineDeps(o: {
     referencePerBatch: o.config.reference.samplesPerBatch,
     sampleSize: model.sampleSize,
     decode: o.decode,
+    // Read per record: a changed reference file moves the default bound with it.
+    get maxAbs() {
+      return o.config.input.maxAbs ?? referenceBound(calibrator.state.reference);
+    },
     drawReference: (k) => calibrator.state.sampler.draw(k),
     grams: (stacked, rows) => model.run(stacked, rows),
     addToWindows: (l, sums, at) => windows.add(model.layers[l]!, driftToVector(sums), at),
@@ -144,14 +157,17 @@ export function pipelineDeps(o: {
     now: o.now,
     onReject: (record, reason, detail) => {
       logger.debug({ topic: record.topic, partition: record.partition, offset: record.offset, reason, detail }, 'rejected message');
-      o.rejected.push({ record, reason, detail });
+      o.letters?.enqueue([{ record, reason, detail }]);
     },
-    onApplied: ({ samples, rejected }) => {
+    onDuplicate: (record) => metrics.duplicates.inc({ topic: record.topic }),
+    onApplied: ({ samples, rejected, unscored }) => {
       for (const [topic, n] of Object.entries(samples)) metrics.samples.inc({ topic }, n);
       for (const { topic, reason } of rejected) metrics.rejected.inc({ topic, reason });
+      if (unscored) metrics.unscored.inc({ reason: unscored.reason }, unscored.count);
+      o.blindness.arrived(Object.values(samples).reduce((a, n) => a + n, 0) + rejected.length);
     },
     onBatch: (report) => {
-      o.onBatch();
+      if (report.sums.some((s) => s !== null)) o.blindness.scored();
       metrics.batches.inc();
       metrics.batchDuration.observe(report.durationMs / 1000);
       metrics.inferenceDuration.observe(report.inferenceMs / 1000);
@@ -160,9 +176,18 @@ export function pipelineDeps(o: {
   };
 }
 
+/** defaultMaxAbs of a reference, computed once per reference version. */
+const bounds = new WeakMap<Reference, number>();
+function referenceBound(reference: Reference): number {
+  let bound = bounds.get(reference);
+  if (bound === undefined) bounds.set(reference, (bound = defaultMaxAbs(reference.data)));
+  return bound;
+}
+
 /** The restored counters in the shape the metrics seed their counters with. */
-export function counterSeed(c: Counters): { samples: { topic: string; value: number }[]; rejected: { topic: string; reason: string; value: number }[]; batches: number } {
+export function counterSeed(c: Counters): CounterSeed {
   return {
+    unscored: Object.entries(c.unscored).map(([reason, value]) => ({ reason, value })),
     samples: Object.entries(c.samples).map(([topic, value]) => ({ topic, value })),
     rejected: Object.entries(c.rejected).flatMap(([topic, reasons]) => Object.entries(reasons).map(([reason, value]) => ({ topic, reason, value }))),
     batches: c.batches,

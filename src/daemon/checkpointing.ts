@@ -2,8 +2,10 @@ import { mkdir } from 'node:fs/promises';
 import { z } from 'zod';
 import { storedCalibrationSchema, type StoredCalibration } from '../calibration/null-batches.js';
 import { cloneOffsets, type OffsetMap } from '../source/offsets.js';
+import type { Source } from '../source/source.js';
 import { readCheckpoint, removeStaleTemps, writeCheckpoint } from '../state/checkpoint.js';
 import type { Logger } from '../util/logger.js';
+import { withDeadline } from '../util/deadline.js';
 import type { WindowSet } from '../window/window-set.js';
 import type { WindowSetSnapshot } from '../window/snapshot.js';
 import type { PairedIdentity, PairedMode } from './paired.js';
@@ -53,6 +55,8 @@ export const checkpointBodySchema = z.object({
     samples: z.record(z.string(), count),
     rejected: z.record(z.string(), z.record(z.string(), count)),
     batches: count,
+    // absent in checkpoints written before the counter existed
+    unscored: z.record(z.string(), count).default({}),
   }),
   offsets,
   windows: z.unknown(),
@@ -181,5 +185,18 @@ export class CheckpointStore {
       this.#log.error({ err: (err as Error).message }, 'checkpoint not written; offsets not committed; still serving');
       return null;
     }
+  }
+}
+
+/**
+ * Commits the offsets a written checkpoint holds, waiting at most `withinMs` (at shutdown:
+ * kafkajs retries a commit for as long as a broker outage lasts). A failed or late commit
+ * loses nothing: the checkpoint holds the offsets, and the next owner resumes from them.
+ */
+export async function commitHeld(source: Source, offsets: OffsetMap, withinMs: number, log: Logger): Promise<void> {
+  const warn = (err: unknown): void => log.warn({ err }, 'offset commit failed; the checkpoint holds them');
+  if (withinMs === Number.POSITIVE_INFINITY) return source.commit(offsets).catch(warn);
+  if ((await withDeadline(source.commit(offsets), withinMs, warn)) === 'late') {
+    log.warn({ waitedMs: withinMs }, 'offset commit still pending at shutdown; the checkpoint holds the offsets');
   }
 }

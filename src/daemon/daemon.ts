@@ -9,17 +9,20 @@ import { createMetrics, type Metrics, type WindowScore } from '../metrics/index.
 import type { TappedModel } from '../model/tapped.js';
 import type { ScoreRow } from '../page/rows.js';
 import { createSource } from '../source/from-config.js';
+import type { DeadLetterQueue } from '../source/dead-letter.js';
 import type { Source } from '../source/source.js';
 import { createSchedule, type Schedule } from '../util/schedule.js';
 import type { Logger } from '../util/logger.js';
 import { ONNXRUNTIME_VERSION, VERSION } from '../util/version.js';
 import { createWindowSet, type WindowSet } from '../window/window-set.js';
 import { vectorToDrift, DRIFT_WIDTH } from '../window/drift-vector.js';
-import { counterSeed, openCalibrator, openModel, openPaired, openServer, pipelineDeps, type DeadLetter } from './assemble.js';
-import { CheckpointStore, type CheckpointBody } from './checkpointing.js';
+import { counterSeed, openCalibrator, openModel, openDeadLetters, openPaired, openServer, pipelineDeps } from './assemble.js';
+import { CheckpointStore, commitHeld, type CheckpointBody } from './checkpointing.js';
+import { createBlindness, type Blindness } from './blindness.js';
 import type { PairedMode } from './paired.js';
 import { Pipeline } from './pipeline.js';
 import type { Calibrator } from './reference.js';
+import { closeSource } from './shutdown.js';
 import { checkGramPrecision, checkSampleIndependence } from './startup.js';
 
 /*
@@ -59,11 +62,12 @@ export class Daemon {
   /** Stops the image preprocessing threads, if any. */
   #closeDecoder: () => Promise<void> = async () => undefined;
   #inFlight: Promise<void> = Promise.resolve();
-  #lastBatchAt = 0;
   #store: CheckpointStore | null = null;
   #identity: Pick<CheckpointBody, 'modelSha256' | 'layers'> | null = null;
   #calibrator: Calibrator | null = null;
   #paired: PairedMode | null = null;
+  #blindness: Blindness | null = null;
+  #letters: DeadLetterQueue | null = null;
 
   private constructor(options: DaemonOptions) {
     this.#o = options;
@@ -104,8 +108,11 @@ export class Daemon {
     if (!this.#status.calibrated) reasons.push('reference not calibrated');
     if (!this.#source?.ready) reasons.push('source not connected (Kafka consumer group not joined)');
     if (this.#status.stopping) reasons.push('shutting down');
+    const blind = this.#blindness?.reason();
+    if (blind) reasons.push(blind);
     const provider = this.#status.model ? this.#model?.provider : undefined;
-    return { ready: reasons.length === 0, reasons, ...(provider === undefined ? {} : { provider }) };
+    const warnings = this.#source?.warnings ?? [];
+    return { ready: reasons.length === 0, reasons, ...(provider === undefined ? {} : { provider }), ...(warnings.length > 0 ? { warnings } : {}) };
   }
 
   /** Current scores of every layer and window, for tables and pages. */
@@ -127,6 +134,7 @@ export class Daemon {
       lateSource: () => this.#windows?.droppedLate() ?? [],
       pairedSource: (now) => this.#paired?.scores(now) ?? [],
       isReady: () => this.readiness().ready,
+      isBlind: () => this.#blindness?.reason() != null,
       now: this.#now,
       build: { version: VERSION, node: process.version, onnxruntime: ONNXRUNTIME_VERSION },
       logger: this.#log,
@@ -177,9 +185,10 @@ export class Daemon {
     const decode = decoder.mode === 'sync' ? decoder.decode : () => ({ ok: false, reason: 'internal', detail: 'decoded before accept' }) as const;
     const source = this.#o.source ?? (await createSource(config.source, model.sampleSize, this.#log));
     this.#source = source;
-    const rejectedForDeadLetter: DeadLetter[] = [];
+    this.#letters = openDeadLetters(source, this.#metrics, this.#log);
+    this.#blindness = createBlindness(config.batch.blindAfter, this.#now);
     const deps = { config, model, calibrator, windows, paired, decode, metrics: this.#metrics, logger: this.#log, now: this.#now };
-    this.#pipeline = new Pipeline(pipelineDeps({ ...deps, rejected: rejectedForDeadLetter, onBatch: () => (this.#lastBatchAt = this.#now()) }), restored ?? undefined);
+    this.#pipeline = new Pipeline(pipelineDeps({ ...deps, letters: this.#letters, blindness: this.#blindness }), restored ?? undefined);
     const pipeline = this.#pipeline;
     // A new reference invalidates every window sum (other samples, other RBF bandwidths):
     // the windows restart empty, counters and offsets go on.
@@ -194,10 +203,6 @@ export class Daemon {
       if (this.#status.stopping) return;
       const work = (async () => {
         pipeline.accept(records, decoder.mode === 'async' ? await decodeRecords(records, decoder.decode) : undefined);
-        if (rejectedForDeadLetter.length > 0) {
-          const items = rejectedForDeadLetter.splice(0);
-          await source.deadLetter(items).catch((err: unknown) => this.#log.warn({ err }, 'dead-letter topic write failed'));
-        }
         await pipeline.process();
       })();
       this.#inFlight = work.catch(() => undefined);
@@ -206,18 +211,9 @@ export class Daemon {
     await source.start(onRecords, () => pipeline.offsets);
 
     // A partial batch goes through once it has waited batch.maxWait.
-    const maxWait = config.batch.maxWait;
-    this.#lastBatchAt = this.#now();
-    this.#every(Math.max(50, maxWait / 2), async () => {
-      if (pipeline.pendingSamples > 0 && this.#now() - this.#lastBatchAt >= maxWait) await pipeline.process({ flush: true });
-      // 1-3 samples left after ten max-waits without a batch: the stream has stopped short.
-      if (pipeline.pendingSamples > 0 && this.#now() - this.#lastBatchAt >= 10 * maxWait) {
-        const left = await pipeline.drainShort();
-        if (left > 0) {
-          this.#lastBatchAt = this.#now();
-          this.#log.info({ samples: left }, 'stream idle with fewer than 4 samples queued: counted without statistics');
-        }
-      }
+    this.#every(Math.max(50, config.batch.maxWait / 2), async () => {
+      const left = await pipeline.flushIdle(config.batch.maxWait);
+      if (left > 0) this.#log.info({ samples: left }, 'stream idle with fewer than 4 samples queued: counted without statistics');
     });
     this.#every(2_000, async () => {
       for (const { partition, lag } of source.lag(pipeline.offsets)) {
@@ -230,8 +226,11 @@ export class Daemon {
     });
   }
 
-  /** Writes a checkpoint of the state between batches, then commits the offsets it holds. */
-  async checkpoint(): Promise<void> {
+  /**
+   * Writes a checkpoint of the state between batches, then commits the offsets it holds
+   * (waiting at most `commitWithinMs`: the checkpoint holds them either way).
+   */
+  async checkpoint(commitWithinMs = Number.POSITIVE_INFINITY): Promise<void> {
     const [pipeline, identity, windows, calibrator] = [this.#pipeline, this.#identity, this.#windows, this.#calibrator];
     if (!this.#store || !pipeline || !identity || !windows || !calibrator) return;
     const body = await this.#store.write({ identity, pipeline, windows, calibrator, paired: this.#paired });
@@ -240,7 +239,7 @@ export class Daemon {
       return;
     }
     this.#metrics.checkpointLastSuccess.set(this.#now() / 1000);
-    await this.#source?.commit(body.offsets).catch((err: unknown) => this.#log.warn({ err }, 'offset commit failed; the checkpoint holds them'));
+    if (this.#source) await commitHeld(this.#source, body.offsets, commitWithinMs, this.#log);
   }
 
   #scores(now: number): WindowScore[] {
@@ -269,18 +268,24 @@ export class Daemon {
     this.#o.onFatal(error);
   }
 
-  /** Graceful stop: pause, finish the batch, checkpoint, commit, leave the group, close. */
+  /**
+   * Graceful stop: pause, finish the batch, checkpoint, commit (10 s at most), then leave the
+   * group and close (shutdown.ts, bounded too): the local checkpoint is written whatever the broker does.
+   */
   async stop(): Promise<void> {
     if (this.#status.stopping) return;
     this.#status.stopping = true;
     for (const t of this.#timers) clearInterval(t);
-    this.#source?.pause();
+    try {
+      this.#source?.pause();
+    } catch (err) {
+      this.#log.warn({ err }, 'source pause failed'); // kafkajs throws while the group is not joined (a broker outage)
+    }
     await this.#inFlight;
     await this.#schedule?.stop();
     await this.#calibrator?.stop();
-    await this.checkpoint();
-    await this.#source?.stop().catch((err: unknown) => this.#log.warn({ err }, 'source stop failed'));
-    await this.#source?.close().catch((err: unknown) => this.#log.warn({ err }, 'source close failed'));
+    await this.checkpoint(10_000);
+    if (this.#source) await closeSource(this.#source, this.#letters, this.#log);
     await this.#model?.close();
     await this.#closeDecoder();
     await this.#paired?.close();

@@ -3,6 +3,7 @@ import { MIN_SAMPLES, type Gram } from '../cka/gram.js';
 import { StatisticsError } from '../errors/index.js';
 import { advance, cloneOffsets, nextOffset, type OffsetMap } from '../source/offsets.js';
 import type { SourceRecord } from '../source/source.js';
+import { acceptInRange } from '../decode/finite.js';
 import type { Result } from '../io/result.js';
 
 /*
@@ -37,7 +38,16 @@ export interface Counters {
   samples: Record<string, number>;
   rejected: Record<string, Record<string, number>>;
   batches: number;
+  /** samples counted but left out of the statistics, by reason (see UnscoredReason) */
+  unscored: Record<string, number>;
 }
+
+/**
+ * Why a counted sample is not in the statistics: `too_few`, 1-3 samples left when a stream
+ * stopped (the unbiased estimators need 4); `layer_error`, its batch's statistics failed in
+ * at least one layer (a non-finite Gram), so that layer's windows lack it.
+ */
+export type UnscoredReason = 'too_few' | 'layer_error';
 
 export interface PipelineState {
   readonly counters: Counters;
@@ -59,6 +69,8 @@ export interface PipelineDeps {
   readonly referencePerBatch: number;
   readonly sampleSize: number;
   readonly decode: (bytes: Uint8Array) => Decoded;
+  /** largest |value| a decoded sample may hold; beyond it the sample is rejected as out_of_range */
+  readonly maxAbs: number;
   readonly drawReference: (m: number) => Float32Array;
   readonly grams: (stacked: Float32Array, rows: number) => Promise<{ grams: Gram[]; inferenceMs: number }>;
   /** adds one layer's batch sums to the windows at time `at` */
@@ -72,7 +84,9 @@ export interface PipelineDeps {
   readonly companion?: (production: Float32Array, n: number) => Promise<(grams: readonly Gram[], at: number) => void>;
   readonly now: () => number;
   readonly onReject?: (record: SourceRecord, reason: string, detail: string) => void;
-  readonly onApplied?: (delta: { samples: Record<string, number>; rejected: { topic: string; reason: string }[] }) => void;
+  /** a record skipped because the state holds its offset already (redelivery, or a log that went backwards) */
+  readonly onDuplicate?: (record: SourceRecord) => void;
+  readonly onApplied?: (delta: { samples: Record<string, number>; rejected: { topic: string; reason: string }[]; unscored?: { reason: UnscoredReason; count: number } }) => void;
   readonly onBatch?: (report: BatchReport) => void;
   readonly onLayerError?: (layer: string, error: StatisticsError) => void;
 }
@@ -100,6 +114,8 @@ export class Pipeline {
   readonly #accepted: OffsetMap;
   #lock: Promise<unknown> = Promise.resolve();
   #duplicates = 0;
+  /** when the last batch was applied (or the pipeline made): what partial batches wait against */
+  #lastBatchAt: number;
 
   constructor(deps: PipelineDeps, restored?: PipelineState) {
     if (deps.batchSize < MIN_SAMPLES || deps.referencePerBatch < MIN_SAMPLES) {
@@ -108,9 +124,10 @@ export class Pipeline {
     this.#deps = deps;
     this.#counters = restored
       ? structuredClone(restored.counters)
-      : { samples: {}, rejected: {}, batches: 0 };
+      : { samples: {}, rejected: {}, batches: 0, unscored: {} };
     this.#applied = cloneOffsets(restored?.offsets ?? {});
     this.#accepted = cloneOffsets(this.#applied);
+    this.#lastBatchAt = deps.now();
   }
 
   /** Good samples waiting for a batch. */
@@ -140,12 +157,14 @@ export class Pipeline {
       const seen = nextOffset(this.#accepted, record.topic, record.partition);
       if (seen !== undefined && record.offset < seen) {
         this.#duplicates += 1;
+        this.#deps.onDuplicate?.(record);
         continue;
       }
       advance(this.#accepted, record.topic, record.partition, record.offset);
-      const result: Decoded = decoded?.[index] ?? (record.value
+      const given: Decoded = decoded?.[index] ?? (record.value
         ? this.#deps.decode(record.value)
         : { ok: false, reason: 'empty', detail: 'message has no value' });
+      const result = given.ok ? acceptInRange(given.value, this.#deps.maxAbs) : given;
       const { topic, partition, offset } = record;
       if (result.ok) {
         this.#queue.push({ topic, partition, offset, sample: result.value });
@@ -193,6 +212,20 @@ export class Pipeline {
   }
 
   /**
+   * Called on a timer. A partial batch (4 or more) goes through once no batch has come for
+   * `maxWaitMs`; 1-3 samples still queued after ten such waits mean the stream has stopped
+   * short, and they are drained (drainShort). Returns how many samples were drained.
+   */
+  async flushIdle(maxWaitMs: number): Promise<number> {
+    const idleMs = (): number => this.#deps.now() - this.#lastBatchAt;
+    if (this.#good > 0 && idleMs() >= maxWaitMs) await this.process({ flush: true });
+    if (this.#good === 0 || idleMs() < 10 * maxWaitMs) return 0;
+    const left = await this.drainShort();
+    if (left > 0) this.#lastBatchAt = this.#deps.now();
+    return left;
+  }
+
+  /**
    * The stream has gone quiet with 1-3 good samples queued: too few for the unbiased
    * statistics (n >= 4), and nothing more is coming to complete a batch. Applies them
    * without statistics (counted and committed, left out of the windows) so that a
@@ -203,7 +236,7 @@ export class Pipeline {
       if (this.#good === 0 || this.#good >= MIN_SAMPLES || this.#reserved > 0) return 0;
       const left = this.#good;
       this.#good = 0;
-      this.#applyEntries(this.#queue.splice(0, this.#queue.length));
+      this.#applyEntries(this.#queue.splice(0, this.#queue.length), { reason: 'too_few', count: left });
       return left;
     });
     this.#lock = run.catch(() => undefined);
@@ -281,7 +314,8 @@ export class Pipeline {
     this.#reservedGood -= size;
     this.#good -= size;
     this.#counters.batches += 1;
-    this.#applyEntries(entries);
+    this.#lastBatchAt = this.#deps.now();
+    this.#applyEntries(entries, sums.includes(null) ? { reason: 'layer_error', count: size } : undefined);
     this.#applyLeadingRejections();
     this.#deps.onBatch?.({ samples: size, inferenceMs, durationMs: this.#deps.now() - batch.started, sums });
   }
@@ -294,7 +328,7 @@ export class Pipeline {
     if (k > 0) this.#applyEntries(this.#queue.splice(0, k));
   }
 
-  #applyEntries(entries: readonly Entry[]): void {
+  #applyEntries(entries: readonly Entry[], unscored?: { reason: UnscoredReason; count: number }): void {
     const samples: Record<string, number> = {};
     const rejected: { topic: string; reason: string }[] = [];
     for (const entry of entries) {
@@ -310,6 +344,7 @@ export class Pipeline {
     for (const [topic, count] of Object.entries(samples)) {
       this.#counters.samples[topic] = (this.#counters.samples[topic] ?? 0) + count;
     }
-    this.#deps.onApplied?.({ samples, rejected });
+    if (unscored) this.#counters.unscored[unscored.reason] = (this.#counters.unscored[unscored.reason] ?? 0) + unscored.count;
+    this.#deps.onApplied?.({ samples, rejected, ...(unscored ? { unscored } : {}) });
   }
 }

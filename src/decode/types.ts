@@ -16,6 +16,7 @@ export const REJECT_REASONS = [
   'wrong_dtype', // .npy of a dtype other than float32/float64
   'wrong_shape', // .npy or JSON whose shape is not the model input's
   'not_finite', // a NaN or infinite value (after narrowing to float32)
+  'out_of_range', // a value beyond ±input.maxAbs (by default 1000 x the reference's largest |value|)
   'bad_json', // not UTF-8, not JSON, or nested too deep
   'bad_envelope', // JSON without the expected {"input": [...]} / {"inputs": {...}} structure (or {"<field>": "..."})
   'image_format', // image bytes that are not JPEG, PNG or WebP (told by their first bytes)

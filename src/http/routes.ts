@@ -23,6 +23,8 @@ export interface Readiness {
   readonly reasons: readonly string[];
   /** The execution provider the model runs on, once loaded and checked. */
   readonly provider?: string;
+  /** problems that do not stop the daemon but need an operator (a missing dead-letter topic) */
+  readonly warnings?: readonly string[];
 }
 
 /**
@@ -73,7 +75,12 @@ export function readyRoute(ready: () => Readiness, logger: Logger): RouteHandler
     return {
       status: report.ready ? 200 : 503,
       contentType: 'application/json',
-      body: `${JSON.stringify({ ready: report.ready, reasons: report.reasons, ...(report.provider === undefined ? {} : { provider: report.provider }) })}\n`,
+      body: `${JSON.stringify({
+        ready: report.ready,
+        reasons: report.reasons,
+        ...(report.provider === undefined ? {} : { provider: report.provider }),
+        ...(report.warnings?.length ? { warnings: report.warnings } : {}),
+      })}\n`,
     };
   };
 }

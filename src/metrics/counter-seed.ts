@@ -11,6 +11,7 @@ export const counterSeedSchema = z.object({
   samples: z.array(z.object({ topic: z.string(), value: count })),
   rejected: z.array(z.object({ topic: z.string(), reason: z.string(), value: count })),
   batches: count,
+  unscored: z.array(z.object({ reason: z.string(), value: count })),
 });
 export type CounterSeed = z.infer<typeof counterSeedSchema>;
 
@@ -19,14 +20,16 @@ export function seedCounters(m: PipelineMetrics, seed: CounterSeed): void {
   for (const { topic, value } of seed.samples) m.samples.inc({ topic }, value);
   for (const { topic, reason, value } of seed.rejected) m.rejected.inc({ topic, reason }, value);
   m.batches.inc(seed.batches);
+  for (const { reason, value } of seed.unscored) m.unscored.inc({ reason }, value);
 }
 
 /** The current counts, in the form seedCounters takes back. */
 export async function readCounters(m: PipelineMetrics): Promise<CounterSeed> {
-  const [samples, rejected, batches] = await Promise.all([m.samples.get(), m.rejected.get(), m.batches.get()]);
+  const [samples, rejected, batches, unscored] = await Promise.all([m.samples.get(), m.rejected.get(), m.batches.get(), m.unscored.get()]);
   return {
     samples: samples.values.map((v) => ({ topic: String(v.labels.topic ?? ''), value: v.value })),
     rejected: rejected.values.map((v) => ({ topic: String(v.labels.topic ?? ''), reason: String(v.labels.reason ?? ''), value: v.value })),
     batches: batches.values[0]?.value ?? 0,
+    unscored: unscored.values.map((v) => ({ reason: String(v.labels.reason ?? ''), value: v.value })),
   };
 }

@@ -14,6 +14,8 @@ export interface Collectors {
   readonly windows: () => void;
   /** 1 or 0 for ckawatch_ready; must not throw */
   readonly ready: () => number;
+  /** 1 or 0 for ckawatch_blind; must not throw */
+  readonly blind: () => number;
   /** brings ckawatch_paired_cka up to date (paired mode); must not throw */
   readonly paired: () => void;
 }
@@ -33,6 +35,14 @@ function defineWindowMetrics(registry: Registry, collectors: Collectors) {
       registers,
       collect() {
         this.set(collectors.ready());
+      },
+    }),
+    blind: new Gauge({
+      name: 'ckawatch_blind',
+      help: '1 while messages arrive but no window has gained a batch for batch.blindAfter (every sample rejected, or every batch failing)',
+      registers,
+      collect() {
+        this.set(collectors.blind());
       },
     }),
     cka: new Gauge({
@@ -108,6 +118,24 @@ function definePipelineMetrics(registry: Registry) {
       name: 'ckawatch_rejected_total',
       help: 'Messages rejected and skipped, by reason',
       labelNames: ['topic', 'reason'] as const,
+      registers,
+    }),
+    unscored: new Counter({
+      name: 'ckawatch_unscored_samples_total',
+      help: 'Samples counted but left out of the statistics, by reason (too_few: 1-3 left when a stream stopped; layer_error: a layer whose batch statistics failed)',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    duplicates: new Counter({
+      name: 'ckawatch_duplicates_skipped_total',
+      help: 'Records skipped because the state already holds their offset: redelivery after a rebalance or restart, or a topic recreated or reset below the state (then it keeps rising)',
+      labelNames: ['topic'] as const,
+      registers,
+    }),
+    deadLetters: new Counter({
+      name: 'ckawatch_dead_letters_total',
+      help: 'Rejected messages written to the dead-letter topic (sent) or not (failed: refused by the broker, topic missing, queue full)',
+      labelNames: ['result'] as const,
       registers,
     }),
     batches: new Counter({ name: 'ckawatch_batches_total', help: 'Batches processed', registers }),

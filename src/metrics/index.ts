@@ -21,6 +21,8 @@ export interface MetricsOptions {
   readonly pairedSource?: PairedSource;
   /** readiness at scrape time, for ckawatch_ready (the same check /readyz uses) */
   readonly isReady: () => boolean;
+  /** blindness at scrape time, for ckawatch_blind; absent: never blind */
+  readonly isBlind?: () => boolean;
   /** the clock (ms) that window sums are read at */
   readonly now: () => number;
   readonly build: { readonly version: string; readonly node: string; readonly onnxruntime: string };
@@ -67,6 +69,14 @@ export function createMetrics(options: MetricsOptions): Metrics {
         refreshPaired();
       } catch (err) {
         logger.error({ err }, 'unexpected error while updating paired metrics');
+      }
+    },
+    blind: () => {
+      try {
+        return options.isBlind?.() ? 1 : 0;
+      } catch (err) {
+        logger.error({ err }, 'blindness check failed; reporting not blind');
+        return 0;
       }
     },
     ready: () => {

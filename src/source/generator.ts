@@ -86,7 +86,6 @@ export class GeneratorSource implements Source {
     return [{ partition: 0, lag: Math.max(0, this.#position - (applied[this.topic]?.['0'] ?? 0)) }];
   }
 
-  async deadLetter(): Promise<void> {}
 
   pause(): void {
     this.#paused = true;

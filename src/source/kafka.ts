@@ -2,8 +2,7 @@ import { Kafka, logLevel, type Consumer, type KafkaConfig, type Producer, type S
 import type { Logger } from '../util/logger.js';
 import { IoError } from '../errors/index.js';
 import { toOffset, type OffsetMap } from './offsets.js';
-import type { SourceRecord } from './source.js';
-import type { Source } from './source.js';
+import type { Letter, Source, SourceRecord } from './source.js';
 
 /*
  * The Kafka edge (kafkajs). Offsets are committed by the daemon after a checkpoint holds
@@ -42,6 +41,8 @@ export class KafkaSource implements Source {
   #joined = false;
   #assigned: number[] = [];
   readonly #highWatermarks = new Map<number, number>();
+  #warnings: string[] = [];
+  #checkedAt = 0;
 
   private constructor(options: KafkaSourceOptions) {
     this.#options = options;
@@ -101,6 +102,7 @@ export class KafkaSource implements Source {
       await source.#consumer.connect();
       await source.#producer?.connect();
       await source.#consumer.subscribe({ topics: [options.topic], fromBeginning: options.fromBeginning });
+      if (options.deadLetterTopic !== undefined) await source.#checkDeadLetterTopic(options.deadLetterTopic);
     } catch (error) {
       throw new IoError(`cannot reach Kafka at ${options.brokers.join(',')}: ${(error as Error).message}`, {
         retriable: true,
@@ -112,6 +114,31 @@ export class KafkaSource implements Source {
 
   get topic(): string {
     return this.#options.topic;
+  }
+
+  /**
+   * A missing dead-letter topic is named at start (the producer does not create topics):
+   * rejects are still counted and skipped, their letters counted failed.
+   */
+  async #checkDeadLetterTopic(topic: string): Promise<boolean> {
+    this.#checkedAt = Date.now();
+    const admin = this.#kafka.admin();
+    await admin.connect();
+    try {
+      const exists = (await admin.listTopics()).includes(topic);
+      if (!exists && this.#warnings.length === 0) {
+        const warning = `dead-letter topic ${topic} does not exist: rejected messages are counted and skipped, not kept (create it, or remove source.deadLetterTopic)`;
+        this.#options.logger.warn({ topic }, warning);
+        this.#warnings = [warning];
+      }
+      if (exists && this.#warnings.length > 0) {
+        this.#options.logger.info({ topic }, 'dead-letter topic exists now: rejected messages are kept again');
+        this.#warnings = [];
+      }
+      return exists;
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   /** True while the consumer is in its group and has not crashed since. */
@@ -175,20 +202,23 @@ export class KafkaSource implements Source {
     });
   }
 
-  /** Sends rejected messages to the dead-letter topic with the reason in a header. */
-  async deadLetter(items: readonly { record: SourceRecord; reason: string; detail: string }[]): Promise<void> {
-    if (!this.#producer || !this.#options.deadLetterTopic || items.length === 0) return;
-    await this.#producer.send({
-      topic: this.#options.deadLetterTopic,
-      messages: items.map(({ record, reason, detail }) => ({
-        value: record.value === null ? null : Buffer.from(record.value),
-        headers: {
-          'ckawatch-reason': reason,
-          'ckawatch-detail': detail.slice(0, 200),
-          'ckawatch-source': `${record.topic}/${record.partition}/${record.offset}`,
-        },
-      })),
-    });
+  /**
+   * Sends letters to the dead-letter topic as one produce request; see dead-letter.ts for the
+   * queue. While the topic is missing it fails at once (the producer would retry metadata
+   * for seconds per request), and looks again at most every 30 s.
+   */
+  readonly deadLetter = async (letters: readonly Letter[]): Promise<void> => {
+    const producer = this.#producer;
+    const topic = this.#options.deadLetterTopic;
+    if (!producer || topic === undefined || letters.length === 0) return;
+    if (this.#warnings.length > 0) {
+      if (Date.now() - this.#checkedAt < 30_000 || !(await this.#checkDeadLetterTopic(topic))) throw new IoError(this.#warnings[0]!);
+    }
+    await producer.send({ topic, messages: letters.map((l) => ({ value: l.value, headers: { ...l.headers } })) });
+  };
+
+  get warnings(): readonly string[] {
+    return this.#warnings;
   }
 
   pause(): void {

@@ -8,6 +8,12 @@ export interface SourceRecord {
   readonly value: Uint8Array | null;
 }
 
+/** One message for the dead-letter topic (made by dead-letter.ts), as the Kafka edge sends it. */
+export interface Letter {
+  readonly value: Buffer | null;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
 /** Where production samples come from: Kafka, or an in-process stream (file replay, demo). */
 export interface Source {
   /** the `topic` label of the samples it yields */
@@ -23,7 +29,13 @@ export interface Source {
   commit(offsets: OffsetMap): Promise<void>;
   /** Records not yet applied, per partition. */
   lag(applied: OffsetMap): { partition: number; lag: number }[];
-  deadLetter(items: readonly { record: SourceRecord; reason: string; detail: string }[]): Promise<void>;
+  /**
+   * Sends letters to the dead-letter topic as one request (rejects when the broker refuses
+   * them); absent without one. The daemon queues and chunks them (dead-letter.ts).
+   */
+  readonly deadLetter?: (letters: readonly Letter[]) => Promise<void>;
+  /** Problems that stop nothing but need an operator (a missing dead-letter topic), for /readyz. */
+  readonly warnings?: readonly string[];
   pause(): void;
   resume(): void;
   /** Stops delivering, after the batch in progress; commits still work. */

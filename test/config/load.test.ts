@@ -40,6 +40,7 @@ describe('loadConfig', () => {
     expect(parse(minimal)).toMatchInlineSnapshot(`
       {
         "batch": {
+          "blindAfter": 120000,
           "maxWait": 2000,
           "size": 64,
         },

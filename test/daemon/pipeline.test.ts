@@ -35,6 +35,7 @@ function setup(overrides: Partial<PipelineDeps> = {}) {
     referencePerBatch: 6,
     sampleSize: D,
     decode,
+    maxAbs: 1e3,
     drawReference: (m) => reference.slice(0, m * D),
     // The "model" is the identity map, so the Gram is the input's own: real numbers, no mock.
     grams: async (stacked, rows) => ({ grams: [gramOf(stacked, rows, D)], inferenceMs: 1 }),
@@ -84,13 +85,48 @@ describe('Pipeline', () => {
     expect(q.offsets).toEqual({ t: { '0': 1 } });
   });
 
+
+  it('refuses a finite sample beyond maxAbs alone: its batch is scored from the others, as if it had never come', async () => {
+    // One poisoned message per 8 (1e30s: finite, but its square overflows any float32 Gram).
+    const clean = records('t', 0, 0, 32, 4);
+    const poison = (offset: number): SourceRecord => ({ topic: 't', partition: 0, offset, value: new Uint8Array(new Float32Array(D).fill(1e30).buffer) });
+    const mixed: SourceRecord[] = [];
+    clean.forEach((r, i) => {
+      if (i % 7 === 3) mixed.push(poison(mixed.length));
+      mixed.push({ ...r, offset: mixed.length });
+    });
+    const poisoned = setup();
+    const p = new Pipeline(poisoned.deps);
+    p.accept(mixed);
+    expect(await p.process()).toBe(4);
+    const state = await p.snapshot();
+    expect(state.counters.samples).toEqual({ t: 32 });
+    expect(state.counters.rejected).toEqual({ t: { out_of_range: mixed.length - 32 } });
+    expect(p.offsets).toEqual({ t: { '0': mixed.length } });
+    // Every good sample is in the windows, with the sums of the clean stream alone.
+    const alone = setup();
+    const q = new Pipeline(alone.deps);
+    q.accept(clean);
+    expect(await q.process()).toBe(4);
+    expect(poisoned.windows[0]!.samples).toBe(32);
+    for (const key of ['axr', 'axx', 'arr', 'mmdLinear', 'mmdRbf'] as const) {
+      expect(poisoned.windows[0]![key], key).toBeCloseTo(alone.windows[0]![key], 12);
+    }
+    // The bound is inclusive; -maxAbs and +maxAbs themselves are samples.
+    const edge = new Pipeline(setup().deps);
+    edge.accept([{ topic: 't', partition: 0, offset: 0, value: new Uint8Array(Float32Array.from([1e3, -1e3, 0]).buffer) }]);
+    expect((await edge.snapshot()).counters.rejected).toEqual({});
+    expect(edge.pendingSamples).toBe(1);
+  });
   it('does not flush fewer than 4 samples, and skips redelivered offsets', async () => {
-    const { deps } = setup();
+    const skipped: number[] = [];
+    const { deps } = setup({ onDuplicate: (r) => skipped.push(r.offset) });
     const p = new Pipeline(deps);
     p.accept(records('t', 1, 100, 3, 3));
     expect(await p.process({ flush: true })).toBe(0);
     p.accept(records('t', 1, 100, 5, 3)); // 100..102 again, then 103, 104
     expect(p.duplicates).toBe(3);
+    expect(skipped).toEqual([100, 101, 102]);
     expect(await p.process({ flush: true })).toBe(1);
     expect(p.offsets).toEqual({ t: { '1': 105 } });
   });
@@ -105,9 +141,30 @@ describe('Pipeline', () => {
     expect(p.pendingSamples).toBe(0);
     expect(p.offsets).toEqual({ t: { '0': 10 } });
     expect((await p.snapshot()).counters.samples).toEqual({ t: 10 });
+    expect((await p.snapshot()).counters.unscored).toEqual({ too_few: 2 });
     expect(windows[0]!.samples).toBe(8);
     p.accept(records('t', 0, 10, 5, 7));
     expect(await p.drainShort()).toBe(0); // 5 is a batch's worth: flush handles it
+  });
+
+  it('flushIdle: a partial batch after maxWait without a batch, 1-3 leftovers after ten', async () => {
+    let t = 0;
+    const { deps, windows } = setup({ now: () => t });
+    const p = new Pipeline(deps);
+    p.accept(records('t', 0, 0, 6, 8));
+    t = 999;
+    expect(await p.flushIdle(1_000)).toBe(0);
+    expect(windows[0]!.samples).toBe(0); // not waited long enough
+    t = 1_000;
+    expect(await p.flushIdle(1_000)).toBe(0);
+    expect(windows[0]!.samples).toBe(6); // a partial batch of 6
+    p.accept(records('t', 0, 6, 3, 9));
+    t = 10_999;
+    expect(await p.flushIdle(1_000)).toBe(0); // 3 is too few for a batch; not yet ten waits
+    t = 11_000;
+    expect(await p.flushIdle(1_000)).toBe(3);
+    expect(p.offsets).toEqual({ t: { '0': 9 } });
+    expect((await p.snapshot()).counters.unscored).toEqual({ too_few: 3 });
   });
 
   it('restores from a state: nothing before its offsets is counted again', async () => {

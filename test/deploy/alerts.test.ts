@@ -83,6 +83,7 @@ describe('deploy/alerts.yaml', () => {
       'CkawatchConsumerLagGrowing',
       'CkawatchRejectedBurst',
       'CkawatchCheckpointFailing',
+      'CkawatchBlind',
       'CkawatchNotReady',
     ]);
   });

@@ -168,12 +168,17 @@ describe('random invalid configs through the CLI', () => {
       expectConfigRefusal(await cli(['config', 'check', file]), `config check, ${what}`);
       expectConfigRefusal(await cli(['run', '--config', file]), `run, ${what}`);
     }
-    // Files are read when the daemon starts, not by the schema: a missing CA file passes
-    // `config check` and fails `run` the same way (exit 2, one line naming the file).
-    writeFileSync(file, JSON.stringify(edit(base, ['source'], null, { ...source, ssl: { ca: join(suite.dir, 'missing.pem') } })));
-    const missing = await cli(['run', '--config', file]);
-    expect(missing.code, missing.stderr).toBe(2);
-    expect(missing.stderr.trimEnd().split('\n'), missing.stderr).toEqual([expect.stringMatching(/^ckawatch: source\.ssl: cannot read \S*missing\.pem/)]);
+    // Files the config names are checked before anything starts, by `config check` and
+    // `run` alike (exit 2, one line per missing file, naming its field).
+    writeFileSync(file, JSON.stringify(edit(edit(base, ['source'], null, { ...source, ssl: { ca: join(suite.dir, 'missing.pem') } }), ['model', 'path'], null, join(suite.dir, 'missing.onnx'))));
+    for (const args of [['config', 'check', file], ['run', '--config', file]]) {
+      const missing = await cli(args);
+      expect(missing.code, missing.stderr).toBe(2);
+      expect(missing.stderr.trimEnd().split('\n'), missing.stderr).toEqual([
+        expect.stringMatching(/^ckawatch: config error at model\.path: a readable file; found nothing at \S*missing\.onnx$/),
+        expect.stringMatching(/^ckawatch: config error at source\.ssl\.ca: a readable file; found nothing at \S*missing\.pem$/),
+      ]);
+    }
     // Text that is not a config at all.
     for (const [i, text] of ['{', '\u0000\u0001\u0002', 'model: [unclosed', '- a\n- b\n'].entries()) {
       const yaml = join(suite.dir, `garbage-${i}.yaml`);

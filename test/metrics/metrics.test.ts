@@ -107,6 +107,7 @@ describe('createMetrics', () => {
     before.samples.inc({ topic: 't2' }, 5);
     before.rejected.inc({ topic: 't1', reason: 'nan' }, 2);
     before.batches.inc(7);
+    before.unscored.inc({ reason: 'too_few' }, 3);
     const seed = await before.readCounters();
     const after = createMetrics(options([]));
     after.seedCounters(JSON.parse(JSON.stringify(seed)));
@@ -118,6 +119,7 @@ describe('createMetrics', () => {
       ],
       rejected: [{ topic: 't1', reason: 'nan', value: 2 }],
       batches: 7,
+      unscored: [{ reason: 'too_few', value: 3 }],
     });
   });
 

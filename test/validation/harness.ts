@@ -208,6 +208,7 @@ export async function runValidation(o: ValidationOptions): Promise<ValidationRes
       referencePerBatch: o.m,
       sampleSize: DIGIT_SIZE,
       decode: (bytes) => ({ ok: true, value: new Float32Array(bytes.slice().buffer) }),
+      maxAbs: Number.MAX_VALUE, // held-out digits, drifted on purpose: none is refused
       drawReference: (k) => calibrator.state.sampler.draw(k),
       grams: (stacked, rows) => model.run(stacked, rows),
       addToWindows: (l, sums, at) => windows.add(model.layers[l]!, driftToVector(sums), at),

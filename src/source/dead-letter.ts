@@ -1,0 +1,163 @@
+import type { Logger } from '../util/logger.js';
+import type { Letter, SourceRecord } from './source.js';
+
+/*
+ * The dead-letter topic, off the consumption path. Before, one fetch's rejects went out as
+ * one produce request awaited by the pipeline: over the broker's max.message.bytes (1 MiB
+ * by default) the broker answered MESSAGE_TOO_LARGE and the whole set was lost (1,008 of
+ * 50,009 rejects arrived), and a missing topic stalled every fetch for 8-11 s.
+ *
+ *   pipeline rejects ──enqueue (never waits)──▶ queue (≤ maxQueuedBytes; beyond: failed)
+ *                                                 │ one sender, in order
+ *                                                 ▼
+ *                       chunks of ≤ maxRequestBytes ──send──▶ topic     counted: sent | failed
+ *                       a chunk that fails is halved and tried again; a single letter that
+ *                       fails goes once more without its value; then it is counted failed
+ *                       and logged (once per failing streak)
+ *
+ * A letter without its value carries the headers (reason, detail, source coordinates) and
+ * `ckawatch-value-bytes`: so go values over maxValueBytes (never copied) and values the
+ * topic refuses. Letters are best effort: a crash loses the queued ones (their offsets may
+ * be committed already).
+ */
+
+export interface DeadLetter {
+  readonly record: SourceRecord;
+  readonly reason: string;
+  readonly detail: string;
+}
+
+export type DeadLetterResult = 'sent' | 'failed';
+
+export interface DeadLetterQueueOptions {
+  /** sends letters as one produce request; rejects when the broker does not take them */
+  readonly send: (letters: readonly Letter[]) => Promise<void>;
+  readonly onResult: (result: DeadLetterResult, count: number) => void;
+  readonly logger: Logger;
+  /** bytes of one produce request: well under the broker's 1 MiB max.message.bytes default */
+  readonly maxRequestBytes?: number;
+  /** a larger value is not sent (nor copied): its letter goes with headers only */
+  readonly maxValueBytes?: number;
+  /** bytes waiting to be sent; letters beyond are counted failed at once */
+  readonly maxQueuedBytes?: number;
+}
+
+export interface DeadLetterQueue {
+  /** Queues letters for the rejected records; never waits, never throws. */
+  enqueue(items: readonly DeadLetter[]): void;
+  /** Resolves once the queue is empty, or at the deadline; returns the letters left unsent. */
+  drain(timeoutMs: number): Promise<number>;
+}
+
+/** Bytes a letter takes on the wire, near enough for chunking: value, headers and record overhead. */
+const sizeOf = (l: Letter): number => (l.value?.length ?? 0) + Object.entries(l.headers).reduce((a, [k, v]) => a + k.length + v.length + 8, 0) + 64;
+
+/** The letter without its value: what is left to send when the topic refuses the value. */
+function withoutValue(letter: Letter): Letter {
+  if (letter.value === null) return letter;
+  return { value: null, headers: { ...letter.headers, 'ckawatch-value-bytes': String(letter.value.length) } };
+}
+
+export function toLetter(item: DeadLetter, maxValueBytes: number): Letter {
+  const { record, reason, detail } = item;
+  const bytes = record.value?.length ?? 0;
+  const headers: Record<string, string> = {
+    'ckawatch-reason': reason,
+    'ckawatch-detail': detail.slice(0, 200),
+    'ckawatch-source': `${record.topic}/${record.partition}/${record.offset}`,
+  };
+  if (record.value === null) return { value: null, headers };
+  if (bytes > maxValueBytes) return { value: null, headers: { ...headers, 'ckawatch-value-bytes': String(bytes) } };
+  return { value: Buffer.from(record.value), headers };
+}
+
+export function createDeadLetterQueue(options: DeadLetterQueueOptions): DeadLetterQueue {
+  const maxRequestBytes = options.maxRequestBytes ?? 512 * 1024;
+  // Under the broker's default max.message.bytes (1,048,588) with room for the headers.
+  const maxValueBytes = options.maxValueBytes ?? 1_000_000;
+  const maxQueuedBytes = options.maxQueuedBytes ?? 32 * 1024 * 1024;
+  const queue: { letter: Letter; bytes: number }[] = [];
+  let queuedBytes = 0;
+  let sending: Promise<void> | null = null;
+  let inFlight = 0;
+  let failing = false;
+
+  const fail = (count: number, err: unknown): void => {
+    options.onResult('failed', count);
+    if (!failing) options.logger.warn({ err, letters: count }, 'dead-letter topic write failed; counted in ckawatch_dead_letters_total{result="failed"}');
+    failing = true;
+  };
+
+  /** Sends `letters`; on failure, halves and tries each half, down to single letters. */
+  const sendSplitting = async (letters: readonly Letter[]): Promise<void> => {
+    try {
+      await options.send(letters);
+      options.onResult('sent', letters.length);
+      failing = false;
+    } catch (err) {
+      if (letters.length === 1) {
+        const bare = withoutValue(letters[0]!);
+        return bare === letters[0] ? fail(1, err) : sendSplitting([bare]);
+      }
+      const half = Math.ceil(letters.length / 2);
+      await sendSplitting(letters.slice(0, half));
+      await sendSplitting(letters.slice(half));
+    }
+  };
+
+  const pump = async (): Promise<void> => {
+    while (queue.length > 0) {
+      const chunk: Letter[] = [];
+      let bytes = 0;
+      while (queue.length > 0 && (chunk.length === 0 || bytes + queue[0]!.bytes <= maxRequestBytes)) {
+        const next = queue.shift()!;
+        chunk.push(next.letter);
+        bytes += next.bytes;
+      }
+      queuedBytes -= bytes;
+      inFlight = chunk.length;
+      await sendSplitting(chunk);
+      inFlight = 0;
+    }
+  };
+
+  // One sender at a time; letters queued while it finishes start the next one.
+  const kick = (): void => {
+    if (sending !== null || queue.length === 0) return;
+    sending = pump().finally(() => {
+      sending = null;
+      kick();
+    });
+  };
+
+  return {
+    enqueue(items) {
+      let dropped = 0;
+      for (const item of items) {
+        const letter = toLetter(item, maxValueBytes);
+        const bytes = sizeOf(letter);
+        if (queuedBytes + bytes > maxQueuedBytes) {
+          dropped += 1;
+          continue;
+        }
+        queue.push({ letter, bytes });
+        queuedBytes += bytes;
+      }
+      if (dropped > 0) fail(dropped, new Error(`dead-letter queue full (${maxQueuedBytes} bytes waiting)`));
+      kick();
+    },
+    async drain(timeoutMs) {
+      let timer: NodeJS.Timeout | undefined;
+      let late = false;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          late = true;
+          resolve();
+        }, timeoutMs);
+      });
+      while (sending !== null && !late) await Promise.race([sending, deadline]);
+      clearTimeout(timer);
+      return queue.length + inFlight;
+    },
+  };
+}
