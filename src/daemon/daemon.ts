@@ -208,7 +208,12 @@ export class Daemon {
       this.#inFlight = work.catch(() => undefined);
       await work;
     };
-    await source.start(onRecords, () => pipeline.offsets);
+    await source.start(onRecords, () => pipeline.offsets, (partition, logEnd) => {
+      const ahead = pipeline.resetIfAhead(source.topic, partition, logEnd);
+      if (ahead === null) return;
+      this.#metrics.offsetResets.inc({ topic: source.topic });
+      this.#log.warn({ topic: source.topic, partition, stateOffset: ahead, logEnd }, 'partition log ends below the state (topic recreated or offsets reset): its offsets are reset, its records read as new');
+    });
 
     // A partial batch goes through once it has waited batch.maxWait.
     this.#every(Math.max(50, config.batch.maxWait / 2), async () => {

@@ -30,9 +30,10 @@ import type { Result } from '../io/result.js';
 /** A decoded message: the sample, or the reason (a label of ckawatch_rejected_total) it was refused. */
 export type Decoded = Result<Float32Array, string>;
 
+/** `epoch`: the partition's log incarnation the record came from (see resetIfAhead). */
 type Entry =
-  | { readonly topic: string; readonly partition: number; readonly offset: number; readonly sample: Float32Array }
-  | { readonly topic: string; readonly partition: number; readonly offset: number; readonly reason: string };
+  | { readonly topic: string; readonly partition: number; readonly offset: number; readonly epoch: number; readonly sample: Float32Array }
+  | { readonly topic: string; readonly partition: number; readonly offset: number; readonly epoch: number; readonly reason: string };
 
 export interface Counters {
   samples: Record<string, number>;
@@ -116,6 +117,8 @@ export class Pipeline {
   #duplicates = 0;
   /** when the last batch was applied (or the pipeline made): what partial batches wait against */
   #lastBatchAt: number;
+  /** per "topic/partition", bumped each time its log went backwards: older entries move no offset */
+  readonly #epochs = new Map<string, number>();
 
   constructor(deps: PipelineDeps, restored?: PipelineState) {
     if (deps.batchSize < MIN_SAMPLES || deps.referencePerBatch < MIN_SAMPLES) {
@@ -128,6 +131,25 @@ export class Pipeline {
     this.#applied = cloneOffsets(restored?.offsets ?? {});
     this.#accepted = cloneOffsets(this.#applied);
     this.#lastBatchAt = deps.now();
+  }
+
+  /**
+   * The log of a partition ends at `logEnd`, below the offsets this state has accepted: the
+   * topic was deleted and recreated, or truncated, or its offsets reset. Its records would
+   * all be skipped as duplicates until they passed the old offsets, with lag 0 and nothing
+   * said. Instead the partition's offsets are forgotten, so that its records are read as the
+   * new data they are; what the windows hold stays (it was real traffic). Entries of the old
+   * log still queued are counted but move no offset. Returns the accepted offset that was
+   * ahead, or null when the log is not behind.
+   */
+  resetIfAhead(topic: string, partition: number, logEnd: number): number | null {
+    const seen = nextOffset(this.#accepted, topic, partition);
+    if (seen === undefined || logEnd >= seen) return null;
+    const key = `${topic}/${partition}`;
+    this.#epochs.set(key, (this.#epochs.get(key) ?? 0) + 1);
+    delete this.#accepted[topic]![String(partition)];
+    delete this.#applied[topic]?.[String(partition)];
+    return seen;
   }
 
   /** Good samples waiting for a batch. */
@@ -161,17 +183,18 @@ export class Pipeline {
         continue;
       }
       advance(this.#accepted, record.topic, record.partition, record.offset);
+      const epoch = this.#epochs.get(`${record.topic}/${record.partition}`) ?? 0;
       const given: Decoded = decoded?.[index] ?? (record.value
         ? this.#deps.decode(record.value)
         : { ok: false, reason: 'empty', detail: 'message has no value' });
       const result = given.ok ? acceptInRange(given.value, this.#deps.maxAbs) : given;
       const { topic, partition, offset } = record;
       if (result.ok) {
-        this.#queue.push({ topic, partition, offset, sample: result.value });
+        this.#queue.push({ topic, partition, offset, epoch, sample: result.value });
         this.#good += 1;
       } else {
         this.#deps.onReject?.(record, result.reason, result.detail);
-        this.#queue.push({ topic, partition, offset, reason: result.reason });
+        this.#queue.push({ topic, partition, offset, epoch, reason: result.reason });
       }
     }
     this.#applyLeadingRejections();
@@ -332,7 +355,7 @@ export class Pipeline {
     const samples: Record<string, number> = {};
     const rejected: { topic: string; reason: string }[] = [];
     for (const entry of entries) {
-      advance(this.#applied, entry.topic, entry.partition, entry.offset);
+      if (entry.epoch === (this.#epochs.get(`${entry.topic}/${entry.partition}`) ?? 0)) advance(this.#applied, entry.topic, entry.partition, entry.offset);
       if ('sample' in entry) {
         samples[entry.topic] = (samples[entry.topic] ?? 0) + 1;
       } else {

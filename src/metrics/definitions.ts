@@ -132,6 +132,12 @@ function definePipelineMetrics(registry: Registry) {
       labelNames: ['topic'] as const,
       registers,
     }),
+    offsetResets: new Counter({
+      name: 'ckawatch_offset_resets_total',
+      help: 'Partitions whose log ended below the offsets in the state (topic recreated, truncated or reset): their offsets were reset and their records read as new',
+      labelNames: ['topic'] as const,
+      registers,
+    }),
     deadLetters: new Counter({
       name: 'ckawatch_dead_letters_total',
       help: 'Rejected messages written to the dead-letter topic (sent) or not (failed: refused by the broker, topic missing, queue full)',

@@ -151,7 +151,7 @@ export class KafkaSource implements Source {
    * (the offsets the state holds: restored from a checkpoint at start), so neither a
    * restart nor a rebalance re-reads what the state already counts.
    */
-  async start(onRecords: RecordsHandler, resumeFrom: () => OffsetMap): Promise<void> {
+  async start(onRecords: RecordsHandler, resumeFrom: () => OffsetMap, onLogEnd?: (partition: number, logEnd: number) => void): Promise<void> {
     const topic = this.#options.topic;
     this.#consumer.on(this.#consumer.events.GROUP_JOIN, (e) => {
       const seeks = resumeFrom()[topic] ?? {};
@@ -165,7 +165,9 @@ export class KafkaSource implements Source {
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         if (!isRunning() || isStale()) return;
-        this.#highWatermarks.set(batch.partition, toOffset(batch.highWatermark));
+        const logEnd = toOffset(batch.highWatermark);
+        this.#highWatermarks.set(batch.partition, logEnd);
+        onLogEnd?.(batch.partition, logEnd);
         const records: SourceRecord[] = batch.messages.map((m) => ({
           topic: batch.topic,
           partition: batch.partition,

@@ -22,9 +22,10 @@ export interface Source {
   readonly ready: boolean;
   /**
    * Delivers records until stopped. `onRecords` is awaited before more are fetched
-   * (backpressure); `resumeFrom` gives the offsets the state holds, to seek to.
+   * (backpressure); `resumeFrom` gives the offsets the state holds, to seek to; `onLogEnd`,
+   * where the source knows it (Kafka), gets each fetched partition's log end first.
    */
-  start(onRecords: (records: SourceRecord[]) => Promise<void>, resumeFrom: () => OffsetMap): Promise<void>;
+  start(onRecords: (records: SourceRecord[]) => Promise<void>, resumeFrom: () => OffsetMap, onLogEnd?: (partition: number, logEnd: number) => void): Promise<void>;
   /** Records that a checkpoint now holds (Kafka: commits them for the group). */
   commit(offsets: OffsetMap): Promise<void>;
   /** Records not yet applied, per partition. */

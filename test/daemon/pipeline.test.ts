@@ -167,6 +167,23 @@ describe('Pipeline', () => {
     expect((await p.snapshot()).counters.unscored).toEqual({ too_few: 3 });
   });
 
+  it('resetIfAhead: a log that ends below the state (topic recreated) has its records read as new, not skipped', async () => {
+    const { deps, windows } = setup();
+    const p = new Pipeline(deps);
+    p.accept(records('t', 0, 0, 10, 10)); // a batch of 8, 2 queued
+    expect(await p.process()).toBe(1);
+    expect(p.resetIfAhead('t', 0, 10)).toBeNull(); // the log is not behind
+    expect(p.resetIfAhead('t', 1, 0)).toBeNull(); // a partition the state has never seen
+    expect(p.resetIfAhead('t', 0, 6)).toBe(10); // recreated: its new log ends at 6
+    p.accept(records('t', 0, 0, 6, 11)); // offsets 0..5 again, but new data
+    expect(p.duplicates).toBe(0);
+    expect(await p.process()).toBe(1); // the 2 old queued samples and 6 new ones
+    expect(windows[0]!.samples).toBe(16);
+    expect((await p.snapshot()).counters.samples).toEqual({ t: 16 });
+    // The old log's queued entries moved no offset of the new one.
+    expect(p.offsets).toEqual({ t: { '0': 6 } });
+  });
+
   it('restores from a state: nothing before its offsets is counted again', async () => {
     const first = setup();
     const p = new Pipeline(first.deps);
