@@ -203,7 +203,7 @@ export class Daemon {
       if (this.#status.stopping) return;
       const work = (async () => {
         pipeline.accept(records, decoder.mode === 'async' ? await decodeRecords(records, decoder.decode) : undefined);
-        await pipeline.process();
+        await Promise.all([pipeline.process(), this.#letters?.room()]);
       })();
       this.#inFlight = work.catch(() => undefined);
       await work;

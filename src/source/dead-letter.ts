@@ -7,13 +7,18 @@ import type { Letter, SourceRecord } from './source.js';
  * by default) the broker answered MESSAGE_TOO_LARGE and the whole set was lost (1,008 of
  * 50,009 rejects arrived), and a missing topic stalled every fetch for 8-11 s.
  *
- *   pipeline rejects ──enqueue (never waits)──▶ queue (≤ maxQueuedBytes; beyond: failed)
+ *   pipeline rejects ──enqueue (never waits)──▶ queue (over maxQueuedBytes: the consumer
+ *                                                 │  awaits room() before its next fetch)
  *                                                 │ one sender, in order
  *                                                 ▼
  *                       chunks of ≤ maxRequestBytes ──send──▶ topic     counted: sent | failed
  *                       a chunk that fails is halved and tried again; a single letter that
  *                       fails goes once more without its value; then it is counted failed
  *                       and logged (once per failing streak)
+ *
+ * So consumption never waits on a topic that refuses letters (they fail at once), and waits
+ * only while a reachable topic takes them more slowly than rejects arrive: memory stays
+ * bounded and no letter is dropped for lack of room (50,009 of 50,009 in the fault test).
  *
  * A letter without its value carries the headers (reason, detail, source coordinates) and
  * `ckawatch-value-bytes`: so go values over maxValueBytes (never copied) and values the
@@ -38,13 +43,15 @@ export interface DeadLetterQueueOptions {
   readonly maxRequestBytes?: number;
   /** a larger value is not sent (nor copied): its letter goes with headers only */
   readonly maxValueBytes?: number;
-  /** bytes waiting to be sent; letters beyond are counted failed at once */
+  /** bytes waiting to be sent above which room() waits (a safety cap of 4x counts letters failed) */
   readonly maxQueuedBytes?: number;
 }
 
 export interface DeadLetterQueue {
   /** Queues letters for the rejected records; never waits, never throws. */
   enqueue(items: readonly DeadLetter[]): void;
+  /** Resolves once the queue is below maxQueuedBytes: the consumer awaits it before fetching more. */
+  room(): Promise<void>;
   /** Resolves once the queue is empty, or at the deadline; returns the letters left unsent. */
   drain(timeoutMs: number): Promise<number>;
 }
@@ -80,12 +87,21 @@ export function createDeadLetterQueue(options: DeadLetterQueueOptions): DeadLett
   let queuedBytes = 0;
   let sending: Promise<void> | null = null;
   let inFlight = 0;
-  let failing = false;
+  // Failures are logged at most every 10 s, with the count since the last line.
+  let lastWarnAt = Number.NEGATIVE_INFINITY;
+  const waitingForRoom: (() => void)[] = [];
+  const wake = (): void => {
+    if (queuedBytes <= maxQueuedBytes) for (const resolve of waitingForRoom.splice(0)) resolve();
+  };
+  let failedUnlogged = 0;
 
   const fail = (count: number, err: unknown): void => {
     options.onResult('failed', count);
-    if (!failing) options.logger.warn({ err, letters: count }, 'dead-letter topic write failed; counted in ckawatch_dead_letters_total{result="failed"}');
-    failing = true;
+    failedUnlogged += count;
+    if (Date.now() - lastWarnAt < 10_000) return;
+    options.logger.warn({ err, letters: failedUnlogged }, 'dead-letter topic write failed; counted in ckawatch_dead_letters_total{result="failed"}');
+    lastWarnAt = Date.now();
+    failedUnlogged = 0;
   };
 
   /** Sends `letters`; on failure, halves and tries each half, down to single letters. */
@@ -93,7 +109,6 @@ export function createDeadLetterQueue(options: DeadLetterQueueOptions): DeadLett
     try {
       await options.send(letters);
       options.onResult('sent', letters.length);
-      failing = false;
     } catch (err) {
       if (letters.length === 1) {
         const bare = withoutValue(letters[0]!);
@@ -116,6 +131,7 @@ export function createDeadLetterQueue(options: DeadLetterQueueOptions): DeadLett
       }
       queuedBytes -= bytes;
       inFlight = chunk.length;
+      wake();
       await sendSplitting(chunk);
       inFlight = 0;
     }
@@ -136,15 +152,19 @@ export function createDeadLetterQueue(options: DeadLetterQueueOptions): DeadLett
       for (const item of items) {
         const letter = toLetter(item, maxValueBytes);
         const bytes = sizeOf(letter);
-        if (queuedBytes + bytes > maxQueuedBytes) {
+        if (queuedBytes + bytes > 4 * maxQueuedBytes) {
           dropped += 1;
           continue;
         }
         queue.push({ letter, bytes });
         queuedBytes += bytes;
       }
-      if (dropped > 0) fail(dropped, new Error(`dead-letter queue full (${maxQueuedBytes} bytes waiting)`));
+      if (dropped > 0) fail(dropped, new Error(`dead-letter queue full (${queuedBytes} bytes waiting)`));
       kick();
+    },
+    room() {
+      if (queuedBytes <= maxQueuedBytes) return Promise.resolve();
+      return new Promise<void>((resolve) => waitingForRoom.push(resolve));
     },
     async drain(timeoutMs) {
       let timer: NodeJS.Timeout | undefined;

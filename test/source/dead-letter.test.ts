@@ -63,18 +63,45 @@ describe('dead-letter queue', () => {
     expect(logger.records.filter((r) => r.level === 'warn')).toHaveLength(1);
   });
 
-  it('keeps headers only for a value over maxValueBytes, and counts letters beyond the queue bound as failed', async () => {
+  it('keeps headers only for a value over maxValueBytes', () => {
     const big = toLetter(item(7, 1_200_000), 1_000_000);
     expect(big.value).toBeNull();
     expect(big.headers).toMatchObject({ 'ckawatch-reason': 'wrong_size', 'ckawatch-source': 't/0/7', 'ckawatch-value-bytes': '1200000' });
+  });
+
+  it('room() holds the consumer while more than maxQueuedBytes wait, and lets go once the topic has taken enough', async () => {
     const t = topic(1024 * 1024);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
     const counts = { sent: 0, failed: 0 };
-    const q = createDeadLetterQueue({ send: t.send, onResult: (r, n) => (counts[r] += n), logger: recordingLogger(), maxQueuedBytes: 10 * 3_300 });
+    const q = createDeadLetterQueue({
+      send: async (letters) => {
+        await gate;
+        await t.send(letters);
+      },
+      onResult: (r, n) => (counts[r] += n),
+      logger: recordingLogger(),
+      maxRequestBytes: 4_000, // one letter a request
+      maxQueuedBytes: 10 * 3_300,
+    });
     q.enqueue(Array.from({ length: 30 }, (_, i) => item(i, 3_136)));
-    await q.drain(10_000);
-    expect(counts.sent + counts.failed).toBe(30);
-    expect(counts.failed).toBeGreaterThan(0);
-    expect(counts.sent).toBeLessThanOrEqual(10);
+    let roomy = false;
+    const room = q.room().then(() => (roomy = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(roomy).toBe(false); // 29 letters wait behind a topic that has taken nothing
+    open();
+    await room;
+    expect(counts.sent).toBeGreaterThanOrEqual(19);
+    expect(counts.sent).toBeLessThan(30);
+    expect(await q.drain(10_000)).toBe(0);
+    expect(counts).toEqual({ sent: 30, failed: 0 });
+    // Past 4x the bound in one go (the consumer did not wait), letters are counted failed.
+    const capped = { sent: 0, failed: 0 };
+    const r = createDeadLetterQueue({ send: t.send, onResult: (k, n) => (capped[k] += n), logger: recordingLogger(), maxQueuedBytes: 2 * 3_300 });
+    r.enqueue(Array.from({ length: 12 }, (_, i) => item(i, 3_136)));
+    await r.drain(10_000);
+    expect(capped.failed).toBeGreaterThan(0);
+    expect(capped.sent + capped.failed).toBe(12);
   });
 
   it('gives up waiting at the deadline and says how many letters are left', async () => {
