@@ -6,7 +6,6 @@
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { Config } from '../config/schema.js';
-import { defaultMaxAbs } from '../decode/finite.js';
 import { loadReferenceVersion } from '../decode/reference.js';
 import type { Registry } from 'prom-client';
 import type { Readiness } from '../http/routes.js';
@@ -18,7 +17,6 @@ import { createStatusPage, type StatusPage } from '../page/index.js';
 import type { ScoreRow } from '../page/rows.js';
 import { createDeadLetterQueue, type DeadLetterQueue } from '../source/dead-letter.js';
 import type { Source } from '../source/source.js';
-import type { Reference } from '../reference/reference.js';
 import type { Logger } from '../util/logger.js';
 import { VERSION } from '../util/version.js';
 import { driftToVector } from '../window/drift-vector.js';
@@ -146,9 +144,9 @@ export function pipelineDeps(o: {
     referencePerBatch: o.config.reference.samplesPerBatch,
     sampleSize: model.sampleSize,
     decode: o.decode,
-    // Read per record: a changed reference file moves the default bound with it.
+    // Read per accept: a changed reference file moves the default bound with it.
     get maxAbs() {
-      return o.config.input.maxAbs ?? referenceBound(calibrator.state.reference);
+      return o.config.input.maxAbs ?? calibrator.state.maxAbs;
     },
     drawReference: (k) => calibrator.state.sampler.draw(k),
     grams: (stacked, rows) => model.run(stacked, rows),
@@ -174,14 +172,6 @@ export function pipelineDeps(o: {
     },
     onLayerError: (layer, error) => logger.warn({ layer, err: error.message }, 'batch left out of one layer'),
   };
-}
-
-/** defaultMaxAbs of a reference, computed once per reference version. */
-const bounds = new WeakMap<Reference, number>();
-function referenceBound(reference: Reference): number {
-  let bound = bounds.get(reference);
-  if (bound === undefined) bounds.set(reference, (bound = defaultMaxAbs(reference.data)));
-  return bound;
 }
 
 /** The restored counters in the shape the metrics seed their counters with. */

@@ -173,6 +173,7 @@ export class Pipeline {
    * such as images, run before this over the whole batch; see decode/records.ts).
    */
   accept(records: Iterable<SourceRecord>, decoded?: readonly Decoded[]): void {
+    const maxAbs = this.#deps.maxAbs;
     let index = -1;
     for (const record of records) {
       index += 1;
@@ -187,7 +188,7 @@ export class Pipeline {
       const given: Decoded = decoded?.[index] ?? (record.value
         ? this.#deps.decode(record.value)
         : { ok: false, reason: 'empty', detail: 'message has no value' });
-      const result = given.ok ? acceptInRange(given.value, this.#deps.maxAbs) : given;
+      const result = given.ok ? acceptInRange(given.value, maxAbs) : given;
       const { topic, partition, offset } = record;
       if (result.ok) {
         this.#queue.push({ topic, partition, offset, epoch, sample: result.value });

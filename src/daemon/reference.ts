@@ -2,6 +2,7 @@ import { thresholdsFor, type StaticThresholds } from '../calibration/thresholds.
 import type { Calibration } from '../calibration/calibrate.js';
 import { calibrateReference, sameKey, type CalibrationKey, type StoredCalibration } from '../calibration/null-batches.js';
 import type { Statistic } from '../cka/statistic.js';
+import { defaultMaxAbs } from '../decode/finite.js';
 import { referenceDigest } from '../decode/reference.js';
 import type { TappedModel } from '../model/tapped.js';
 import { createSampler, type ReferenceSampler } from '../reference/sampler.js';
@@ -38,6 +39,8 @@ export interface ReferenceState {
   readonly sampler: ReferenceSampler;
   /** RBF gamma per layer (median heuristic on this reference) */
   readonly gammas: readonly number[];
+  /** the default input.maxAbs: DEFAULT_RANGE_FACTOR x this reference's largest |value| */
+  readonly maxAbs: number;
 }
 
 /** Swaps a new reference in: calls `adopt` at a point where no batch is running. */
@@ -74,7 +77,7 @@ export class Calibrator {
   static async open(options: CalibratorOptions): Promise<Calibrator> {
     const { sha256, reference } = await loadVersion(options);
     const sampler = createSampler(reference, options.seed);
-    return new Calibrator(options, { sha256, reference, sampler, gammas: [] });
+    return new Calibrator(options, { sha256, reference, sampler, gammas: [], maxAbs: defaultMaxAbs(reference.data) });
   }
 
   get state(): ReferenceState {
@@ -144,7 +147,7 @@ export class Calibrator {
     const version = await loadVersion(this.#o);
     const sampler = createSampler(version.reference, seed);
     const gammas = await rbfGammas(model, sampler, Math.min(version.reference.count, 256));
-    const next: ReferenceState = { sha256: version.sha256, reference: version.reference, sampler, gammas };
+    const next: ReferenceState = { sha256: version.sha256, reference: version.reference, sampler, gammas, maxAbs: defaultMaxAbs(version.reference.data) };
     const calibration = await this.#calibrate(next);
     await swap(() => {
       this.#state = next;

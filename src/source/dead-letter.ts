@@ -1,3 +1,4 @@
+import { withDeadline } from '../util/deadline.js';
 import type { Logger } from '../util/logger.js';
 import type { Letter, SourceRecord } from './source.js';
 
@@ -59,22 +60,18 @@ export interface DeadLetterQueue {
 /** Bytes a letter takes on the wire, near enough for chunking: value, headers and record overhead. */
 const sizeOf = (l: Letter): number => (l.value?.length ?? 0) + Object.entries(l.headers).reduce((a, [k, v]) => a + k.length + v.length + 8, 0) + 64;
 
-/** The letter without its value: what is left to send when the topic refuses the value. */
-function withoutValue(letter: Letter): Letter {
-  if (letter.value === null) return letter;
-  return { value: null, headers: { ...letter.headers, 'ckawatch-value-bytes': String(letter.value.length) } };
-}
+/** A letter with headers only, saying how long the value left out was. */
+const headersOnly = (headers: Readonly<Record<string, string>>, bytes: number): Letter => ({ value: null, headers: { ...headers, 'ckawatch-value-bytes': String(bytes) } });
 
 export function toLetter(item: DeadLetter, maxValueBytes: number): Letter {
   const { record, reason, detail } = item;
-  const bytes = record.value?.length ?? 0;
   const headers: Record<string, string> = {
     'ckawatch-reason': reason,
     'ckawatch-detail': detail.slice(0, 200),
     'ckawatch-source': `${record.topic}/${record.partition}/${record.offset}`,
   };
   if (record.value === null) return { value: null, headers };
-  if (bytes > maxValueBytes) return { value: null, headers: { ...headers, 'ckawatch-value-bytes': String(bytes) } };
+  if (record.value.length > maxValueBytes) return headersOnly(headers, record.value.length);
   return { value: Buffer.from(record.value), headers };
 }
 
@@ -111,8 +108,8 @@ export function createDeadLetterQueue(options: DeadLetterQueueOptions): DeadLett
       options.onResult('sent', letters.length);
     } catch (err) {
       if (letters.length === 1) {
-        const bare = withoutValue(letters[0]!);
-        return bare === letters[0] ? fail(1, err) : sendSplitting([bare]);
+        const { value, headers } = letters[0]!;
+        return value === null ? fail(1, err) : sendSplitting([headersOnly(headers, value.length)]);
       }
       const half = Math.ceil(letters.length / 2);
       await sendSplitting(letters.slice(0, half));
@@ -167,16 +164,11 @@ export function createDeadLetterQueue(options: DeadLetterQueueOptions): DeadLett
       return new Promise<void>((resolve) => waitingForRoom.push(resolve));
     },
     async drain(timeoutMs) {
-      let timer: NodeJS.Timeout | undefined;
-      let late = false;
-      const deadline = new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          late = true;
-          resolve();
-        }, timeoutMs);
-      });
-      while (sending !== null && !late) await Promise.race([sending, deadline]);
-      clearTimeout(timer);
+      // `sending` is replaced while letters keep coming: wait until there is none.
+      const idle = (async () => {
+        while (sending !== null) await sending;
+      })();
+      await withDeadline(idle, timeoutMs, () => undefined);
       return queue.length + inFlight;
     },
   };
