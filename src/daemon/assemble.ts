@@ -161,7 +161,7 @@ export function pipelineDeps(o: {
     onApplied: ({ samples, rejected, unscored }) => {
       for (const [topic, n] of Object.entries(samples)) metrics.samples.inc({ topic }, n);
       for (const { topic, reason } of rejected) metrics.rejected.inc({ topic, reason });
-      if (unscored) metrics.unscored.inc({ reason: unscored.reason }, unscored.count);
+      for (const u of unscored) metrics.unscored.inc({ reason: u.reason }, u.count);
       o.blindness.arrived(Object.values(samples).reduce((a, n) => a + n, 0) + rejected.length);
     },
     onBatch: (report) => {

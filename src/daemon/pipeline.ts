@@ -1,10 +1,11 @@
 import { driftBatch, type DriftSums } from '../cka/drift.js';
-import { MIN_SAMPLES, type Gram } from '../cka/gram.js';
+import { isFiniteGram, MIN_SAMPLES, type Gram } from '../cka/gram.js';
 import { StatisticsError } from '../errors/index.js';
 import { advance, cloneOffsets, nextOffset, type OffsetMap } from '../source/offsets.js';
 import type { SourceRecord } from '../source/source.js';
 import { acceptInRange } from '../decode/finite.js';
 import type { Result } from '../io/result.js';
+import { rerunWithoutFailing } from './non-finite.js';
 
 /*
  * The daemon's core loop, with every edge injected (source, model, clock, windows):
@@ -45,10 +46,16 @@ export interface Counters {
 
 /**
  * Why a counted sample is not in the statistics: `too_few`, 1-3 samples left when a stream
- * stopped (the unbiased estimators need 4); `layer_error`, its batch's statistics failed in
- * at least one layer (a non-finite Gram), so that layer's windows lack it.
+ * stopped, or left in a batch once its non-finite samples were taken out (the unbiased
+ * estimators need 4); `non_finite`, its activations overflowed or turned NaN in some layer
+ * (see non-finite.ts; its batch is scored from the others); `layer_error`, its batch's
+ * statistics still failed in at least one layer, so that layer's windows lack it.
  */
-export type UnscoredReason = 'too_few' | 'layer_error';
+export type UnscoredReason = 'too_few' | 'non_finite' | 'layer_error';
+export interface Unscored {
+  readonly reason: UnscoredReason;
+  readonly count: number;
+}
 
 export interface PipelineState {
   readonly counters: Counters;
@@ -87,12 +94,13 @@ export interface PipelineDeps {
   readonly onReject?: (record: SourceRecord, reason: string, detail: string) => void;
   /** a record skipped because the state holds its offset already (redelivery, or a log that went backwards) */
   readonly onDuplicate?: (record: SourceRecord) => void;
-  readonly onApplied?: (delta: { samples: Record<string, number>; rejected: { topic: string; reason: string }[]; unscored?: { reason: UnscoredReason; count: number } }) => void;
+  readonly onApplied?: (delta: { samples: Record<string, number>; rejected: { topic: string; reason: string }[]; unscored: readonly Unscored[] }) => void;
   readonly onBatch?: (report: BatchReport) => void;
   readonly onLayerError?: (layer: string, error: StatisticsError) => void;
 }
 
-type BatchResult = { grams: Gram[]; inferenceMs: number; applyCompanion: ((grams: readonly Gram[], at: number) => void) | undefined };
+/** `n`: the production rows the Grams hold, `dropped` fewer than the batch's when some were non-finite. */
+type BatchResult = { grams: Gram[]; n: number; dropped: number; inferenceMs: number; applyCompanion: ((grams: readonly Gram[], at: number) => void) | undefined };
 
 interface StartedBatch {
   readonly size: number;
@@ -260,7 +268,7 @@ export class Pipeline {
       if (this.#good === 0 || this.#good >= MIN_SAMPLES || this.#reserved > 0) return 0;
       const left = this.#good;
       this.#good = 0;
-      this.#applyEntries(this.#queue.splice(0, this.#queue.length), { reason: 'too_few', count: left });
+      this.#applyEntries(this.#queue.splice(0, this.#queue.length), [{ reason: 'too_few', count: left }]);
       return left;
     });
     this.#lock = run.catch(() => undefined);
@@ -310,22 +318,36 @@ export class Pipeline {
 
     const companion = this.#deps.companion?.(stacked.subarray(0, size * sampleSize), size);
     companion?.catch(() => undefined); // awaited below; if the primary run throws first, not an unhandled rejection
-    const result = this.#deps.grams(stacked, size + m).then(async (r) => ({ ...r, applyCompanion: await companion }));
+    const result = this.#deps.grams(stacked, size + m).then(async (r) =>
+      r.grams.every(isFiniteGram)
+        ? { ...r, n: size, dropped: 0, applyCompanion: await companion }
+        : this.#withoutNonFinite(stacked, size, r.inferenceMs),
+    );
     return { size, taken, started, result };
+  }
+
+  /** A batch whose Grams hold NaN or infinities: scored without the rows that cause them. */
+  async #withoutNonFinite(stacked: Float32Array, size: number, firstMs: number): Promise<BatchResult> {
+    const r = await rerunWithoutFailing(stacked, size, this.#deps.sampleSize, this.#deps.grams);
+    const n = r.rows.length;
+    const scored = r.grams.length > 0 && r.failing > 0;
+    const applyCompanion = scored ? await this.#deps.companion?.(r.stacked.subarray(0, n * this.#deps.sampleSize), n) : undefined;
+    return { grams: r.grams, n, dropped: r.failing, inferenceMs: firstMs + r.inferenceMs, applyCompanion };
   }
 
   /** Statistics of a started batch, then applied: windows, counters and offsets together. */
   #finishBatch(batch: StartedBatch, result: BatchResult): void {
     const { layers, gammas } = this.#deps;
     const { size, taken } = batch;
-    const { grams, inferenceMs, applyCompanion } = result;
+    const { grams, n, dropped, inferenceMs, applyCompanion } = result;
     const at = this.#deps.now();
-    const sums = grams.map((gram, l) => {
+    const sums = layers.map((layer, l) => {
+      if (n < MIN_SAMPLES) return null;
       try {
-        return driftBatch(gram, size, gammas[l]!);
+        return driftBatch(grams[l]!, n, gammas[l]!);
       } catch (error) {
         if (!(error instanceof StatisticsError)) throw error;
-        this.#deps.onLayerError?.(layers[l]!, error);
+        this.#deps.onLayerError?.(layer, error);
         return null;
       }
     });
@@ -339,7 +361,11 @@ export class Pipeline {
     this.#good -= size;
     this.#counters.batches += 1;
     this.#lastBatchAt = this.#deps.now();
-    this.#applyEntries(entries, sums.includes(null) ? { reason: 'layer_error', count: size } : undefined);
+    const unscored: Unscored[] = [];
+    if (dropped > 0) unscored.push({ reason: 'non_finite', count: dropped });
+    if (n > 0 && n < MIN_SAMPLES) unscored.push({ reason: 'too_few', count: n });
+    else if (sums.includes(null)) unscored.push({ reason: 'layer_error', count: n });
+    this.#applyEntries(entries, unscored);
     this.#applyLeadingRejections();
     this.#deps.onBatch?.({ samples: size, inferenceMs, durationMs: this.#deps.now() - batch.started, sums });
   }
@@ -352,7 +378,7 @@ export class Pipeline {
     if (k > 0) this.#applyEntries(this.#queue.splice(0, k));
   }
 
-  #applyEntries(entries: readonly Entry[], unscored?: { reason: UnscoredReason; count: number }): void {
+  #applyEntries(entries: readonly Entry[], unscored: readonly Unscored[] = []): void {
     const samples: Record<string, number> = {};
     const rejected: { topic: string; reason: string }[] = [];
     for (const entry of entries) {
@@ -368,7 +394,7 @@ export class Pipeline {
     for (const [topic, count] of Object.entries(samples)) {
       this.#counters.samples[topic] = (this.#counters.samples[topic] ?? 0) + count;
     }
-    if (unscored) this.#counters.unscored[unscored.reason] = (this.#counters.unscored[unscored.reason] ?? 0) + unscored.count;
-    this.#deps.onApplied?.({ samples, rejected, ...(unscored ? { unscored } : {}) });
+    for (const { reason, count } of unscored) this.#counters.unscored[reason] = (this.#counters.unscored[reason] ?? 0) + count;
+    this.#deps.onApplied?.({ samples, rejected, unscored });
   }
 }
