@@ -1,11 +1,13 @@
-import { driftBatch, type DriftSums } from '../cka/drift.js';
+import { driftBatch } from '../cka/drift.js';
 import { isFiniteGram, MIN_SAMPLES, type Gram } from '../cka/gram.js';
 import { StatisticsError } from '../errors/index.js';
 import { advance, cloneOffsets, nextOffset, type OffsetMap } from '../source/offsets.js';
 import type { SourceRecord } from '../source/source.js';
 import { acceptInRange } from '../decode/finite.js';
-import type { Result } from '../io/result.js';
 import { rerunWithoutFailing } from './non-finite.js';
+import type { Counters, Decoded, PipelineDeps, PipelineState, Unscored } from './pipeline-deps.js';
+
+export type { BatchReport, Counters, Decoded, PipelineDeps, PipelineState, Unscored, UnscoredReason } from './pipeline-deps.js';
 
 /*
  * The daemon's core loop, with every edge injected (source, model, clock, windows):
@@ -28,76 +30,10 @@ import { rerunWithoutFailing } from './non-finite.js';
  * makes redelivery (rebalances, seeks, restarts) harmless.
  */
 
-/** A decoded message: the sample, or the reason (a label of ckawatch_rejected_total) it was refused. */
-export type Decoded = Result<Float32Array, string>;
-
 /** `epoch`: the partition's log incarnation the record came from (see resetIfAhead). */
 type Entry =
   | { readonly topic: string; readonly partition: number; readonly offset: number; readonly epoch: number; readonly sample: Float32Array }
   | { readonly topic: string; readonly partition: number; readonly offset: number; readonly epoch: number; readonly reason: string };
-
-export interface Counters {
-  samples: Record<string, number>;
-  rejected: Record<string, Record<string, number>>;
-  batches: number;
-  /** samples counted but left out of the statistics, by reason (see UnscoredReason) */
-  unscored: Record<string, number>;
-}
-
-/**
- * Why a counted sample is not in the statistics: `too_few`, 1-3 samples left when a stream
- * stopped, or left in a batch once its non-finite samples were taken out (the unbiased
- * estimators need 4); `non_finite`, its activations overflowed or turned NaN in some layer
- * (see non-finite.ts; its batch is scored from the others); `layer_error`, its batch's
- * statistics still failed in at least one layer, so that layer's windows lack it.
- */
-export type UnscoredReason = 'too_few' | 'non_finite' | 'layer_error';
-export interface Unscored {
-  readonly reason: UnscoredReason;
-  readonly count: number;
-}
-
-export interface PipelineState {
-  readonly counters: Counters;
-  readonly offsets: OffsetMap;
-}
-
-export interface BatchReport {
-  readonly samples: number;
-  readonly inferenceMs: number;
-  readonly durationMs: number;
-  readonly sums: readonly (DriftSums | null)[];
-}
-
-export interface PipelineDeps {
-  readonly layers: readonly string[];
-  /** RBF gamma per layer, fixed from the reference at start-up */
-  readonly gammas: readonly number[];
-  readonly batchSize: number;
-  readonly referencePerBatch: number;
-  readonly sampleSize: number;
-  readonly decode: (bytes: Uint8Array) => Decoded;
-  /** largest |value| a decoded sample may hold; beyond it the sample is rejected as out_of_range */
-  readonly maxAbs: number;
-  readonly drawReference: (m: number) => Float32Array;
-  readonly grams: (stacked: Float32Array, rows: number) => Promise<{ grams: Gram[]; inferenceMs: number }>;
-  /** adds one layer's batch sums to the windows at time `at` */
-  readonly addToWindows: (layer: number, sums: DriftSums, at: number) => void;
-  /**
-   * Paired mode: a second model on the production rows alone, started alongside the
-   * primary's run. It resolves to what to apply with the batch (given the primary's Grams,
-   * whose top-left n×n blocks are the production rows'), so that its window sums move
-   * together with everything else.
-   */
-  readonly companion?: (production: Float32Array, n: number) => Promise<(grams: readonly Gram[], at: number) => void>;
-  readonly now: () => number;
-  readonly onReject?: (record: SourceRecord, reason: string, detail: string) => void;
-  /** a record skipped because the state holds its offset already (redelivery, or a log that went backwards) */
-  readonly onDuplicate?: (record: SourceRecord) => void;
-  readonly onApplied?: (delta: { samples: Record<string, number>; rejected: { topic: string; reason: string }[]; unscored: readonly Unscored[] }) => void;
-  readonly onBatch?: (report: BatchReport) => void;
-  readonly onLayerError?: (layer: string, error: StatisticsError) => void;
-}
 
 /** `n`: the production rows the Grams hold, `dropped` fewer than the batch's when some were non-finite. */
 type BatchResult = { grams: Gram[]; n: number; dropped: number; inferenceMs: number; applyCompanion: ((grams: readonly Gram[], at: number) => void) | undefined };
