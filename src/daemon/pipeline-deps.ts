@@ -43,6 +43,13 @@ export interface BatchReport {
   readonly sums: readonly (DriftSums | null)[];
 }
 
+export interface ScoredBatch {
+  readonly grams: readonly Gram[];
+  readonly n: number;
+  readonly records: readonly SourceRecord[];
+  readonly at: number;
+}
+
 export interface PipelineDeps {
   readonly layers: readonly string[];
   /** RBF gamma per layer, fixed from the reference at start-up */
@@ -71,5 +78,7 @@ export interface PipelineDeps {
   readonly onApplied?: (delta: { samples: Record<string, number>; rejected: { topic: string; reason: string }[]; unscored: readonly Unscored[] }) => void;
   readonly onBatch?: (report: BatchReport) => void;
   readonly onLayerError?: (layer: string, error: StatisticsError) => void;
+  /** a batch's Grams (production rows first) and the records of those rows, once its sums are in the windows */
+  readonly onScored?: (batch: ScoredBatch) => void;
 }
 

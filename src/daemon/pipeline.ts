@@ -7,7 +7,7 @@ import { acceptInRange } from '../decode/finite.js';
 import { rerunWithoutFailing } from './non-finite.js';
 import type { Counters, Decoded, PipelineDeps, PipelineState, Unscored } from './pipeline-deps.js';
 
-export type { BatchReport, Counters, Decoded, PipelineDeps, PipelineState, Unscored, UnscoredReason } from './pipeline-deps.js';
+export type { BatchReport, Counters, Decoded, PipelineDeps, PipelineState, ScoredBatch, Unscored, UnscoredReason } from './pipeline-deps.js';
 
 /*
  * The daemon's core loop, with every edge injected (source, model, clock, windows):
@@ -32,16 +32,28 @@ export type { BatchReport, Counters, Decoded, PipelineDeps, PipelineState, Unsco
 
 /** `epoch`: the partition's log incarnation the record came from (see resetIfAhead). */
 type Entry =
-  | { readonly topic: string; readonly partition: number; readonly offset: number; readonly epoch: number; readonly sample: Float32Array }
+  | { readonly topic: string; readonly partition: number; readonly offset: number; readonly epoch: number; readonly sample: Float32Array; readonly record: SourceRecord }
   | { readonly topic: string; readonly partition: number; readonly offset: number; readonly epoch: number; readonly reason: string };
 
-/** `n`: the production rows the Grams hold, `dropped` fewer than the batch's when some were non-finite. */
-type BatchResult = { grams: Gram[]; n: number; dropped: number; inferenceMs: number; applyCompanion: ((grams: readonly Gram[], at: number) => void) | undefined };
+/**
+ * `n`: the production rows the Grams hold, `dropped` fewer than the batch's when some were
+ * non-finite; `rows` then says which of the batch's rows they are.
+ */
+type BatchResult = {
+  grams: Gram[];
+  n: number;
+  dropped: number;
+  rows?: readonly number[];
+  inferenceMs: number;
+  applyCompanion: ((grams: readonly Gram[], at: number) => void) | undefined;
+};
 
 interface StartedBatch {
   readonly size: number;
   /** queue entries (samples and rejections) the batch covers */
   readonly taken: number;
+  /** the records of its good samples, in row order */
+  readonly records: readonly SourceRecord[];
   readonly started: number;
   readonly result: Promise<BatchResult>;
 }
@@ -135,7 +147,7 @@ export class Pipeline {
       const result = given.ok ? acceptInRange(given.value, maxAbs) : given;
       const { topic, partition, offset } = record;
       if (result.ok) {
-        this.#queue.push({ topic, partition, offset, epoch, sample: result.value });
+        this.#queue.push({ topic, partition, offset, epoch, sample: result.value, record });
         this.#good += 1;
       } else {
         this.#deps.onReject?.(record, result.reason, result.detail);
@@ -243,10 +255,12 @@ export class Pipeline {
       if ('sample' in entry) good += 1;
     }
     const stacked = new Float32Array((size + m) * sampleSize);
-    let row = 0;
+    const records: SourceRecord[] = [];
     for (let i = this.#reserved; i < this.#reserved + taken; i++) {
       const entry = this.#queue[i]!;
-      if ('sample' in entry) stacked.set(entry.sample, sampleSize * row++);
+      if (!('sample' in entry)) continue;
+      stacked.set(entry.sample, sampleSize * records.length);
+      records.push(entry.record);
     }
     stacked.set(this.#deps.drawReference(m), size * sampleSize);
     this.#reserved += taken;
@@ -259,7 +273,7 @@ export class Pipeline {
         ? { ...r, n: size, dropped: 0, applyCompanion: await companion }
         : this.#withoutNonFinite(stacked, size, r.inferenceMs),
     );
-    return { size, taken, started, result };
+    return { size, taken, records, started, result };
   }
 
   /** A batch whose Grams hold NaN or infinities: scored without the rows that cause them. */
@@ -268,7 +282,7 @@ export class Pipeline {
     const n = r.rows.length;
     const scored = r.grams.length > 0 && r.failing > 0;
     const applyCompanion = scored ? await this.#deps.companion?.(r.stacked.subarray(0, n * this.#deps.sampleSize), n) : undefined;
-    return { grams: r.grams, n, dropped: r.failing, inferenceMs: firstMs + r.inferenceMs, applyCompanion };
+    return { grams: r.grams, n, dropped: r.failing, rows: r.rows, inferenceMs: firstMs + r.inferenceMs, applyCompanion };
   }
 
   /** Statistics of a started batch, then applied: windows, counters and offsets together. */
@@ -290,6 +304,7 @@ export class Pipeline {
     // Apply: windows, counters and offsets move together. Earlier batches are applied
     // already, so this one's entries are at the head of the queue.
     sums.forEach((s, l) => s && this.#deps.addToWindows(l, s, at));
+    if (n >= MIN_SAMPLES) this.#deps.onScored?.({ grams, n, records: result.rows?.map((i) => batch.records[i]!) ?? batch.records, at });
     applyCompanion?.(grams, at);
     const entries = this.#queue.splice(0, taken);
     this.#reserved -= taken;

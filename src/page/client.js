@@ -8,7 +8,11 @@
  * cell per history sample, newest at the right) and the table, then polls `api/scores`
  * (relative, so the page also works behind a path prefix) every `intervalMs` and redraws.
  *
+ * It also polls `api/witnesses` for the "what drifted" panel: the window's most novel
+ * production samples in the chosen layer, with pictures of the kept ones.
+ *
  * @typedef {import('./api.js').ScoresPayload} ScoresPayload
+ * @typedef {import('./witnesses.js').WitnessesPayload} WitnessesPayload
  */
 (() => {
   'use strict';
@@ -177,12 +181,51 @@
     render();
   });
 
+  /** '' until the user picks a layer: then the server's choice, the layer whose CKA fell most. */
+  let witnessLayer = '';
+  async function pollWitnesses() {
+    const section = byId('drifted', HTMLElement);
+    const query = 'window=' + encodeURIComponent(chosen) + (witnessLayer ? '&layer=' + encodeURIComponent(witnessLayer) : '');
+    const response = await fetch('api/witnesses?' + query, { cache: 'no-store', headers: { accept: 'application/json' } });
+    section.hidden = !response.ok;
+    if (!response.ok) return;
+    /** @type {WitnessesPayload} */
+    const w = await response.json();
+    const select = byId('witness-layer', HTMLSelectElement);
+    if (select.options.length !== w.layers.length) select.replaceChildren(...w.layers.map((l) => new Option(shorten(l), l)));
+    select.value = w.layer;
+    const list = byId('witnesses', HTMLDivElement);
+    list.replaceChildren(...w.samples.map((s) => {
+      const card = document.createElement('div');
+      card.className = 'witness';
+      if (s.kept) {
+        const img = document.createElement('img');
+        img.alt = 'sample ' + s.rank;
+        img.src = 'api/witnesses/sample?window=' + encodeURIComponent(w.window) + '&layer=' + encodeURIComponent(w.layer) + '&rank=' + s.rank + '&at=' + data.now;
+        card.appendChild(img);
+      }
+      const head = document.createElement('b');
+      head.textContent = '#' + s.rank + ' novelty ' + s.novelty.toFixed(3);
+      card.appendChild(head);
+      const where = s.topic + ' ' + s.partition + '@' + s.offset + (s.key === null ? '' : ' key ' + s.key) + (s.timestamp === null ? '' : ' ' + clock(s.timestamp));
+      card.appendChild(document.createElement('br'));
+      card.appendChild(document.createTextNode(where));
+      return card;
+    }));
+  }
+
+  byId('witness-layer', HTMLSelectElement).addEventListener('change', (e) => {
+    if (e.target instanceof HTMLSelectElement) witnessLayer = e.target.value;
+    void pollWitnesses().catch(() => undefined);
+  });
+
   async function poll() {
     try {
       const response = await fetch('api/scores', { cache: 'no-store', headers: { accept: 'application/json' } });
       if (!response.ok) throw new Error('HTTP ' + response.status);
       data = await response.json();
       render();
+      await pollWitnesses();
     } catch (err) {
       statusLine.textContent = 'cannot refresh (' + (err instanceof Error ? err.message : String(err)) + '); showing ' + clock(data.now);
       statusLine.className = 'error';
@@ -191,5 +234,6 @@
   }
 
   render();
+  void pollWitnesses().catch(() => undefined);
   setTimeout(poll, data.intervalMs);
 })();

@@ -162,6 +162,8 @@ export class KafkaSource implements Source {
           partition: batch.partition,
           offset: toOffset(m.offset),
           value: m.value,
+          key: m.key,
+          timestamp: Number(m.timestamp),
         }));
         const beat = setInterval(() => void heartbeat().catch(() => undefined), 1_000);
         try {

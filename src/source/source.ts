@@ -6,6 +6,9 @@ export interface SourceRecord {
   readonly partition: number;
   readonly offset: number;
   readonly value: Uint8Array | null;
+  /** Kafka's message key and timestamp (ms), where the source has them: shown with witnesses */
+  readonly key?: Uint8Array | null;
+  readonly timestamp?: number;
 }
 
 /** One message for the dead-letter topic (made by dead-letter.ts), as the Kafka edge sends it. */
