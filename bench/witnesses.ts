@@ -45,13 +45,14 @@ const witnesses = new Witnesses({
   gammas: () => gammas,
 });
 const records: SourceRecord[] = Array.from({ length: n }, (_, i) => ({ topic: 't', partition: 0, offset: i, value: null, key: null, timestamp: i }));
+const referenceIndices = Int32Array.from({ length: rows - n }, (_, i) => i);
 const statsOnly: number[] = [];
 const withWitnesses: number[] = [];
 for (let r = 0; r < reps; r++) {
   for (const withThem of r % 2 === 0 ? [false, true] : [true, false]) {
     const started = performance.now();
     grams.forEach((g, l) => driftBatch(g, n, gammas[l]!));
-    if (withThem) witnesses.observe({ grams, n, records, at: r * 1000 });
+    if (withThem) witnesses.observe({ grams, n, records, referenceIndices, at: r * 1000 });
     (withThem ? withWitnesses : statsOnly).push(performance.now() - started);
   }
 }

@@ -27,7 +27,7 @@ import type { WindowSpec } from '../window/spec.js';
 import type { Blindness } from './blindness.js';
 import { PairedMode } from './paired.js';
 import type { Counters, Pipeline, PipelineDeps, ScoredBatch } from './pipeline.js';
-import { viewSample, Witnesses } from './witnesses.js';
+import { viewSample, viewTensor, Witnesses } from './witnesses.js';
 import { Calibrator } from './reference.js';
 import { checkPin, sha256File } from './startup.js';
 
@@ -164,7 +164,7 @@ export function pipelineDeps(o: {
     get maxAbs() {
       return o.config.input.maxAbs ?? calibrator.state.maxAbs;
     },
-    drawReference: (k) => calibrator.state.sampler.draw(k),
+    drawReference: (k) => calibrator.state.sampler.drawIndexed(k),
     grams: (stacked, rows) => model.run(stacked, rows),
     addToWindows: (l, sums, at) => windows.add(model.layers[l]!, driftToVector(sums), at),
     ...(paired ? { companion: (production: Float32Array, n: number) => paired.companion(production, n) } : {}),
@@ -212,6 +212,13 @@ export function openWitnesses(config: Config, model: TappedModel, calibrator: Ca
     windows: witnesses.windows,
     layers: witnesses.layers,
     list: (window, layer, now) => witnesses.list(window, layer, now),
+    missing: (window, layer, now) => witnesses.missing(window, layer, now),
+    referenceView: async (window, layer, rank, now) => {
+      const row = witnesses.missing(window, layer, now)[rank - 1];
+      if (row === undefined) return null;
+      const { data, sampleSize } = calibrator.state.sampler.reference;
+      return viewTensor(data.subarray(row.index * sampleSize, (row.index + 1) * sampleSize), model.input.sampleShape);
+    },
     view: async (window, layer, rank, now) => {
       const bytes = witnesses.bytes(window, layer, rank, now);
       return bytes === null ? null : viewSample(bytes, view);

@@ -3,6 +3,7 @@ import type { Gram } from '../cka/gram.js';
 import type { StatisticsError } from '../errors/index.js';
 import type { Result } from '../io/result.js';
 import type { OffsetMap } from '../source/offsets.js';
+import type { ReferenceDraw } from '../reference/sampler.js';
 import type { SourceRecord } from '../source/source.js';
 
 /** What the pipeline (pipeline.ts) is given and gives back: its edges and its state. */
@@ -47,6 +48,8 @@ export interface ScoredBatch {
   readonly grams: readonly Gram[];
   readonly n: number;
   readonly records: readonly SourceRecord[];
+  /** the reference index of each reference row (after the n production rows) */
+  readonly referenceIndices: Int32Array;
   readonly at: number;
 }
 
@@ -60,7 +63,8 @@ export interface PipelineDeps {
   readonly decode: (bytes: Uint8Array) => Decoded;
   /** largest |value| a decoded sample may hold; beyond it the sample is rejected as out_of_range */
   readonly maxAbs: number;
-  readonly drawReference: (m: number) => Float32Array;
+  /** m reference rows for a batch, and their indices in the reference */
+  readonly drawReference: (m: number) => ReferenceDraw;
   readonly grams: (stacked: Float32Array, rows: number) => Promise<{ grams: Gram[]; inferenceMs: number }>;
   /** adds one layer's batch sums to the windows at time `at` */
   readonly addToWindows: (layer: number, sums: DriftSums, at: number) => void;

@@ -52,8 +52,9 @@ interface StartedBatch {
   readonly size: number;
   /** queue entries (samples and rejections) the batch covers */
   readonly taken: number;
-  /** the records of its good samples, in row order */
+  /** the records of its good samples, in row order, and the reference rows' indices */
   readonly records: readonly SourceRecord[];
+  readonly referenceIndices: Int32Array;
   readonly started: number;
   readonly result: Promise<BatchResult>;
 }
@@ -262,7 +263,8 @@ export class Pipeline {
       stacked.set(entry.sample, sampleSize * records.length);
       records.push(entry.record);
     }
-    stacked.set(this.#deps.drawReference(m), size * sampleSize);
+    const reference = this.#deps.drawReference(m);
+    stacked.set(reference.rows, size * sampleSize);
     this.#reserved += taken;
     this.#reservedGood += size;
 
@@ -273,7 +275,7 @@ export class Pipeline {
         ? { ...r, n: size, dropped: 0, applyCompanion: await companion }
         : this.#withoutNonFinite(stacked, size, r.inferenceMs),
     );
-    return { size, taken, records, started, result };
+    return { size, taken, records, referenceIndices: reference.indices, started, result };
   }
 
   /** A batch whose Grams hold NaN or infinities: scored without the rows that cause them. */
@@ -304,7 +306,7 @@ export class Pipeline {
     // Apply: windows, counters and offsets move together. Earlier batches are applied
     // already, so this one's entries are at the head of the queue.
     sums.forEach((s, l) => s && this.#deps.addToWindows(l, s, at));
-    if (n >= MIN_SAMPLES) this.#deps.onScored?.({ grams, n, records: result.rows?.map((i) => batch.records[i]!) ?? batch.records, at });
+    if (n >= MIN_SAMPLES) this.#deps.onScored?.({ grams, n, records: result.rows?.map((i) => batch.records[i]!) ?? batch.records, referenceIndices: batch.referenceIndices, at });
     applyCompanion?.(grams, at);
     const entries = this.#queue.splice(0, taken);
     this.#reserved -= taken;

@@ -3,7 +3,7 @@ import { sniffImage } from '../decode/image/image.js';
 import type { Decoder } from '../decode/message.js';
 import { StatisticsError } from '../errors/index.js';
 import type { RouteResponse } from '../http/routes.js';
-import type { WitnessRow } from '../page/witnesses.js';
+import type { MissingRow, WitnessRow } from '../page/witnesses.js';
 import { tensorThumbnail } from '../plot/thumbnail.js';
 import type { SourceRecord } from '../source/source.js';
 import type { WindowSpec } from '../window/spec.js';
@@ -12,7 +12,8 @@ import type { ScoredBatch } from './pipeline-deps.js';
 
 /*
  * The samples behind an alarm: per window and layer, the k production samples most unlike
- * the reference, with their Kafka coordinates.
+ * the reference, with their Kafka coordinates; and the k reference samples least like
+ * production (the lowest witness: what went missing, such as a class that stopped coming).
  *
  *   batch applied ─▶ per layer: rbfWitness(stacked Gram) ─▶ novelty + witness per row ─▶ top k per window bucket
  *   GET /api/witnesses?window=&layer= ─▶ the live buckets' top k merged, best first
@@ -36,6 +37,7 @@ export interface WitnessOptions {
   readonly gammas: () => readonly number[];
 }
 
+
 interface Kept {
   readonly topic: string;
   readonly partition: number;
@@ -51,10 +53,13 @@ const KEY_CHARS = 200;
 export class Witnesses {
   readonly #o: WitnessOptions;
   readonly #top: TopKWindows<Kept>;
+  readonly #missing: TopKWindows<number>;
 
   constructor(o: WitnessOptions) {
     this.#o = o;
     this.#top = new TopKWindows<Kept>(o.windows, o.layers, o.k);
+    // A reference sample is drawn into many batches: room for repeats, merged at read.
+    this.#missing = new TopKWindows<number>(o.windows, o.layers, 4 * o.k);
   }
 
   get windows(): readonly string[] {
@@ -74,6 +79,8 @@ export class Witnesses {
         const w = rbfWitness(gram, batch.n, gammas[l]!);
         const ranked = kept.map((k, i) => ({ score: w.novelty[i]!, item: { ...k, witness: w.production[i]! } }));
         this.#top.add(this.#o.layers[l]!, ranked, batch.at);
+        const missing = Array.from(batch.referenceIndices, (index, a) => ({ score: -w.reference[a]!, item: index }));
+        this.#missing.add(this.#o.layers[l]!, missing, batch.at);
       } catch (error) {
         if (!(error instanceof StatisticsError)) throw error; // the layer's sums failed too, and said so
       }
@@ -94,6 +101,21 @@ export class Witnesses {
     }));
   }
 
+  /**
+   * The reference samples least like production, lowest witness first; a sample drawn into
+   * several batches counts once, with its lowest.
+   */
+  missing(window: string, layer: string, now: number): MissingRow[] {
+    const seen = new Set<number>();
+    const rows: MissingRow[] = [];
+    for (const { score, item } of this.#missing.top(window, layer, now)) {
+      if (seen.has(item) || rows.length === this.#o.k) continue;
+      seen.add(item);
+      rows.push({ rank: rows.length + 1, index: item, witness: -score });
+    }
+    return rows;
+  }
+
   /** The kept bytes of the sample at `rank` (from 1), or null. */
   bytes(window: string, layer: string, rank: number, now: number): Uint8Array | null {
     return this.#top.top(window, layer, now)[rank - 1]?.item.bytes ?? null;
@@ -101,6 +123,7 @@ export class Witnesses {
 
   clear(): void {
     this.#top.clear();
+    this.#missing.clear();
   }
 
   #keep(r: SourceRecord): Omit<Kept, 'witness'> {
@@ -138,7 +161,12 @@ export async function viewSample(bytes: Uint8Array, o: { readonly encoding: stri
   if (o.encoding === 'text') return { contentType: 'text/plain; charset=utf-8', body: new TextDecoder().decode(bytes) };
   const decoded = o.decode?.(bytes);
   if (!decoded?.ok) return { contentType: 'application/octet-stream', body: bytes };
-  const png = await tensorThumbnail(decoded.value, o.sampleShape);
+  return viewTensor(decoded.value, o.sampleShape);
+}
+
+/** A model input: a PNG when it is an image, else its shape and first 64 values as JSON. */
+export async function viewTensor(values: Float32Array, sampleShape: readonly number[]): Promise<RouteResponse> {
+  const png = await tensorThumbnail(values, sampleShape);
   if (png) return { contentType: 'image/png', body: png };
-  return { contentType: 'application/json', body: `${JSON.stringify({ shape: o.sampleShape, first: Array.from(decoded.value.subarray(0, 64)) })}\n` };
+  return { contentType: 'application/json', body: `${JSON.stringify({ shape: sampleShape, first: Array.from(values.subarray(0, 64)) })}\n` };
 }

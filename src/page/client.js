@@ -194,24 +194,33 @@
     const select = byId('witness-layer', HTMLSelectElement);
     if (select.options.length !== w.layers.length) select.replaceChildren(...w.layers.map((l) => new Option(shorten(l), l)));
     select.value = w.layer;
-    const list = byId('witnesses', HTMLDivElement);
-    list.replaceChildren(...w.samples.map((s) => {
-      const card = document.createElement('div');
-      card.className = 'witness';
-      if (s.kept) {
-        const img = document.createElement('img');
-        img.alt = 'sample ' + s.rank;
-        img.src = 'api/witnesses/sample?window=' + encodeURIComponent(w.window) + '&layer=' + encodeURIComponent(w.layer) + '&rank=' + s.rank + '&at=' + data.now;
-        card.appendChild(img);
-      }
-      const head = document.createElement('b');
-      head.textContent = '#' + s.rank + ' novelty ' + s.novelty.toFixed(3);
-      card.appendChild(head);
-      const where = s.topic + ' ' + s.partition + '@' + s.offset + (s.key === null ? '' : ' key ' + s.key) + (s.timestamp === null ? '' : ' ' + clock(s.timestamp));
-      card.appendChild(document.createElement('br'));
-      card.appendChild(document.createTextNode(where));
-      return card;
-    }));
+    const at = '?window=' + encodeURIComponent(w.window) + '&layer=' + encodeURIComponent(w.layer) + '&at=' + data.now + '&rank=';
+    byId('witnesses', HTMLDivElement).replaceChildren(...w.samples.map((s) => card(
+      s.kept ? 'api/witnesses/sample' + at + s.rank : null, 'sample ' + s.rank, '#' + s.rank + ' novelty ' + s.novelty.toFixed(3),
+      s.topic + ' ' + s.partition + '@' + s.offset + (s.key === null ? '' : ' key ' + s.key) + (s.timestamp === null ? '' : ' ' + clock(s.timestamp)),
+    )));
+    byId('missing', HTMLDivElement).replaceChildren(...w.missing.map((m) => card(
+      'api/witnesses/reference' + at + m.rank, 'reference sample ' + m.index, '#' + m.rank + ' witness ' + m.witness.toFixed(3), 'reference #' + m.index,
+    )));
+  }
+
+  /**
+   * One sample: its picture (when there is one), a bold line and a line of where it came from.
+   * @param {string | null} src @param {string} alt @param {string} head @param {string} where
+   */
+  function card(src, alt, head, where) {
+    const div = document.createElement('div');
+    div.className = 'witness';
+    if (src !== null) {
+      const img = document.createElement('img');
+      img.alt = alt;
+      img.src = src;
+      div.appendChild(img);
+    }
+    const b = document.createElement('b');
+    b.textContent = head;
+    div.append(b, document.createElement('br'), document.createTextNode(where));
+    return div;
   }
 
   byId('witness-layer', HTMLSelectElement).addEventListener('change', (e) => {

@@ -49,6 +49,7 @@ export function renderPage(options: { readonly payloadJson: string; readonly col
   .witness { font-size: 11px; color: var(--muted); word-break: break-all; }
   .witness img { display: block; width: 100%; image-rendering: pixelated; border: 1px solid var(--line); border-radius: 4px; margin-bottom: 0.2rem; }
   .witness b { color: var(--ink); }
+  h3 { font-size: 0.9rem; margin: 1rem 0 0.5rem; color: var(--muted); font-weight: 600; }
 </style>
 </head>
 <body>
@@ -81,9 +82,12 @@ export function renderPage(options: { readonly payloadJson: string; readonly col
       <label>layer <select id="witness-layer"></select></label>
     </div>
     <div id="witnesses" class="witnesses"></div>
+    <h3>Missing from production</h3>
+    <div id="missing" class="witnesses"></div>
     <p class="note">The production samples of the window most unlike the reference in this layer (novelty: 1 − the RBF
       kernel to the nearest reference row of their batch), best first, with their Kafka coordinates; by default the layer whose CKA
-      fell most. Pictures show when <code>witnesses.keepBytes</code> keeps the messages.</p>
+      fell most. Pictures show when <code>witnesses.keepBytes</code> keeps the messages. Below them, the reference samples
+      production resembles least (lowest MMD witness): what stopped arriving.</p>
   </section>
 </main>
 <script type="application/json" id="ckawatch-data">${options.payloadJson}</script>

@@ -36,7 +36,7 @@ function setup(overrides: Partial<PipelineDeps> = {}) {
     sampleSize: D,
     decode,
     maxAbs: 1e3,
-    drawReference: (m) => reference.slice(0, m * D),
+    drawReference: (m) => ({ rows: reference.slice(0, m * D), indices: Int32Array.from({ length: m }, (_, i) => i) }),
     // The "model" is the identity map, so the Gram is the input's own: real numbers, no mock.
     grams: async (stacked, rows) => ({ grams: [gramOf(stacked, rows, D)], inferenceMs: 1 }),
     addToWindows: (_l, s) => {

@@ -9,6 +9,9 @@
  *   expect:  |top 32 ∩ inverted offsets| / 32 >= 0.9 in relu1, pool1, relu2, pool2;
  *            /api/witnesses/sample is a PNG
  *
+ * And a class-prior shift: production of classes 0-6 only. The reference-side list (the
+ * reference samples with the lowest witness) must be dominated by 7s, 8s and 9s.
+ *
  * The last two layers (relu3, logits) are printed, not held to it: this small CNN maps
  * inverted digits onto its clean features there (over-confident on what it never saw),
  * and no per-sample score from those features separates them: measured offline on the
@@ -20,7 +23,7 @@ import { describe, expect, it } from 'vitest';
 import type { WitnessesPayload } from '../../src/page/witnesses.js';
 import { DaemonProcess, editConfig } from '../helpers/daemon.js';
 import { useDaemonSuite, waitForCommitsAtEnd } from '../helpers/daemon-suite.js';
-import { heldOutDigits, rawMessage } from '../helpers/digits.js';
+import { heldOutDigits, heldOutOfClasses, rawMessage, referenceLabels } from '../helpers/digits.js';
 import { produce } from '../helpers/kafka.js';
 import { rng } from '../helpers/random.js';
 
@@ -69,5 +72,30 @@ describe('witnesses: the samples behind an alarm', () => {
     expect(image.headers.get('content-type')).toBe('image/png');
     expect([...new Uint8Array(await image.arrayBuffer()).subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
     expect((await fetch(`${d.url}/api/witnesses?window=nope`)).status).toBe(400);
+  }, 240_000);
+
+  it('on a class-prior shift (7, 8 and 9 stop arriving), the reference samples production resembles least are mostly 7s, 8s and 9s', async () => {
+    const labels = referenceLabels(1000);
+    const gone = new Set([7, 8, 9]);
+    const base = labels.filter((c) => gone.has(c)).length / labels.length;
+    const { topic, groupId, config } = await suite.run('witnesses-prior', 1, { batchSize: 64, threads: 1, calibrationBatches: 8 });
+    editConfig(config, (c) => {
+      c['witnesses'] = { k: 32, keepBytes: 0 };
+    });
+    await produce(topic, heldOutOfClasses(1280, [0, 1, 2, 3, 4, 5, 6]).map(rawMessage), 100);
+    const d = await DaemonProcess.start(config);
+    await waitForCommitsAtEnd(groupId, topic, d, 120_000);
+    const share: Record<string, number> = {};
+    for (const layer of (await (await fetch(`${d.url}/api/witnesses?window=all`)).json() as WitnessesPayload).layers) {
+      const w = (await (await fetch(`${d.url}/api/witnesses?window=all&layer=${encodeURIComponent(layer)}`)).json()) as WitnessesPayload;
+      expect(w.missing).toHaveLength(32);
+      expect(new Set(w.missing.map((m) => m.index)).size).toBe(32);
+      share[layer] = w.missing.filter((m) => gone.has(labels[m.index]!)).length / 32;
+    }
+    console.log(`witnesses: share of 7s, 8s and 9s among the 32 reference samples least like production (base rate ${base.toFixed(2)}): ${JSON.stringify(share)}`);
+    // Dominated by them: a majority in every layer, twice the base rate or more (measured 0.75-0.91).
+    for (const [layer, s] of Object.entries(share)) expect(s, layer).toBeGreaterThanOrEqual(Math.max(0.6, 2 * base));
+    const image = await fetch(`${d.url}/api/witnesses/reference?window=all&rank=1`);
+    expect(image.headers.get('content-type')).toBe('image/png');
   }, 240_000);
 });

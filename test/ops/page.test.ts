@@ -140,8 +140,10 @@ describe('built-in page in headless Chromium', () => {
     expect(dom).toMatch(/<span id="status"[^>]*>updated \d/);
     // What drifted: the demo keeps its (public) digits, so the panel shows them as pictures.
     expect(dom).toMatch(/<section id="drifted">/); // not hidden
-    const cards = [...dom.matchAll(/<div class="witness"><img alt="sample (\d+)" src="api\/witnesses\/sample\?window=30s&amp;layer=[^"]+&amp;rank=\1&amp;at=\d+">/g)];
+    const cards = [...dom.matchAll(/<div class="witness"><img alt="sample (\d+)" src="api\/witnesses\/sample\?window=30s&amp;layer=[^"]+&amp;at=\d+&amp;rank=\1">/g)];
     expect(cards.length).toBeGreaterThanOrEqual(8);
+    const missing = [...dom.matchAll(/<div class="witness"><img alt="reference sample \d+" src="api\/witnesses\/reference\?window=30s&amp;layer=[^"]+&amp;at=\d+&amp;rank=\d+">/g)];
+    expect(missing.length).toBeGreaterThanOrEqual(8);
   });
 
   it('serves the samples behind the drift: /api/witnesses and each kept digit as a PNG', async () => {
@@ -169,8 +171,8 @@ describe('built-in page in headless Chromium', () => {
     if (process.env['CKAWATCH_UPDATE_DOCS'] === '1') copyFileSync(out, join(ROOT, 'docs/ckawatch-page.png'));
     // The whole page, "what drifted" panel included.
     const whole = join(ROOT, '.cache/ops/ckawatch-witnesses.png');
-    await run(chromium, chromiumArgs('--hide-scrollbars', '--window-size=1200,1500', `--screenshot=${whole}`, `${url}/`), { timeoutMs: 60_000 });
-    expect(readFileSync(whole).readUInt32BE(20)).toBe(1500);
+    await run(chromium, chromiumArgs('--hide-scrollbars', '--window-size=1200,1600', `--screenshot=${whole}`, `${url}/`), { timeoutMs: 60_000 });
+    expect(readFileSync(whole).readUInt32BE(20)).toBe(1600);
     if (process.env['CKAWATCH_UPDATE_DOCS'] === '1') copyFileSync(whole, join(ROOT, 'docs/ckawatch-witnesses.png'));
   });
 });
