@@ -56,6 +56,8 @@ program
   .requiredOption('--out <json>', 'result file (torch_cka export() keys plus estimator details)')
   .option('--plot <file>', 'heatmap picture, .svg or .png')
   .option('--positional-pairing', 'with --data-b: torch_cka\'s blind row-by-row pairing of two data sets (prints why it is blind)')
+  .option('--witnesses <k>', 'with --data-b: the k rows of --data-b most unlike --data, and of --data least like --data-b, per layer', wholeNumber, 16)
+  .option('--witness-plot <file>', 'with --data-b: those rows as pictures (image inputs), for the layer whose CKA fell most; .svg or .png')
   .option('-v, --verbose', 'log more')
   .action((opts: Parameters<typeof compareCommand>[0] & { provider?: string[] }) =>
     compareCommand({ ...opts, provider: opts.provider ?? ['cpu'] }),
