@@ -9,6 +9,7 @@ import {
   DEFAULT_GRAM_TOLERANCE,
   HARD_MAX_MESSAGE_BYTES,
   INPUT_ENCODINGS,
+  SERVING_ENCODINGS,
   INTERPOLATIONS,
   LAYOUTS,
   LOG_LEVELS,
@@ -221,6 +222,8 @@ const inputSection = (ctx: SchemaContext) =>
     .strictObject({
       encoding: z.enum(INPUT_ENCODINGS, { error: `one of ${INPUT_ENCODINGS.join(', ')}` }).default('raw-f32'),
       name: tensorName.optional(),
+      // Serving encodings: the request tensor holding the samples, by name or position; absent: the one named as the model input, or the only one.
+      tensor: z.union([tensorName, wholeNumber(0, 1023)], { error: 'a tensor name or a position from 0' }).optional(),
       maxMessageBytes: wholeNumber(1, HARD_MAX_MESSAGE_BYTES).optional(),
       // Largest |value| a decoded sample may hold (out_of_range beyond); absent: 1000 x the reference's.
       maxAbs: z.number({ error: 'a number above 0' }).positive({ error: 'a number above 0' }).max(3e38, { error: 'at most 3e38 (float32)' }).optional(),
@@ -230,6 +233,9 @@ const inputSection = (ctx: SchemaContext) =>
     .superRefine((input, zctx) => {
       if (input.encoding === 'text' && input.text === undefined) {
         zctx.addIssue({ code: 'custom', message: 'a text section with at least the tokenizer (encoding: text)', input: undefined, path: ['text'] });
+      }
+      if (input.tensor !== undefined && !(SERVING_ENCODINGS as readonly string[]).includes(input.encoding)) {
+        zctx.addIssue({ code: 'custom', message: `no tensor unless encoding is one of ${SERVING_ENCODINGS.join(', ')}`, input: input.tensor, path: ['tensor'] });
       }
       for (const key of ['image', 'text'] as const) {
         if (input[key] !== undefined && input.encoding !== key) {

@@ -3,7 +3,8 @@ import { MIN_SAMPLES, type Gram } from '../cka/gram.js';
 import { StatisticsError } from '../errors/index.js';
 import { advance, cloneOffsets, nextOffset, type OffsetMap } from '../source/offsets.js';
 import type { SourceRecord } from '../source/source.js';
-import { acceptInRange } from '../decode/finite.js';
+import { samplesInRange } from '../decode/finite.js';
+import type { MessageHeaders } from '../decode/types.js';
 import type { Result } from '../io/result.js';
 
 /*
@@ -25,14 +26,27 @@ import type { Result } from '../io/result.js';
  * partition is applied, so a checkpoint never claims a sample it does not hold and a
  * restart resumes exactly there. Records at offsets already accepted are skipped, which
  * makes redelivery (rebalances, seeks, restarts) harmless.
+ *
+ * A record may hold several samples (a serving request's tensor [B, ...]); its offset moves
+ * only once all of them are applied. A checkpoint taken while a batch holds some of them
+ * resumes at that record, so none is lost and, after a restart, the ones already applied
+ * are counted again (at most B - 1 per partition).
  */
 
-/** A decoded message: the sample, or the reason (a label of ckawatch_rejected_total) it was refused. */
-export type Decoded = Result<Float32Array, string>;
+/**
+ * A decoded message: its sample, or its samples (a serving request's tensor [B, ...] is B),
+ * or the reason (a label of ckawatch_rejected_total) it was refused.
+ */
+export type Decoded = Result<Float32Array | readonly Float32Array[], string>;
 
-/** `epoch`: the partition's log incarnation the record came from (see resetIfAhead). */
+/**
+ * `epoch`: the partition's log incarnation the record came from (see resetIfAhead).
+ * `more`: a record of several samples is several entries in a row, all but the last marked
+ * `more`; only the last moves the offset (#applyEntries), so a batch that takes some of them
+ * leaves the record uncommitted until the rest are applied too.
+ */
 type Entry =
-  | { readonly topic: string; readonly partition: number; readonly offset: number; readonly epoch: number; readonly sample: Float32Array }
+  | { readonly topic: string; readonly partition: number; readonly offset: number; readonly epoch: number; readonly sample: Float32Array; readonly more?: true }
   | { readonly topic: string; readonly partition: number; readonly offset: number; readonly epoch: number; readonly reason: string };
 
 export interface Counters {
@@ -69,7 +83,8 @@ export interface PipelineDeps {
   readonly batchSize: number;
   readonly referencePerBatch: number;
   readonly sampleSize: number;
-  readonly decode: (bytes: Uint8Array) => Decoded;
+  /** `headers`: the record's Kafka headers, for decoders that read them (encoding auto) */
+  readonly decode: (bytes: Uint8Array, headers?: MessageHeaders) => Decoded;
   /** largest |value| a decoded sample may hold; beyond it the sample is rejected as out_of_range */
   readonly maxAbs: number;
   readonly drawReference: (m: number) => Float32Array;
@@ -186,13 +201,15 @@ export class Pipeline {
       advance(this.#accepted, record.topic, record.partition, record.offset);
       const epoch = this.#epochs.get(`${record.topic}/${record.partition}`) ?? 0;
       const given: Decoded = decoded?.[index] ?? (record.value
-        ? this.#deps.decode(record.value)
+        ? this.#deps.decode(record.value, record.headers)
         : { ok: false, reason: 'empty', detail: 'message has no value' });
-      const result = given.ok ? acceptInRange(given.value, maxAbs) : given;
+      const result = given.ok ? samplesInRange(given.value, maxAbs) : given;
       const { topic, partition, offset } = record;
       if (result.ok) {
-        this.#queue.push({ topic, partition, offset, epoch, sample: result.value });
-        this.#good += 1;
+        // One entry per sample; all but the last say `more` (see Entry).
+        const last = result.value.length - 1;
+        result.value.forEach((sample, i) => this.#queue.push({ topic, partition, offset, epoch, sample, ...(i < last ? { more: true as const } : {}) }));
+        this.#good += result.value.length;
       } else {
         this.#deps.onReject?.(record, result.reason, result.detail);
         this.#queue.push({ topic, partition, offset, epoch, reason: result.reason });
@@ -356,7 +373,8 @@ export class Pipeline {
     const samples: Record<string, number> = {};
     const rejected: { topic: string; reason: string }[] = [];
     for (const entry of entries) {
-      if (entry.epoch === (this.#epochs.get(`${entry.topic}/${entry.partition}`) ?? 0)) advance(this.#applied, entry.topic, entry.partition, entry.offset);
+      const last = !('more' in entry);
+      if (last && entry.epoch === (this.#epochs.get(`${entry.topic}/${entry.partition}`) ?? 0)) advance(this.#applied, entry.topic, entry.partition, entry.offset);
       if ('sample' in entry) {
         samples[entry.topic] = (samples[entry.topic] ?? 0) + 1;
       } else {

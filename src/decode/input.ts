@@ -54,6 +54,11 @@ export function createInputDecoder(input: InputConfig, layout: SampleLayout): Me
         threads: image.threads ?? defaultImageThreads(),
       });
     }
+    case 'oip-protobuf':
+    case 'oip-json':
+    case 'kserve-v1-json':
+    case 'auto':
+      return createMessageDecoder({ encoding: input.encoding, inputs: layout.entries, tensor: input.tensor, maxMessageBytes });
     default:
       return createMessageDecoder({ encoding: input.encoding, inputs: layout.entries, maxMessageBytes });
   }

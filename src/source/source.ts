@@ -1,3 +1,4 @@
+import type { MessageHeaders } from '../decode/types.js';
 import type { OffsetMap } from './offsets.js';
 
 /** One message as the sources deliver it: its coordinates and its bytes (null: a tombstone). */
@@ -6,6 +7,8 @@ export interface SourceRecord {
   readonly partition: number;
   readonly offset: number;
   readonly value: Uint8Array | null;
+  /** Kafka headers as UTF-8 text (CloudEvents attributes, content-type), where there are any */
+  readonly headers?: MessageHeaders;
 }
 
 /** One message for the dead-letter topic (made by dead-letter.ts), as the Kafka edge sends it. */

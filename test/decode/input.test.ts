@@ -49,7 +49,7 @@ describe('input configuration', () => {
       config error at input.image.std[0]: expected a number above 0, found 0
       config error at input.image.resise: unknown key; did you mean "resize"?"
     `);
-    expect(problems({ encoding: 'jpeg' })).toMatchInlineSnapshot(`"config error at input.encoding: expected one of raw-f32, npy, json, image, text, found "jpeg""`);
+    expect(problems({ encoding: 'jpeg' })).toMatchInlineSnapshot(`"config error at input.encoding: expected one of raw-f32, npy, json, oip-protobuf, oip-json, kserve-v1-json, auto, image, text, found "jpeg""`);
     expect(problems({}, { path: 'm.onnx', pooling: { default: 'max' } })).toMatchInlineSnapshot(`"config error at model.pooling.default: expected one of auto, mean, first, flatten, found "max""`);
   });
 });
