@@ -50,6 +50,9 @@ describe('input configuration', () => {
       config error at input.image.resise: unknown key; did you mean "resize"?"
     `);
     expect(problems({ encoding: 'jpeg' })).toMatchInlineSnapshot(`"config error at input.encoding: expected one of raw-f32, npy, json, oip-protobuf, oip-json, kserve-v1-json, auto, image, text, found "jpeg""`);
+    expect(problems({ encoding: 'npy', tensor: 'input0' })).toMatchInlineSnapshot(`"config error at input.tensor: expected no tensor unless encoding is one of oip-protobuf, oip-json, kserve-v1-json, auto, found "input0""`);
+    expect(problems({ encoding: 'oip-protobuf', tensor: -1 })).toMatchInlineSnapshot(`"config error at input.tensor: expected a whole number from 0 to 1023, found -1"`);
+    expect(problems({ encoding: 'auto', tensor: '__proto__' })).toMatchInlineSnapshot(`"config error at input.tensor: expected an ONNX tensor name, found "__proto__""`);
     expect(problems({}, { path: 'm.onnx', pooling: { default: 'max' } })).toMatchInlineSnapshot(`"config error at model.pooling.default: expected one of auto, mean, first, flatten, found "max""`);
   });
 });
