@@ -24,12 +24,13 @@ const v2Body = z.object({
       name: z.string(),
       datatype: z.string(),
       shape: z.array(z.number().int().min(0)),
-      data: z.array(z.unknown()),
+      // Checked as an array only: z.array would visit (and copy) every value, which fill() reads anyway.
+      data: z.custom<unknown[]>(Array.isArray),
     }),
   ),
 });
 
-const v1Body = z.object({ instances: z.array(z.unknown()).min(1) });
+const v1Body = z.object({ instances: z.custom<unknown[]>((v) => Array.isArray(v) && v.length > 0) });
 
 function parse(bytes: Uint8Array, maxDepth: number): Result<unknown, RejectReason> {
   if (jsonDepth(bytes, maxDepth) > maxDepth) return fail('bad_json', `nested deeper than ${maxDepth} levels`);

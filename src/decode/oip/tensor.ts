@@ -90,11 +90,15 @@ export function elementCount(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** Raw row-major little-endian bytes of `datatype` to float32 values; null when the length is not a whole number of elements. */
 export function fromRaw(bytes: Uint8Array, datatype: Datatype): Float32Array | null {
   const width = WIDTH[datatype];
   if (bytes.length % width !== 0) return null;
   const n = bytes.length / width;
+  // FP32 on a little-endian host: one copy of the bytes is the array (a memcpy, not a loop).
+  if (datatype === 'FP32' && LITTLE_ENDIAN) return new Float32Array(bytes.slice().buffer, 0, n);
   const out = new Float32Array(n);
   // protobufjs hands out views into the message buffer at any offset: DataView reads need no alignment.
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
