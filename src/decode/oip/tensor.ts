@@ -98,7 +98,12 @@ export function fromRaw(bytes: Uint8Array, datatype: Datatype): Float32Array | n
   if (bytes.length % width !== 0) return null;
   const n = bytes.length / width;
   // FP32 on a little-endian host: one copy of the bytes is the array (a memcpy, not a loop).
-  if (datatype === 'FP32' && LITTLE_ENDIAN) return new Float32Array(bytes.slice().buffer, 0, n);
+  // Not bytes.slice(): protobufjs hands out Buffers under Node, whose slice() is a view.
+  if (datatype === 'FP32' && LITTLE_ENDIAN) {
+    const copy = new Uint8Array(bytes.length);
+    copy.set(bytes);
+    return new Float32Array(copy.buffer, 0, n);
+  }
   const out = new Float32Array(n);
   // protobufjs hands out views into the message buffer at any offset: DataView reads need no alignment.
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
