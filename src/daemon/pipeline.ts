@@ -6,6 +6,7 @@ import type { SourceRecord } from '../source/source.js';
 import { samplesInRange } from '../decode/finite.js';
 import type { MessageHeaders } from '../decode/types.js';
 import type { Result } from '../io/result.js';
+import { PartialTracker, type PartialRecords } from './partial.js';
 
 /*
  * The daemon's core loop, with every edge injected (source, model, clock, windows):
@@ -28,9 +29,8 @@ import type { Result } from '../io/result.js';
  * makes redelivery (rebalances, seeks, restarts) harmless.
  *
  * A record may hold several samples (a serving request's tensor [B, ...]); its offset moves
- * only once all of them are applied. A checkpoint taken while a batch holds some of them
- * resumes at that record, so none is lost and, after a restart, the ones already applied
- * are counted again (at most B - 1 per partition).
+ * only once all of them are applied. A state taken while a batch has applied some of them
+ * resumes at that record and says how many (partial.ts): none is lost, none counted twice.
  */
 
 /**
@@ -40,10 +40,9 @@ import type { Result } from '../io/result.js';
 export type Decoded = Result<Float32Array | readonly Float32Array[], string>;
 
 /**
- * `epoch`: the partition's log incarnation the record came from (see resetIfAhead).
- * `more`: a record of several samples is several entries in a row, all but the last marked
- * `more`; only the last moves the offset (#applyEntries), so a batch that takes some of them
- * leaves the record uncommitted until the rest are applied too.
+ * `epoch`: the partition's log incarnation the record came from (see resetIfAhead). `more`: a
+ * record of several samples is several entries in a row, all but the last `more`; only the last
+ * moves the offset (#applyEntries), so a batch that takes some leaves the record uncommitted.
  */
 type Entry =
   | { readonly topic: string; readonly partition: number; readonly offset: number; readonly epoch: number; readonly sample: Float32Array; readonly more?: true }
@@ -67,6 +66,8 @@ export type UnscoredReason = 'too_few' | 'layer_error';
 export interface PipelineState {
   readonly counters: Counters;
   readonly offsets: OffsetMap;
+  /** records a batch split: samples of each partition's next record already applied (partial.ts) */
+  readonly partial?: PartialRecords | undefined;
 }
 
 export interface BatchReport {
@@ -134,6 +135,7 @@ export class Pipeline {
   #lastBatchAt: number;
   /** per "topic/partition", bumped each time its log went backwards: older entries move no offset */
   readonly #epochs = new Map<string, number>();
+  readonly #partial: PartialTracker;
 
   constructor(deps: PipelineDeps, restored?: PipelineState) {
     if (deps.batchSize < MIN_SAMPLES || deps.referencePerBatch < MIN_SAMPLES) {
@@ -145,6 +147,7 @@ export class Pipeline {
       : { samples: {}, rejected: {}, batches: 0, unscored: {} };
     this.#applied = cloneOffsets(restored?.offsets ?? {});
     this.#accepted = cloneOffsets(this.#applied);
+    this.#partial = new PartialTracker(restored?.partial);
     this.#lastBatchAt = deps.now();
   }
 
@@ -164,6 +167,7 @@ export class Pipeline {
     this.#epochs.set(key, (this.#epochs.get(key) ?? 0) + 1);
     delete this.#accepted[topic]![String(partition)];
     delete this.#applied[topic]?.[String(partition)];
+    this.#partial.forget(topic, partition);
     return seen;
   }
 
@@ -206,10 +210,11 @@ export class Pipeline {
       const result = given.ok ? samplesInRange(given.value, maxAbs) : given;
       const { topic, partition, offset } = record;
       if (result.ok) {
-        // One entry per sample; all but the last say `more` (see Entry).
+        // One entry per sample, all but the last `more` (see Entry); not those a restored state holds (partial.ts).
         const last = result.value.length - 1;
-        result.value.forEach((sample, i) => this.#queue.push({ topic, partition, offset, epoch, sample, ...(i < last ? { more: true as const } : {}) }));
-        this.#good += result.value.length;
+        const held = Math.min(this.#partial.held(topic, partition, offset), last);
+        result.value.forEach((sample, i) => i >= held && this.#queue.push({ topic, partition, offset, epoch, sample, ...(i < last ? { more: true as const } : {}) }));
+        this.#good += result.value.length - held;
       } else {
         this.#deps.onReject?.(record, result.reason, result.detail);
         this.#queue.push({ topic, partition, offset, epoch, reason: result.reason });
@@ -286,14 +291,14 @@ export class Pipeline {
 
   /** A consistent copy of the state, taken between batches. */
   snapshot(): Promise<PipelineState> {
-    const run = this.#lock.then(() => ({ counters: structuredClone(this.#counters), offsets: cloneOffsets(this.#applied) }));
+    const run = this.#lock.then(() => ({ counters: structuredClone(this.#counters), offsets: cloneOffsets(this.#applied), partial: this.#partial.snapshot() }));
     this.#lock = run.catch(() => undefined);
     return run;
   }
 
   /** Runs `fn` between batches, with nothing else touching the state meanwhile. */
   exclusive<T>(fn: (state: PipelineState) => Promise<T> | T): Promise<T> {
-    const run = this.#lock.then(() => fn({ counters: this.#counters, offsets: this.#applied }));
+    const run = this.#lock.then(() => fn({ counters: this.#counters, offsets: this.#applied, partial: this.#partial.snapshot() }));
     this.#lock = run.catch(() => undefined);
     return run;
   }
@@ -374,7 +379,9 @@ export class Pipeline {
     const rejected: { topic: string; reason: string }[] = [];
     for (const entry of entries) {
       const last = !('more' in entry);
-      if (last && entry.epoch === (this.#epochs.get(`${entry.topic}/${entry.partition}`) ?? 0)) advance(this.#applied, entry.topic, entry.partition, entry.offset);
+      const current = entry.epoch === (this.#epochs.get(`${entry.topic}/${entry.partition}`) ?? 0);
+      if (last && current) advance(this.#applied, entry.topic, entry.partition, entry.offset);
+      if (current) this.#partial.applied(entry.topic, entry.partition, entry.offset, !last);
       if ('sample' in entry) {
         samples[entry.topic] = (samples[entry.topic] ?? 0) + 1;
       } else {

@@ -108,7 +108,23 @@ describe('Pipeline', () => {
     // in the state yet, so a restart resumes at it and its third sample is not lost.
     expect(windows[0]!.samples).toBe(8);
     expect(p.offsets).toEqual({ t: { '0': 2 } });
-    expect((await p.snapshot()).counters.samples).toEqual({ t: 8 });
+    const split = await p.snapshot();
+    expect(split.counters.samples).toEqual({ t: 8 });
+    expect(split.partial).toEqual({ t: { '0': { offset: 2, applied: 2 } } });
+
+    // A restart from that state reads record 2 again: its two applied samples are dropped, its
+    // third is queued, and the counts come out as if there had been no restart.
+    const restarted = setup({ decode: rows });
+    const r = new Pipeline(restarted.deps, split);
+    r.accept([message(2, 6, 3), message(3, 9, 3)]);
+    expect(r.pendingSamples).toBe(4);
+    expect(await r.process({ flush: true })).toBe(1);
+    expect(r.offsets).toEqual({ t: { '0': 4 } });
+    const after = await r.snapshot();
+    expect(after.counters.samples).toEqual({ t: 12 });
+    expect(after.partial).toBeUndefined();
+    expect(restarted.windows[0]!.samples).toBe(4);
+
     p.accept([message(3, 9, 3)]);
     expect(await p.process({ flush: true })).toBe(1);
     expect(p.offsets).toEqual({ t: { '0': 4 } });

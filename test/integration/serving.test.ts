@@ -11,19 +11,21 @@
  *
  * Requests of 8 samples against batches of 32 split across batches, so the counts at the end
  * and the commits at the log end show that no sample of a split request was lost or doubled.
- * Then rotated digits in the same format: a drift on every layer.
+ * Then rotated digits in the same format: a drift on every layer. And a stop while a batch
+ * has taken part of a request: the checkpoint says how much, and the restart counts the rest.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { drifts } from '../../src/demo/drifts.js';
 import { encodeInferRequest } from '../../src/decode/oip/messages.js';
-import { DaemonProcess } from '../helpers/daemon.js';
+import { DaemonProcess, editConfig, NEVER } from '../helpers/daemon.js';
 import { useDaemonSuite, waitForCommitsAtEnd } from '../helpers/daemon-suite.js';
 import { heldOutDigits, rawMessage } from '../helpers/digits.js';
 import { fixture } from '../helpers/fixtures.js';
 import { endOffsets, produce, type TestMessage } from '../helpers/kafka.js';
 import { minus, rejectedByReason, rejectedOf, samplesOf, scores, windowSums } from '../helpers/metrics.js';
 import type { PromSample } from '../helpers/prom-text.js';
+import { readCheckpointFile } from '../helpers/streams.js';
 
 const suite = useDaemonSuite('ckawatch-serving-suite-', { referenceDigits: 1_000 });
 
@@ -159,5 +161,37 @@ describe('serving systems\' topics on the real broker', () => {
     const s2 = await phase(daemon, topic, groups(rotated, cleanSizes).map((g, k) => kserveRequest(g, k)), { samples: 400, rejected: bad.length });
     expectDrift(s1, s2);
     await expect(daemon.stop()).resolves.toEqual({ code: 0, signal: null });
+  });
+
+  it('a stop while a request is split between batches: the checkpoint holds how many of its samples are in, the restart counts each sample once', { timeout: 180_000 }, async () => {
+    // One partition and batch.maxWait 1 h: only full batches of 32 run, so where they split
+    // the requests is fixed. 10 requests of 7 = 70 samples: two batches take 64, the first
+    // sample of request 9 (samples 63-69) among them.
+    const { topic, groupId, config, stateDir } = await suite.run('serving-split', 1, { input: { encoding: 'oip-protobuf' }, batchSize: 32, referencePerBatch: 32, threads: 1, schedule: NEVER, calibrationBatches: 8, maxWait: '1h' });
+    const digits = heldOutDigits(126);
+    const requests = groups(digits, new Array<number>(18).fill(7)).map((g, k) => seldonRequest(g, k % 2 === 0 ? 'raw' : 'contents', `s${k}`));
+    await produce(topic, requests.slice(0, 10));
+    const first = await DaemonProcess.start(config, { timeoutMs: 60_000 });
+    await first.waitForMetrics((s) => samplesOf(s, topic) === 64, '64 samples (two batches)', { timeoutMs: 60_000, show: (s) => samplesOf(s, topic) });
+    await expect(first.stop()).resolves.toEqual({ code: 0, signal: null });
+    const checkpoint = readCheckpointFile(stateDir)!;
+    expect(checkpoint.body.counters.samples[topic]).toBe(64);
+    expect(checkpoint.body.offsets[topic]).toEqual({ '0': 9 });
+    expect((checkpoint.body as { partial?: unknown }).partial).toEqual({ [topic]: { '0': { offset: 9, applied: 1 } } });
+
+    // Restarted with the usual max-wait: request 9's other 6 samples, then 8 more requests.
+    editConfig(config, (c) => {
+      (c['batch'] as Record<string, unknown>)['maxWait'] = '300ms';
+    });
+    await produce(topic, requests.slice(10));
+    const second = await DaemonProcess.start(config, { timeoutMs: 60_000 });
+    const s = await second.waitForMetrics((x) => samplesOf(x, topic) >= 126, '126 samples', { timeoutMs: 60_000, show: (x) => samplesOf(x, topic) });
+    const committed = await waitForCommitsAtEnd(groupId, topic, second);
+    expect(sum(committed.values())).toBe(18);
+    const after = await second.scrape();
+    expect(samplesOf(after, topic)).toBe(126);
+    expect(samplesOf(s, topic)).toBe(126);
+    for (const [layer, sums] of windowSums(after)) expect(sums.samples, layer).toBe(126);
+    await expect(second.stop()).resolves.toEqual({ code: 0, signal: null });
   });
 });
