@@ -179,9 +179,10 @@ describe('serving systems\' topics on the real broker', () => {
     expect(checkpoint.body.offsets[topic]).toEqual({ '0': 9 });
     expect((checkpoint.body as { partial?: unknown }).partial).toEqual({ [topic]: { '0': { offset: 9, applied: 1 } } });
 
-    // Restarted with the usual max-wait: request 9's other 6 samples, then 8 more requests.
+    // Restarted with the usual max-wait and checkpoints: request 9's other 6 samples, then 8 more requests.
     editConfig(config, (c) => {
       (c['batch'] as Record<string, unknown>)['maxWait'] = '300ms';
+      (c['checkpoint'] as Record<string, unknown>)['schedule'] = '* * * * * *';
     });
     await produce(topic, requests.slice(10));
     const second = await DaemonProcess.start(config, { timeoutMs: 60_000 });
