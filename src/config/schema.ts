@@ -237,10 +237,13 @@ const inputSection = (ctx: SchemaContext) =>
       if (input.tensor !== undefined && !(SERVING_ENCODINGS as readonly string[]).includes(input.encoding)) {
         zctx.addIssue({ code: 'custom', message: `no tensor unless encoding is one of ${SERVING_ENCODINGS.join(', ')}`, input: input.tensor, path: ['tensor'] });
       }
-      for (const key of ['image', 'text'] as const) {
-        if (input[key] !== undefined && input.encoding !== key) {
-          zctx.addIssue({ code: 'custom', message: `no ${key} section unless encoding is ${key}`, input: input[key], path: [key] });
-        }
+      const serving = (SERVING_ENCODINGS as readonly string[]).includes(input.encoding);
+      if (input.image !== undefined && input.encoding !== 'image') {
+        zctx.addIssue({ code: 'custom', message: 'no image section unless encoding is image', input: input.image, path: ['image'] });
+      }
+      // With a serving encoding, the text section reads text from the requests' BYTES tensors.
+      if (input.text !== undefined && input.encoding !== 'text' && !serving) {
+        zctx.addIssue({ code: 'custom', message: `no text section unless encoding is text or one of ${SERVING_ENCODINGS.join(', ')}`, input: input.text, path: ['text'] });
       }
     });
 

@@ -15,6 +15,7 @@ import { createMessageDecoder, defaultMaxMessageBytes, type MessageDecoder } fro
 import { imageSection } from '../config/schema.js';
 import { tensorShape, type ImageTransform } from './image/tensor.js';
 import { loadTokenizer } from './text/tokenizer.js';
+import type { TextDecoderOptions } from './text/text.js';
 import { type ChannelOrder, type Layout } from '../config/vocabulary.js';
 
 
@@ -22,27 +23,16 @@ import { type ChannelOrder, type Layout } from '../config/vocabulary.js';
 export function modelInputOptions(input: InputConfig): { inputName?: string; sequenceLength?: number } {
   return {
     ...(input.name === undefined ? {} : { inputName: input.name }),
-    ...(input.encoding === 'text' && input.text ? { sequenceLength: input.text.maxLength } : {}),
+    // text, or text in a serving encoding's BYTES tensors
+    ...(input.text ? { sequenceLength: input.text.maxLength } : {}),
   };
 }
 
 export function createInputDecoder(input: InputConfig, layout: SampleLayout): MessageDecoder {
   const maxMessageBytes = input.maxMessageBytes ?? defaultMaxMessageBytes(input.encoding, layout.sampleSize);
   switch (input.encoding) {
-    case 'text': {
-      const text = input.text!;
-      return createMessageDecoder({
-        encoding: 'text',
-        text: {
-          tokenizer: loadTokenizer(text.tokenizer, text.tokenizerConfig),
-          maxLength: text.maxLength,
-          maxBytes: text.maxBytes,
-          field: text.field,
-          maxMessageBytes,
-          inputs: layout.entries.map((e) => e.name),
-        },
-      });
-    }
+    case 'text':
+      return createMessageDecoder({ encoding: 'text', text: textOptions(input.text!, layout, maxMessageBytes) });
     case 'image': {
       if (layout.entries.length !== 1) {
         throw new ModelError(`input.encoding image feeds one model input; this model has ${layout.entries.map((e) => e.name).join(', ')}: name one with input.name`);
@@ -58,10 +48,28 @@ export function createInputDecoder(input: InputConfig, layout: SampleLayout): Me
     case 'oip-json':
     case 'kserve-v1-json':
     case 'auto':
-      return createMessageDecoder({ encoding: input.encoding, inputs: layout.entries, tensor: input.tensor, maxMessageBytes });
+      return createMessageDecoder({
+        encoding: input.encoding,
+        inputs: layout.entries,
+        tensor: input.tensor,
+        maxMessageBytes,
+        // BYTES tensors of text: the element is the text itself, never a JSON envelope.
+        text: input.text ? textOptions({ ...input.text, field: undefined }, layout, maxMessageBytes) : undefined,
+      });
     default:
       return createMessageDecoder({ encoding: input.encoding, inputs: layout.entries, maxMessageBytes });
   }
+}
+
+function textOptions(text: NonNullable<InputConfig['text']>, layout: SampleLayout, maxMessageBytes: number): TextDecoderOptions {
+  return {
+    tokenizer: loadTokenizer(text.tokenizer, text.tokenizerConfig),
+    maxLength: text.maxLength,
+    maxBytes: text.maxBytes,
+    field: text.field,
+    maxMessageBytes,
+    inputs: layout.entries.map((e) => e.name),
+  };
 }
 
 /** The configured transform, with what it leaves out taken from the model input [C,H,W], [H,W,C] or [H,W]. */

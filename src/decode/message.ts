@@ -86,7 +86,14 @@ export interface PackedInput {
 
 export type MessageDecoderOptions =
   | { readonly encoding: 'raw-f32' | 'npy' | 'json'; readonly inputs: readonly PackedInput[]; readonly maxMessageBytes: number }
-  | { readonly encoding: ServingEncoding; readonly inputs: readonly PackedInput[]; readonly tensor: string | number | undefined; readonly maxMessageBytes: number }
+  | {
+      readonly encoding: ServingEncoding;
+      readonly inputs: readonly PackedInput[];
+      readonly tensor: string | number | undefined;
+      readonly maxMessageBytes: number;
+      /** text in BYTES tensors: each element through the text decoder, which fills the model's token inputs */
+      readonly text?: TextDecoderOptions | undefined;
+    }
   | { readonly encoding: 'text'; readonly text: TextDecoderOptions }
   | { readonly encoding: 'image'; readonly image: ImageDecoderOptions; readonly threads?: number };
 
@@ -147,7 +154,11 @@ export function createMessageDecoder(options: MessageDecoderOptions): MessageDec
 
 /** Serving requests carry one tensor per model input; ckawatch reads one, for a model of one input. */
 function servingDecoder(options: Extract<MessageDecoderOptions, { encoding: ServingEncoding }>): SamplesDecoder {
-  const { encoding, inputs, tensor, maxMessageBytes } = options;
+  const { encoding, inputs, tensor, maxMessageBytes, text } = options;
+  if (text) {
+    const decode = createServingDecoder({ encoding, tensor, inputName: inputs[0]?.name ?? 'input_ids', sampleShape: [], elements: createTextDecoder(text) });
+    return (bytes, headers) => (bytes.length === 0 ? reject('empty', 'no bytes') : bytes.length > maxMessageBytes ? reject('oversize', `${bytes.length} bytes, limit ${maxMessageBytes}`) : decode(bytes, headers));
+  }
   if (inputs.length !== 1) {
     throw new ConfigError(
       `config error at input.encoding: ${encoding} reads one tensor and the model has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}); ` +

@@ -27,7 +27,7 @@ export const REJECT_REASONS = [
   // Serving encodings (oip-protobuf, oip-json, kserve-v1-json, auto; decode/oip/):
   'bad_protobuf', // bytes that do not parse as an inference.ModelInferRequest
   'no_tensor', // no tensor of the configured name (input.tensor, else the model input's) or position
-  'bytes_tensor', // a BYTES tensor (raw images or text): not routed to the image and text decoders yet
+  'bytes_tensor', // a BYTES tensor without input.text (text goes through the text decoder; images are not routed yet)
   'not_request', // a response (CloudEvent type ...inference.response) where requests are read
   'unknown_encoding', // encoding auto: a content-type that is neither JSON nor protobuf
 ] as const;

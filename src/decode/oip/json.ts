@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { fail, type Result } from '../../io/result.js';
 import { jsonDepth } from '../json.js';
 import type { RejectReason } from '../types.js';
-import { checkDatatype, toSamples, type Datatype, type SamplesResult } from './tensor.js';
+import { checkDatatype, samplesOfElements, toSamples, type Datatype, type SamplesResult } from './tensor.js';
 import { pickTensor, type TensorChoice } from './pick.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -91,6 +91,14 @@ function samplesFrom(data: readonly unknown[], shape: readonly number[], datatyp
   return toSamples(values, shape, sampleShape);
 }
 
+const encoder = new TextEncoder();
+
+/** Strings (flat, or [[s], [s]] as a [B, 1] tensor) as UTF-8 elements for the text decoder; null if any is not one. */
+function textsOf(data: readonly unknown[]): Uint8Array[] | null {
+  const flat = data.map((d) => (Array.isArray(d) && d.length === 1 ? (d[0] as unknown) : d));
+  return flat.every((d) => typeof d === 'string') ? flat.map((d) => encoder.encode(d as string)) : null;
+}
+
 /** Which body a JSON message must be; `either` (encoding auto) tells them apart by their key. */
 export type JsonBody = 'v2' | 'v1' | 'either';
 
@@ -111,6 +119,11 @@ function fromV2(value: unknown, choice: TensorChoice, sampleShape: readonly numb
   const picked = pickTensor(body.data.inputs, choice);
   if (!picked.ok) return picked;
   const { tensor } = picked.value;
+  if (choice.elements) {
+    if (tensor.datatype !== 'BYTES') return fail('wrong_dtype', `input.text is set: expected a BYTES tensor of text, found ${tensor.datatype.slice(0, 20)}`);
+    const texts = textsOf(tensor.data);
+    return texts === null ? fail('bad_envelope', 'BYTES data must be strings') : samplesOfElements(texts, tensor.shape, choice.elements);
+  }
   const datatype = checkDatatype(tensor.datatype);
   if (!datatype.ok) return datatype;
   return samplesFrom(tensor.data, tensor.shape, datatype.value, sampleShape);
@@ -125,6 +138,10 @@ function fromV1(value: unknown, choice: TensorChoice, sampleShape: readonly numb
     const name = typeof choice.tensor === 'string' ? choice.tensor : choice.inputName;
     if (!instances.every((i) => Object.hasOwn(i as object, name))) return fail('no_tensor', `an instance without ${JSON.stringify(name.slice(0, 40))}`);
     instances = instances.map((i) => (i as Record<string, unknown>)[name]);
+  }
+  if (choice.elements) {
+    const texts = textsOf(instances);
+    return texts === null ? fail('bad_envelope', 'input.text is set: expected instances of text (strings)') : samplesOfElements(texts, [texts.length], choice.elements);
   }
   // The batch's shape is read along the first elements; fill() refuses rows that differ.
   const dims: number[] = [instances.length];

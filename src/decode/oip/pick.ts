@@ -1,5 +1,5 @@
 import { fail, ok, type Result } from '../../io/result.js';
-import type { RejectReason } from '../types.js';
+import type { Decoder, RejectReason } from '../types.js';
 
 /**
  * Which tensor of a request holds the samples: `tensor` by name or position when the config
@@ -8,6 +8,8 @@ import type { RejectReason } from '../types.js';
 export interface TensorChoice {
   readonly tensor: string | number | undefined;
   readonly inputName: string;
+  /** Text in BYTES tensors (input.text with a serving encoding): the text decoder for one element. */
+  readonly elements?: Decoder | undefined;
 }
 
 /** The chosen tensor and its position (raw contents are matched by position). */

@@ -6,7 +6,7 @@
 import { fail } from '../../io/result.js';
 import { decodeInferRequest, type WireMessage } from './messages.js';
 import { pickTensor, type TensorChoice } from './pick.js';
-import { checkDatatype, fromContents, fromRaw, rowsOf, shapeOf, toSamples, type SamplesResult } from './tensor.js';
+import { bytesElements, checkDatatype, fromContents, fromRaw, rowsOf, samplesOfElements, shapeOf, toSamples, type SamplesResult } from './tensor.js';
 
 export function decodeOipProtobuf(bytes: Uint8Array, choice: TensorChoice, sampleShape: readonly number[]): SamplesResult {
   let message: WireMessage;
@@ -20,6 +20,13 @@ export function decodeOipProtobuf(bytes: Uint8Array, choice: TensorChoice, sampl
   const picked = pickTensor(message.tensors, choice);
   if (!picked.ok) return picked;
   const { tensor, index } = picked.value;
+  if (choice.elements) {
+    // Text: a BYTES tensor, its elements typed or in raw contents at the tensor's position.
+    if (tensor.datatype !== 'BYTES') return fail('wrong_dtype', `input.text is set: expected a BYTES tensor of text, found ${tensor.datatype.slice(0, 20)}`);
+    const elements = message.raw.length > 0 ? (message.raw[index] ? bytesElements(message.raw[index]) : null) : (tensor.contents?.bytes_contents ?? []);
+    if (elements === null) return fail('wrong_size', 'BYTES raw contents whose element lengths do not add up');
+    return samplesOfElements(elements, shapeOf(tensor.shape), choice.elements);
+  }
   const datatype = checkDatatype(tensor.datatype);
   if (!datatype.ok) return datatype;
   const shape = shapeOf(tensor.shape);

@@ -47,7 +47,7 @@ function firstByte(bytes: Uint8Array): number | undefined {
 
 export function createServingDecoder(options: ServingDecoderOptions): (bytes: Uint8Array, headers?: MessageHeaders) => SamplesResult {
   const { encoding, sampleShape } = options;
-  const choice: TensorChoice = { tensor: options.tensor, inputName: options.inputName };
+  const choice: TensorChoice = { tensor: options.tensor, inputName: options.inputName, elements: options.elements };
   switch (encoding) {
     case 'oip-protobuf':
       return (bytes) => decodeOipProtobuf(bytes, choice, sampleShape);

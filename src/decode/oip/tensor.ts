@@ -14,7 +14,7 @@
  */
 import { fail, ok, type Result } from '../../io/result.js';
 import { acceptFinite } from '../finite.js';
-import { formatShape, sameShape, type RejectReason } from '../types.js';
+import { formatShape, sameShape, type Decoder, type RejectReason } from '../types.js';
 import { toNumber, type Int64, type WireContents } from './messages.js';
 
 export const DATATYPES = ['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64'] as const;
@@ -162,6 +162,42 @@ export function fromContents(contents: WireContents | null | undefined, datatype
     out[i] = typeof v === 'boolean' ? (v ? 1 : 0) : toNumber(v);
   }
   return out;
+}
+
+/**
+ * BYTES raw contents, as the protocol serialises them: each element a 4-byte little-endian
+ * length, then that many bytes. Null when the lengths do not add up to the whole.
+ */
+export function bytesElements(raw: Uint8Array): Uint8Array[] | null {
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const out: Uint8Array[] = [];
+  for (let at = 0; at < raw.length; ) {
+    if (at + 4 > raw.length) return null;
+    const length = view.getUint32(at, true);
+    if (at + 4 + length > raw.length) return null;
+    out.push(raw.subarray(at + 4, at + 4 + length));
+    at += 4 + length;
+  }
+  return out;
+}
+
+/**
+ * A BYTES tensor of text, [B] or [B, 1]: each element through the text decoder (`decode`),
+ * one sample each; any element refused refuses the message, by its reason.
+ */
+export function samplesOfElements(elements: readonly Uint8Array[], shape: readonly number[], decode: Decoder): SamplesResult {
+  const count = elementCount(shape);
+  if (shape.length === 0 || shape.length > 2 || count !== shape[0] || count === 0) {
+    return fail('wrong_shape', `BYTES tensor shape ${formatShape(shape)}, expected [B] or [B,1] with B >= 1 (one text a sample)`);
+  }
+  if (elements.length !== count) return fail('wrong_size', `${elements.length} elements for shape ${formatShape(shape)}`);
+  const rows: Float32Array[] = [];
+  for (const element of elements) {
+    const row = decode(element);
+    if (!row.ok) return row;
+    rows.push(row.value);
+  }
+  return ok(rows);
 }
 
 /** IEEE 754 binary16 to a number: every half is exactly a float32. */
