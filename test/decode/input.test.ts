@@ -13,7 +13,7 @@ import { ConfigError, DataError } from '../../src/errors/index.js';
 import { layoutFeeds, sampleLayout, type SampleLayout } from '../../src/model/runtime/layout.js';
 import { readModel } from '../../src/model/graph/onnx-file.js';
 import { loadPhotos, randomCrops } from '../../src/demo/photos.js';
-import { createInputDecoder, imageTransform } from '../../src/decode/input.js';
+import { createInputDecoder, imageTransform, modelInputOptions } from '../../src/decode/input.js';
 import { loadReferenceFor, referenceDigest } from '../../src/decode/reference.js';
 import { createPrng } from '../../src/reference/prng.js';
 import { thrownMessage } from '../helpers/errors.js';
@@ -121,6 +121,22 @@ describe('raw references, preprocessed like production messages', () => {
     expect([...txt.data.subarray(0, 5)]).toEqual([101, 2034, 2240, 102, 0]);
     writeFileSync(tmp.path('long.txt'), `ok\n${'x'.repeat(20_000)}\n`);
     await expect(loadReferenceFor(tmp.path('long.txt'), input, layout)).rejects.toThrow('reference long.txt, line 2: rejected as text_too_long (20000 bytes, limit 16384)');
+  });
+
+  it('text in serving requests: the reference is text through the same tokenizer, and a request gives the same rows', async () => {
+    const model = await readModel(modelFixture('minilm-l6-v2-int8.onnx'));
+    const input = parse({ encoding: 'oip-json', tensor: 'text', text: { tokenizer: modelFixture('minilm-l6-v2.tokenizer.json'), maxLength: 16 } }).input;
+    expect(modelInputOptions(input)).toEqual({ sequenceLength: 16 });
+    const layout = sampleLayout(model, { sequenceLength: 16 });
+    writeFileSync(tmp.path('serving-ref.txt'), 'first line\nsecond line\n');
+    const reference = await loadReferenceFor(tmp.path('serving-ref.txt'), input, layout);
+    expect([reference.count, reference.sampleSize]).toEqual([2, 48]);
+    const decoder = createInputDecoder(input, layout);
+    if (decoder.mode !== 'sync') throw new Error('sync expected');
+    const request = { inputs: [{ name: 'text', shape: [2, 1], datatype: 'BYTES', data: [['first line'], ['second line']] }] };
+    const result = decoder.decode(new TextEncoder().encode(JSON.stringify(request)));
+    if (!result.ok || result.value instanceof Float32Array) throw new Error('two rows expected');
+    expect(result.value.map((r) => Array.from(r))).toEqual([Array.from(reference.data.subarray(0, 48)), Array.from(reference.data.subarray(48))]);
   });
 });
 
