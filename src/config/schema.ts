@@ -238,10 +238,13 @@ const inputSection = (ctx: SchemaContext) =>
         zctx.addIssue({ code: 'custom', message: `no tensor unless encoding is one of ${SERVING_ENCODINGS.join(', ')}`, input: input.tensor, path: ['tensor'] });
       }
       const serving = (SERVING_ENCODINGS as readonly string[]).includes(input.encoding);
-      if (input.image !== undefined && input.encoding !== 'image') {
-        zctx.addIssue({ code: 'custom', message: 'no image section unless encoding is image', input: input.image, path: ['image'] });
+      // With a serving encoding, the image or text section reads the requests' BYTES tensors.
+      if (input.image !== undefined && input.encoding !== 'image' && !serving) {
+        zctx.addIssue({ code: 'custom', message: `no image section unless encoding is image or one of ${SERVING_ENCODINGS.join(', ')}`, input: input.image, path: ['image'] });
       }
-      // With a serving encoding, the text section reads text from the requests' BYTES tensors.
+      if (input.image !== undefined && input.text !== undefined) {
+        zctx.addIssue({ code: 'custom', message: 'an image or a text section, not both', input: input.text, path: ['text'] });
+      }
       if (input.text !== undefined && input.encoding !== 'text' && !serving) {
         zctx.addIssue({ code: 'custom', message: `no text section unless encoding is text or one of ${SERVING_ENCODINGS.join(', ')}`, input: input.text, path: ['text'] });
       }

@@ -16,6 +16,7 @@ import { imageSection } from '../config/schema.js';
 import { tensorShape, type ImageTransform } from './image/tensor.js';
 import { loadTokenizer } from './text/tokenizer.js';
 import type { TextDecoderOptions } from './text/text.js';
+import type { ImageDecoderOptions } from './image/image.js';
 import { type ChannelOrder, type Layout } from '../config/vocabulary.js';
 
 
@@ -53,12 +54,19 @@ export function createInputDecoder(input: InputConfig, layout: SampleLayout): Me
         inputs: layout.entries,
         tensor: input.tensor,
         maxMessageBytes,
-        // BYTES tensors of text: the element is the text itself, never a JSON envelope.
+        // BYTES tensors of text or images: the element is the text or image itself, never a JSON envelope.
         text: input.text ? textOptions({ ...input.text, field: undefined }, layout, maxMessageBytes) : undefined,
+        image: input.image ? servingImage(input.image, layout, maxMessageBytes) : undefined,
       });
     default:
       return createMessageDecoder({ encoding: input.encoding, inputs: layout.entries, maxMessageBytes });
   }
+}
+
+function servingImage(image: ImageConfig, layout: SampleLayout, maxMessageBytes: number): { options: ImageDecoderOptions; threads: number } {
+  if (layout.entries.length !== 1) throw new ModelError(`images feed one model input; this model has ${layout.entries.map((e) => e.name).join(', ')}: name one with input.name`);
+  const transform = imageTransform(image, layout.entries[0]!);
+  return { options: { transform, maxPixels: image.maxPixels, field: undefined, maxMessageBytes, resampler: image.resampler }, threads: image.threads ?? defaultImageThreads() };
 }
 
 function textOptions(text: NonNullable<InputConfig['text']>, layout: SampleLayout, maxMessageBytes: number): TextDecoderOptions {

@@ -20,7 +20,7 @@ import { decodeNpyMessage } from './npy.js';
 import { decodeRaw } from './raw.js';
 
 
-import { reject, type AsyncDecoder, type Decoder, type DecoderOptions, type DecodeResult, type SamplesDecoder } from './types.js';
+import { reject, type AsyncDecoder, type AsyncSamplesDecoder, type Decoder, type DecoderOptions, type DecodeResult, type SamplesDecoder } from './types.js';
 import { HARD_MAX_MESSAGE_BYTES, type ServingEncoding } from '../config/vocabulary.js';
 import { createServingDecoder } from './oip/serving.js';
 import { ok } from '../io/result.js';
@@ -75,7 +75,7 @@ export function createDecoder(options: DecoderOptions): Decoder {
  */
 export type MessageDecoder =
   | { readonly mode: 'sync'; readonly decode: SamplesDecoder }
-  | { readonly mode: 'async'; readonly decode: AsyncDecoder; readonly close: () => Promise<void> };
+  | { readonly mode: 'async'; readonly decode: AsyncDecoder | AsyncSamplesDecoder; readonly close: () => Promise<void> };
 
 /** One model input that samples carry, packed after the previous ones in a sample row (model/layout.ts). */
 export interface PackedInput {
@@ -93,6 +93,8 @@ export type MessageDecoderOptions =
       readonly maxMessageBytes: number;
       /** text in BYTES tensors: each element through the text decoder, which fills the model's token inputs */
       readonly text?: TextDecoderOptions | undefined;
+      /** images in BYTES tensors (base64 strings in JSON): each element through the image decoder, on `threads` */
+      readonly image?: { readonly options: ImageDecoderOptions; readonly threads: number } | undefined;
     }
   | { readonly encoding: 'text'; readonly text: TextDecoderOptions }
   | { readonly encoding: 'image'; readonly image: ImageDecoderOptions; readonly threads?: number };
@@ -115,7 +117,7 @@ export function createMessageDecoder(options: MessageDecoderOptions): MessageDec
     case 'oip-json':
     case 'kserve-v1-json':
     case 'auto':
-      return { mode: 'sync', decode: servingDecoder(options) };
+      return options.image ? servingImageDecoder(options, options.image) : { mode: 'sync', decode: servingDecoder(options) };
     default: {
       const { encoding, inputs, maxMessageBytes } = options;
       if (inputs.length === 1) {
@@ -183,6 +185,43 @@ function servingDecoder(options: Extract<MessageDecoderOptions, { encoding: Serv
     }
     return result;
   };
+}
+
+/**
+ * Images in BYTES tensors. The request is read at once, its elements set aside by an element
+ * decoder that only collects them (that read runs to its end before any await, so one array
+ * serves every call); then each element goes through the image decoder, off the main thread.
+ */
+function servingImageDecoder(options: Extract<MessageDecoderOptions, { encoding: ServingEncoding }>, image: { options: ImageDecoderOptions; threads: number }): MessageDecoder {
+  const { encoding, inputs, tensor, maxMessageBytes } = options;
+  const pool = image.threads === 0 ? null : createImagePool(image.options, image.threads);
+  const decodeImage = pool ? pool.decode : createImageDecoder(image.options);
+  const collected: Uint8Array[] = [];
+  const none = new Float32Array(0);
+  const read = createServingDecoder({
+    encoding,
+    tensor,
+    inputName: inputs[0]?.name ?? 'input',
+    sampleShape: [],
+    strings: 'base64',
+    elements: (bytes) => {
+      collected.push(bytes);
+      return ok(none);
+    },
+  });
+  const decode: AsyncSamplesDecoder = async (bytes, headers) => {
+    if (bytes.length === 0) return reject('empty', 'no bytes');
+    if (bytes.length > maxMessageBytes) return reject('oversize', `${bytes.length} bytes, limit ${maxMessageBytes}`);
+    collected.length = 0;
+    const result = read(bytes, headers);
+    const elements = collected.splice(0);
+    if (!result.ok) return result;
+    const rows = await Promise.all(elements.map((element) => decodeImage(element)));
+    const bad = rows.find((r) => !r.ok);
+    if (bad) return bad;
+    return ok(rows.map((r) => (r as { value: Float32Array }).value));
+  };
+  return { mode: 'async', decode, close: async () => pool?.close() };
 }
 
 function wholeBelow24(sample: Float32Array): number | undefined {

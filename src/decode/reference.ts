@@ -79,10 +79,11 @@ export async function loadRawReference(path: string, encoding: 'image' | 'text',
  * so the JSON field of image messages does not apply to it (nor to text lines of a .txt).
  */
 export async function loadReferenceFor(path: string, input: InputConfig, layout: SampleLayout): Promise<Reference> {
-  // Text read from serving requests' BYTES tensors: the reference is text, through the same tokenizer.
-  if (input.text !== undefined && input.encoding !== 'text') {
+  // Text or images read from serving requests' BYTES tensors: the reference is text or images,
+  // through the same tokenizer or transform.
+  if ((input.text !== undefined && input.encoding !== 'text') || (input.image !== undefined && input.encoding !== 'image')) {
     const { tensor: _tensor, ...rest } = input;
-    return loadReferenceFor(path, { ...rest, encoding: 'text' }, layout);
+    return loadReferenceFor(path, { ...rest, encoding: input.text !== undefined ? 'text' : 'image' }, layout);
   }
   const only = layout.entries.length === 1 ? layout.entries[0]! : undefined;
   if (!isRawReference(path) || (input.encoding !== 'image' && input.encoding !== 'text')) {

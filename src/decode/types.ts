@@ -27,7 +27,7 @@ export const REJECT_REASONS = [
   // Serving encodings (oip-protobuf, oip-json, kserve-v1-json, auto; decode/oip/):
   'bad_protobuf', // bytes that do not parse as an inference.ModelInferRequest
   'no_tensor', // no tensor of the configured name (input.tensor, else the model input's) or position
-  'bytes_tensor', // a BYTES tensor without input.text (text goes through the text decoder; images are not routed yet)
+  'bytes_tensor', // a BYTES tensor without input.image or input.text (with them, each element is an image or a text)
   'not_request', // a response (CloudEvent type ...inference.response) where requests are read
   'unknown_encoding', // encoding auto: a content-type that is neither JSON nor protobuf
 ] as const;
@@ -49,6 +49,9 @@ export type Decoder = (bytes: Uint8Array) => DecodeResult;
 
 /** The same, for decoders that wait on other threads (images: sharp decodes in libuv's pool). */
 export type AsyncDecoder = (bytes: Uint8Array) => Promise<DecodeResult>;
+
+/** SamplesDecoder's async form: images in a serving request's BYTES tensor. */
+export type AsyncSamplesDecoder = (bytes: Uint8Array, headers?: MessageHeaders) => Promise<ReturnType<SamplesDecoder>>;
 
 export interface DecoderOptions {
   readonly encoding: Encoding;

@@ -42,7 +42,7 @@ describe('input configuration', () => {
 
   it('says what is wrong with an input section', () => {
     expect(problems({ encoding: 'text' })).toMatchInlineSnapshot(`"config error at input.text: expected a text section with at least the tokenizer (encoding: text), found nothing (the key is missing)"`);
-    expect(problems({ encoding: 'raw-f32', image: {} })).toMatchInlineSnapshot(`"config error at input.image: expected no image section unless encoding is image, found an empty mapping"`);
+    expect(problems({ encoding: 'raw-f32', image: {} })).toMatchInlineSnapshot(`"config error at input.image: expected no image section unless encoding is image or one of oip-protobuf, oip-json, kserve-v1-json, auto, found an empty mapping"`);
     expect(problems({ encoding: 'image', image: { crop: [1, 2, 3], std: [0], channels: 'cmyk', resise: 3 } })).toMatchInlineSnapshot(`
       "config error at input.image.crop: expected a size in pixels or [height, width], found a list of 3 items
       config error at input.image.channels: expected one of rgb, bgr, grey, found "cmyk"

@@ -14,10 +14,14 @@
  * Then rotated digits in the same format: a drift on every layer. And a stop while a batch
  * has taken part of a request: the checkpoint says how much, and the restart counts the rest.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { drifts } from '../../src/demo/drifts.js';
 import { encodeInferRequest } from '../../src/decode/oip/messages.js';
+import { loadPhotos, randomCrops } from '../../src/demo/photos.js';
+import { PHOTO_MODEL } from '../../src/demo/texts.js';
+import { createPrng } from '../../src/reference/prng.js';
 import { DaemonProcess, editConfig, NEVER } from '../helpers/daemon.js';
 import { useDaemonSuite, waitForCommitsAtEnd } from '../helpers/daemon-suite.js';
 import { heldOutDigits, rawMessage } from '../helpers/digits.js';
@@ -194,5 +198,46 @@ describe('serving systems\' topics on the real broker', () => {
     expect(samplesOf(s, topic)).toBe(126);
     for (const [layer, sums] of windowSums(after)) expect(sums.samples, layer).toBe(126);
     await expect(second.stop()).resolves.toEqual({ code: 0, signal: null });
+  });
+
+  it('images in BYTES tensors: Seldon requests of 1-4 JPEG and PNG crops through photo-cnn, each image counted once, bad ones by reason', { timeout: 300_000 }, async () => {
+    const photos = await loadPhotos();
+    const random = createPrng(16);
+    const referenceDir = join(suite.dir, 'serving-photo-reference');
+    mkdirSync(referenceDir);
+    (await randomCrops(photos, random, 128)).forEach((bytes, i) => writeFileSync(join(referenceDir, `${String(i).padStart(3, '0')}.jpg`), bytes));
+    const { topic, groupId, config } = await suite.run('serving-images', 2, {
+      modelPath: PHOTO_MODEL,
+      referencePath: referenceDir,
+      input: { encoding: 'oip-protobuf', image: { resize: 72, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], threads: 2 } },
+      batchSize: 16,
+      referencePerBatch: 16,
+      threads: 1,
+      calibrationBatches: 8,
+    });
+    const crops = [...(await randomCrops(photos, random, 40)), ...(await randomCrops(photos, random, 24, { format: 'png', maxSide: 160 }))];
+    const imageRequest = (images: readonly Buffer[], k: number): TestMessage => ({
+      key: `img-${k}`,
+      value: Buffer.from(encodeInferRequest({ inputs: [{ name: 'image', datatype: 'BYTES', shape: [images.length, 1], contents: { bytes_contents: images } }] })),
+    });
+    const sizes = [1, 4, 2, 3];
+    const requests: TestMessage[] = [];
+    for (let at = 0, k = 0; at < crops.length; k++) {
+      const b = Math.min(sizes[k % sizes.length]!, crops.length - at);
+      requests.push(imageRequest(crops.slice(at, at + b), k));
+      at += b;
+    }
+    const bad: TestMessage[] = [
+      imageRequest([crops[0]!, Buffer.from('GIF89a\x01\x00', 'latin1')], 900),
+      imageRequest([crops[1]!.subarray(0, crops[1]!.length >> 1)], 901),
+      Buffer.from(encodeInferRequest({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 3], contents: { fp32_contents: [1, 2, 3] } }] })),
+    ];
+    const daemon = await DaemonProcess.start(config, { timeoutMs: 90_000 });
+    const s = await phase(daemon, topic, [...requests.slice(0, 5), ...bad, ...requests.slice(5)], { samples: crops.length, rejected: bad.length });
+    expect(rejectedByReason(s, topic)).toEqual({ image_format: 1, bad_image: 1, wrong_dtype: 1 });
+    const committed = await waitForCommitsAtEnd(groupId, topic, daemon);
+    expect(sum(committed.values())).toBe(requests.length + bad.length);
+    for (const [layer, sums] of windowSums(await daemon.scrape())) expect(sums.samples, layer).toBe(crops.length);
+    await expect(daemon.stop()).resolves.toEqual({ code: 0, signal: null });
   });
 });

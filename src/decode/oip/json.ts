@@ -12,6 +12,7 @@
 import { z } from 'zod';
 import { fail, type Result } from '../../io/result.js';
 import { jsonDepth } from '../json.js';
+import { decodeBase64 } from '../envelope.js';
 import type { RejectReason } from '../types.js';
 import { checkDatatype, samplesOfElements, toSamples, type Datatype, type SamplesResult } from './tensor.js';
 import { pickTensor, type TensorChoice } from './pick.js';
@@ -93,10 +94,16 @@ function samplesFrom(data: readonly unknown[], shape: readonly number[], datatyp
 
 const encoder = new TextEncoder();
 
-/** Strings (flat, or [[s], [s]] as a [B, 1] tensor) as UTF-8 elements for the text decoder; null if any is not one. */
-function textsOf(data: readonly unknown[]): Uint8Array[] | null {
+/**
+ * Strings (flat, or [[s], [s]] as a [B, 1] tensor; for images also {"b64": s}) as element
+ * bytes: UTF-8 for text, base64-decoded for images. Null if any is not one.
+ */
+function textsOf(data: readonly unknown[], strings: 'utf8' | 'base64' = 'utf8'): Uint8Array[] | null {
   const flat = data.map((d) => (Array.isArray(d) && d.length === 1 ? (d[0] as unknown) : d));
-  return flat.every((d) => typeof d === 'string') ? flat.map((d) => encoder.encode(d as string)) : null;
+  const text = flat.map((d) => (typeof d === 'string' ? d : typeof d === 'object' && d !== null && Object.hasOwn(d, 'b64') ? (d as { b64: unknown }).b64 : undefined));
+  if (!text.every((d) => typeof d === 'string')) return null;
+  const out = (text as string[]).map((s) => (strings === 'base64' ? decodeBase64(s) : encoder.encode(s)));
+  return out.every((b) => b !== null) ? (out as Uint8Array[]) : null;
 }
 
 /** Which body a JSON message must be; `either` (encoding auto) tells them apart by their key. */
@@ -120,9 +127,9 @@ function fromV2(value: unknown, choice: TensorChoice, sampleShape: readonly numb
   if (!picked.ok) return picked;
   const { tensor } = picked.value;
   if (choice.elements) {
-    if (tensor.datatype !== 'BYTES') return fail('wrong_dtype', `input.text is set: expected a BYTES tensor of text, found ${tensor.datatype.slice(0, 20)}`);
-    const texts = textsOf(tensor.data);
-    return texts === null ? fail('bad_envelope', 'BYTES data must be strings') : samplesOfElements(texts, tensor.shape, choice.elements);
+    if (tensor.datatype !== 'BYTES') return fail('wrong_dtype', `input.${choice.strings === 'base64' ? 'image' : 'text'} is set: expected a BYTES tensor, found ${tensor.datatype.slice(0, 20)}`);
+    const texts = textsOf(tensor.data, choice.strings);
+    return texts === null ? fail('bad_envelope', `BYTES data must be strings${choice.strings === 'base64' ? ' of base64' : ''}`) : samplesOfElements(texts, tensor.shape, choice.elements);
   }
   const datatype = checkDatatype(tensor.datatype);
   if (!datatype.ok) return datatype;
@@ -134,14 +141,15 @@ function fromV1(value: unknown, choice: TensorChoice, sampleShape: readonly numb
   if (!body.success) return fail('bad_envelope', 'expected {"instances": [...]} (KServe v1)');
   let instances = body.data.instances;
   // Named instances, {"<tensor>": [...]}: the configured tensor's (or the model input's) entry of each.
-  if (instances.every((i) => typeof i === 'object' && i !== null && !Array.isArray(i))) {
+  // ({"b64": ...} instances are images themselves, as TensorFlow Serving's JSON writes binary.)
+  if (instances.every((i) => typeof i === 'object' && i !== null && !Array.isArray(i) && !Object.hasOwn(i, 'b64'))) {
     const name = typeof choice.tensor === 'string' ? choice.tensor : choice.inputName;
     if (!instances.every((i) => Object.hasOwn(i as object, name))) return fail('no_tensor', `an instance without ${JSON.stringify(name.slice(0, 40))}`);
     instances = instances.map((i) => (i as Record<string, unknown>)[name]);
   }
   if (choice.elements) {
-    const texts = textsOf(instances);
-    return texts === null ? fail('bad_envelope', 'input.text is set: expected instances of text (strings)') : samplesOfElements(texts, [texts.length], choice.elements);
+    const texts = textsOf(instances, choice.strings);
+    return texts === null ? fail('bad_envelope', `expected instances of ${choice.strings === 'base64' ? 'base64 images' : 'text (strings)'}`) : samplesOfElements(texts, [texts.length], choice.elements);
   }
   // The batch's shape is read along the first elements; fill() refuses rows that differ.
   const dims: number[] = [instances.length];

@@ -10,6 +10,8 @@ export interface TensorChoice {
   readonly inputName: string;
   /** Text in BYTES tensors (input.text with a serving encoding): the text decoder for one element. */
   readonly elements?: Decoder | undefined;
+  /** How JSON strings become element bytes: UTF-8 (text), or base64 (images). */
+  readonly strings?: 'utf8' | 'base64' | undefined;
 }
 
 /** The chosen tensor and its position (raw contents are matched by position). */

@@ -22,7 +22,7 @@ export function decodeOipProtobuf(bytes: Uint8Array, choice: TensorChoice, sampl
   const { tensor, index } = picked.value;
   if (choice.elements) {
     // Text: a BYTES tensor, its elements typed or in raw contents at the tensor's position.
-    if (tensor.datatype !== 'BYTES') return fail('wrong_dtype', `input.text is set: expected a BYTES tensor of text, found ${tensor.datatype.slice(0, 20)}`);
+    if (tensor.datatype !== 'BYTES') return fail('wrong_dtype', `input.${choice.strings === 'base64' ? 'image' : 'text'} is set: expected a BYTES tensor, found ${tensor.datatype.slice(0, 20)}`);
     const elements = message.raw.length > 0 ? (message.raw[index] ? bytesElements(message.raw[index]) : null) : (tensor.contents?.bytes_contents ?? []);
     if (elements === null) return fail('wrong_size', 'BYTES raw contents whose element lengths do not add up');
     return samplesOfElements(elements, shapeOf(tensor.shape), choice.elements);

@@ -47,7 +47,7 @@ function firstByte(bytes: Uint8Array): number | undefined {
 
 export function createServingDecoder(options: ServingDecoderOptions): (bytes: Uint8Array, headers?: MessageHeaders) => SamplesResult {
   const { encoding, sampleShape } = options;
-  const choice: TensorChoice = { tensor: options.tensor, inputName: options.inputName, elements: options.elements };
+  const choice: TensorChoice = { tensor: options.tensor, inputName: options.inputName, elements: options.elements, strings: options.strings };
   switch (encoding) {
     case 'oip-protobuf':
       return (bytes) => decodeOipProtobuf(bytes, choice, sampleShape);
