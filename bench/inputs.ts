@@ -11,7 +11,10 @@
  * (input.image.threads, default one per core up to 8). The daemon decodes a fetched batch and
  * then runs it, so the two take turns: what matters is which one takes longer per sample.
  *
- *   npx tsx bench/inputs.ts [--threads N] [--image-threads K] [--seconds 3] [--batch 32]
+ * First, what serving systems write (bench/serving.ts): samples/s of every numeric and
+ * serving encoding against raw float32, and against digits-cnn's inference.
+ *
+ *   npx tsx bench/inputs.ts [--threads N] [--image-threads K] [--seconds 3] [--batch 32] [--only serving]
  */
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -31,6 +34,7 @@ import { createTextDecoder } from '../src/decode/text/text.js';
 import { loadTokenizer } from '../src/decode/text/tokenizer.js';
 import { createPrng } from '../src/reference/prng.js';
 import type { DecodeResult } from '../src/decode/message.js';
+import { benchServing } from './serving.js';
 
 const { values } = parseArgs({
   options: {
@@ -38,6 +42,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '3' },
     batch: { type: 'string', default: '32' },
     'image-threads': { type: 'string', default: String(defaultImageThreads()) },
+    only: { type: 'string' },
   },
 });
 const imageThreads = Number(values['image-threads']);
@@ -75,6 +80,10 @@ console.log(
   `${availableParallelism()} cores; ORT intra-op threads ${threads}; image preprocessing threads ${imageThreads}; ` +
     `batch ${n} + ${n} reference; ~${seconds}s per measurement\n`,
 );
+
+// ---- serving systems (and the numeric encodings) -------------------------------------------
+await benchServing({ rate, report, threads, n, logger });
+if (values.only === 'serving') process.exit(0);
 
 // ---- images -------------------------------------------------------------------------------
 const transform: ImageTransform = { resize: 72, interpolation: 'bilinear', crop: [64, 64], channels: 'rgb', layout: 'nchw', scale: 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };

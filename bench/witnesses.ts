@@ -44,7 +44,7 @@ const witnesses = new Witnesses({
   layers: model.layers,
   gammas: () => gammas,
 });
-const records: SourceRecord[] = Array.from({ length: n }, (_, i) => ({ topic: 't', partition: 0, offset: i, value: null, key: null, timestamp: i }));
+const samples = Array.from({ length: n }, (_, i) => ({ record: { topic: 't', partition: 0, offset: i, value: null, key: null, timestamp: i } satisfies SourceRecord, index: 0 }));
 const referenceIndices = Int32Array.from({ length: rows - n }, (_, i) => i);
 const statsOnly: number[] = [];
 const withWitnesses: number[] = [];
@@ -52,7 +52,7 @@ for (let r = 0; r < reps; r++) {
   for (const withThem of r % 2 === 0 ? [false, true] : [true, false]) {
     const started = performance.now();
     grams.forEach((g, l) => driftBatch(g, n, gammas[l]!));
-    if (withThem) witnesses.observe({ grams, n, records, referenceIndices, at: r * 1000 });
+    if (withThem) witnesses.observe({ grams, n, samples, referenceIndices, at: r * 1000 });
     (withThem ? withWitnesses : statsOnly).push(performance.now() - started);
   }
 }

@@ -11,6 +11,7 @@ import { writeNpyFile } from '../io/npy-file.js';
 import { createPrng } from '../reference/prng.js';
 import { GeneratorSource } from '../source/generator.js';
 import { imageDemo, INPUT_DEMO_DRIFTS, textDemo } from './demo-inputs.js';
+import { MEAN_REQUEST_SIZE, seldonRequest } from './demo-seldon.js';
 import { runDaemon } from './run.js';
 import { scoreTable } from './table.js';
 
@@ -25,7 +26,7 @@ export const DEMO_DRIFTS: Record<string, Drift> = {
   invert: drifts.invert,
 };
 
-export const DEMO_KINDS = ['digits', 'image', 'text'] as const;
+export const DEMO_KINDS = ['digits', 'seldon', 'image', 'text'] as const;
 export type DemoKind = (typeof DEMO_KINDS)[number];
 
 /** Every drift of every kind, for the CLI's choices; each kind takes its own. */
@@ -34,6 +35,7 @@ export const ALL_DEMO_DRIFTS = [...new Set([...Object.keys(DEMO_DRIFTS), ...INPU
 /** Per kind: the default drift and rate (MiniLM-L6 on 2 busy CPU cores takes a few dozen sentences a second). */
 const KIND_DEFAULTS: Readonly<Record<DemoKind, { drift: string; rate: number }>> = {
   digits: { drift: 'rotate', rate: 400 },
+  seldon: { drift: 'rotate', rate: 400 },
   image: { drift: 'recolour', rate: 150 },
   text: { drift: 'legal', rate: 20 },
 };
@@ -68,7 +70,9 @@ function demoDir(prefix: string, keep: boolean): string {
 export async function demoCommand(options: DemoOptions): Promise<void> {
   const kind = options.kind ?? 'digits';
   const o = { ...options, kind, rate: options.rate ?? KIND_DEFAULTS[kind].rate, drift: options.drift ?? KIND_DEFAULTS[kind].drift, keep: options.keep ?? false };
-  if (kind !== 'digits') return inputDemoCommand(kind, o);
+  if (kind === 'image' || kind === 'text') return inputDemoCommand(kind, o);
+  // seldon: the same digits, as Seldon Core 2 writes a model's .inputs topic (demo-seldon.ts).
+  const seldon = kind === 'seldon';
   const drift = DEMO_DRIFTS[o.drift];
   if (!drift) throw new Error(`unknown drift '${o.drift}' for digits (${Object.keys(DEMO_DRIFTS).join(', ')})`);
   const digits = loadDigits();
@@ -84,6 +88,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     model: { path: DEMO_MODEL },
     reference: { path: referencePath, samplesPerBatch: 64, seed: 1 },
     source: { kind: 'file', path: productionPath },
+    ...(seldon ? { input: { encoding: 'oip-protobuf' } } : {}),
     batch: { size: 64, maxWait: '1s' },
     windows: [
       { name: '30s', duration: '30s', buckets: 10 },
@@ -95,21 +100,27 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     checkpoint: { dir: join(dir, 'state'), schedule: '*/10 * * * * *' },
     log: { level: 'warn' },
   });
-  const driftFrom = Math.round(o.driftAfter * o.rate);
   const random = createPrng(7);
   const uniform = (): number => random.nextUint32() / 4294967296;
   const order = createPrng(11);
+  const digit = (drifted: boolean): Float32Array => {
+    const k = order.below(second.length);
+    const image = production.subarray(k * DIGIT_SIZE, (k + 1) * DIGIT_SIZE);
+    return drifted ? drift(image, uniform) : image.slice();
+  };
+  // Messages a second: one digit each, or a Seldon request of several (o.rate counts digits).
+  const messageRate = seldon ? o.rate / MEAN_REQUEST_SIZE : o.rate;
+  const driftFrom = Math.round(o.driftAfter * messageRate);
   const source = new GeneratorSource({
-    topic: 'demo-digits',
-    ratePerSecond: o.rate,
+    topic: seldon ? 'seldon.demo.model.digits.inputs' : 'demo-digits',
+    ratePerSecond: messageRate,
     next: (i) => {
-      const k = order.below(second.length);
-      const image = production.subarray(k * DIGIT_SIZE, (k + 1) * DIGIT_SIZE);
-      const sample = i >= driftFrom ? drift(image, uniform) : image.slice();
+      if (seldon) return seldonRequest(i, () => digit(i >= driftFrom));
+      const sample = digit(i >= driftFrom);
       return new Uint8Array(sample.buffer, sample.byteOffset, sample.byteLength);
     },
   });
-  await show(config, source, `${DEMO_MODEL.split('/').at(-1)} on MNIST digits`, dir, o);
+  await show(config, source, `${DEMO_MODEL.split('/').at(-1)} on MNIST digits${seldon ? ', as Seldon Core 2 inference requests (protobuf, 1 or 8 digits each)' : ''}`, dir, o);
 }
 
 /** `--kind image|text`: real photos or real text, preprocessed from raw messages (demo-inputs.ts). */

@@ -73,7 +73,7 @@ program
   .command('demo')
   .description('the whole pipeline with no broker: MNIST digits, photos or text through a bundled model, drifting part-way')
   .addOption(
-    new Option('--kind <kind>', 'digits: MNIST through a small CNN; image: crops of two photos (JPEG/PNG) through photo-cnn; text: fortune cookies through all-MiniLM-L6-v2')
+    new Option('--kind <kind>', 'digits: MNIST through a small CNN; seldon: the same digits as Seldon Core 2 inference requests (protobuf); image: crops of two photos (JPEG/PNG) through photo-cnn; text: fortune cookies through all-MiniLM-L6-v2')
       .choices([...DEMO_KINDS])
       .default('digits'),
   )

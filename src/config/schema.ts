@@ -9,6 +9,7 @@ import {
   DEFAULT_GRAM_TOLERANCE,
   HARD_MAX_MESSAGE_BYTES,
   INPUT_ENCODINGS,
+  SERVING_ENCODINGS,
   INTERPOLATIONS,
   LAYOUTS,
   LOG_LEVELS,
@@ -221,6 +222,8 @@ const inputSection = (ctx: SchemaContext) =>
     .strictObject({
       encoding: z.enum(INPUT_ENCODINGS, { error: `one of ${INPUT_ENCODINGS.join(', ')}` }).default('raw-f32'),
       name: tensorName.optional(),
+      // Serving encodings: the request tensor holding the samples, by name or position; absent: the one named as the model input, or the only one.
+      tensor: z.union([tensorName, wholeNumber(0, 1023)], { error: 'a tensor name or a position from 0' }).optional(),
       maxMessageBytes: wholeNumber(1, HARD_MAX_MESSAGE_BYTES).optional(),
       // Largest |value| a decoded sample may hold (out_of_range beyond); absent: 1000 x the reference's.
       maxAbs: z.number({ error: 'a number above 0' }).positive({ error: 'a number above 0' }).max(3e38, { error: 'at most 3e38 (float32)' }).optional(),
@@ -231,10 +234,19 @@ const inputSection = (ctx: SchemaContext) =>
       if (input.encoding === 'text' && input.text === undefined) {
         zctx.addIssue({ code: 'custom', message: 'a text section with at least the tokenizer (encoding: text)', input: undefined, path: ['text'] });
       }
-      for (const key of ['image', 'text'] as const) {
-        if (input[key] !== undefined && input.encoding !== key) {
-          zctx.addIssue({ code: 'custom', message: `no ${key} section unless encoding is ${key}`, input: input[key], path: [key] });
-        }
+      if (input.tensor !== undefined && !(SERVING_ENCODINGS as readonly string[]).includes(input.encoding)) {
+        zctx.addIssue({ code: 'custom', message: `no tensor unless encoding is one of ${SERVING_ENCODINGS.join(', ')}`, input: input.tensor, path: ['tensor'] });
+      }
+      const serving = (SERVING_ENCODINGS as readonly string[]).includes(input.encoding);
+      // With a serving encoding, the image or text section reads the requests' BYTES tensors.
+      if (input.image !== undefined && input.encoding !== 'image' && !serving) {
+        zctx.addIssue({ code: 'custom', message: `no image section unless encoding is image or one of ${SERVING_ENCODINGS.join(', ')}`, input: input.image, path: ['image'] });
+      }
+      if (input.image !== undefined && input.text !== undefined) {
+        zctx.addIssue({ code: 'custom', message: 'an image or a text section, not both', input: input.text, path: ['text'] });
+      }
+      if (input.text !== undefined && input.encoding !== 'text' && !serving) {
+        zctx.addIssue({ code: 'custom', message: `no text section unless encoding is text or one of ${SERVING_ENCODINGS.join(', ')}`, input: input.text, path: ['text'] });
       }
     });
 

@@ -26,7 +26,14 @@ export const MAX_GRAM_TOLERANCE = 0.01;
 /** Message encodings of numbers (decode/), and every input.encoding. */
 export const ENCODINGS = ['raw-f32', 'npy', 'json'] as const;
 export type Encoding = (typeof ENCODINGS)[number];
-export const INPUT_ENCODINGS = [...ENCODINGS, 'image', 'text'] as const;
+/**
+ * What serving systems already write (decode/oip/): Open Inference Protocol (KServe v2)
+ * requests as protobuf (Seldon Core 2) or JSON, KServe v1 JSON, or `auto`, told apart by
+ * the Kafka headers (CloudEvents ce_type, content-type).
+ */
+export const SERVING_ENCODINGS = ['oip-protobuf', 'oip-json', 'kserve-v1-json', 'auto'] as const;
+export type ServingEncoding = (typeof SERVING_ENCODINGS)[number];
+export const INPUT_ENCODINGS = [...ENCODINGS, ...SERVING_ENCODINGS, 'image', 'text'] as const;
 export type InputEncoding = (typeof INPUT_ENCODINGS)[number];
 /** No sample message may be larger than this, whatever the configuration says. */
 export const HARD_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;

@@ -220,8 +220,8 @@ export function openWitnesses(config: Config, model: TappedModel, calibrator: Ca
       return viewTensor(data.subarray(row.index * sampleSize, (row.index + 1) * sampleSize), model.input.sampleShape);
     },
     view: async (window, layer, rank, now) => {
-      const bytes = witnesses.bytes(window, layer, rank, now);
-      return bytes === null ? null : viewSample(bytes, view);
+      const kept = witnesses.bytes(window, layer, rank, now);
+      return kept === null ? null : viewSample(kept, view);
     },
   };
   return { witnesses, source };

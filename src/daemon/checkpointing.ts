@@ -10,6 +10,7 @@ import type { WindowSet } from '../window/window-set.js';
 import type { WindowSetSnapshot } from '../window/snapshot.js';
 import type { PairedIdentity, PairedMode } from './paired.js';
 import type { Counters, Pipeline, PipelineState } from './pipeline.js';
+import type { PartialRecords } from './partial.js';
 import type { Calibrator, RestoredReference } from './reference.js';
 
 /*
@@ -34,6 +35,8 @@ export interface CheckpointBody {
   readonly gammas: readonly number[];
   readonly counters: Counters;
   readonly offsets: OffsetMap;
+  /** samples of each partition's next record already applied (a record a batch split); absent: none */
+  readonly partial?: PartialRecords | undefined;
   readonly windows: WindowSetSnapshot;
   /** SHA-256 of the reference file the windows and bandwidths were computed against (absent in older checkpoints) */
   readonly referenceSha256?: string | undefined;
@@ -59,6 +62,8 @@ export const checkpointBodySchema = z.object({
     unscored: z.record(z.string(), count).default({}),
   }),
   offsets,
+  // absent in checkpoints written before serving encodings, and when no record is split
+  partial: z.record(z.string(), z.record(z.string().regex(/^\d+$/), z.object({ offset: count, applied: count }))).optional(),
   windows: z.unknown(),
   referenceSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   // A calibration or paired section that does not parse is dropped, not the whole checkpoint.
@@ -141,14 +146,14 @@ export class CheckpointStore {
       return null;
     }
     const body = decision.body;
-    const { counters, offsets } = body;
+    const { counters, offsets, partial } = body;
     if (body.referenceSha256 !== undefined && body.referenceSha256 !== referenceSha256) {
       // Same decision as a reference change while running: windows restart, the rest goes on.
       this.#log.warn(
         { from: body.referenceSha256, to: referenceSha256 },
         'the reference file changed since the checkpoint: its windows and RBF bandwidths are dropped; counters and offsets kept',
       );
-      return { counters, offsets, reference: null };
+      return { counters, offsets, partial, reference: null };
     }
     const restored = windows.restore(body.windows);
     if (!restored.ok) {
@@ -161,7 +166,7 @@ export class CheckpointStore {
       if (!result?.ok) this.#log.warn({ detail: result?.detail ?? 'another candidate model or other layer pairs' }, 'paired windows not restored');
     }
     this.#log.info({ offsets, writtenAt: read.writtenAt }, 'restored checkpoint');
-    return { counters, offsets, reference: { gammas: body.gammas, calibration: body.calibration } };
+    return { counters, offsets, partial, reference: { gammas: body.gammas, calibration: body.calibration } };
   }
 
   /** Snapshots `parts` between batches and writes them; the body on success, null (logged) when the write failed. */
@@ -173,6 +178,7 @@ export class CheckpointStore {
       gammas: calibrator.state.gammas,
       counters: structuredClone(state.counters),
       offsets: cloneOffsets(state.offsets),
+      ...(state.partial ? { partial: state.partial } : {}),
       windows: windows.snapshot(),
       referenceSha256: calibrator.state.sha256,
       ...(calibrator.stored ? { calibration: calibrator.stored } : {}),

@@ -1,15 +1,20 @@
 import type { DriftSums } from '../cka/drift.js';
+import type { MessageHeaders } from '../decode/types.js';
 import type { Gram } from '../cka/gram.js';
 import type { StatisticsError } from '../errors/index.js';
 import type { Result } from '../io/result.js';
 import type { OffsetMap } from '../source/offsets.js';
 import type { ReferenceDraw } from '../reference/sampler.js';
 import type { SourceRecord } from '../source/source.js';
+import type { PartialRecords } from './partial.js';
 
 /** What the pipeline (pipeline.ts) is given and gives back: its edges and its state. */
 
-/** A decoded message: the sample, or the reason (a label of ckawatch_rejected_total) it was refused. */
-export type Decoded = Result<Float32Array, string>;
+/**
+ * A decoded message: its sample, or its samples (a serving request's tensor [B, ...] is B),
+ * or the reason (a label of ckawatch_rejected_total) it was refused.
+ */
+export type Decoded = Result<Float32Array | readonly Float32Array[], string>;
 
 export interface Counters {
   samples: Record<string, number>;
@@ -35,6 +40,8 @@ export interface Unscored {
 export interface PipelineState {
   readonly counters: Counters;
   readonly offsets: OffsetMap;
+  /** records a batch split: samples of each partition's next record already applied (partial.ts) */
+  readonly partial?: PartialRecords | undefined;
 }
 
 export interface BatchReport {
@@ -44,10 +51,17 @@ export interface BatchReport {
   readonly sums: readonly (DriftSums | null)[];
 }
 
+/** Where a sample came from: its record, and its place in it (a serving request holds several). */
+export interface SampleOrigin {
+  readonly record: SourceRecord;
+  readonly index: number;
+}
+
 export interface ScoredBatch {
   readonly grams: readonly Gram[];
   readonly n: number;
-  readonly records: readonly SourceRecord[];
+  /** where each production row came from */
+  readonly samples: readonly SampleOrigin[];
   /** the reference index of each reference row (after the n production rows) */
   readonly referenceIndices: Int32Array;
   readonly at: number;
@@ -60,7 +74,8 @@ export interface PipelineDeps {
   readonly batchSize: number;
   readonly referencePerBatch: number;
   readonly sampleSize: number;
-  readonly decode: (bytes: Uint8Array) => Decoded;
+  /** `headers`: the record's Kafka headers, for decoders that read them (encoding auto) */
+  readonly decode: (bytes: Uint8Array, headers?: MessageHeaders) => Decoded;
   /** largest |value| a decoded sample may hold; beyond it the sample is rejected as out_of_range */
   readonly maxAbs: number;
   /** m reference rows for a batch, and their indices in the reference */
@@ -82,7 +97,7 @@ export interface PipelineDeps {
   readonly onApplied?: (delta: { samples: Record<string, number>; rejected: { topic: string; reason: string }[]; unscored: readonly Unscored[] }) => void;
   readonly onBatch?: (report: BatchReport) => void;
   readonly onLayerError?: (layer: string, error: StatisticsError) => void;
-  /** a batch's Grams (production rows first) and the records of those rows, once its sums are in the windows */
+  /** a batch's Grams (production rows first) and where those rows came from, once its sums are in the windows */
   readonly onScored?: (batch: ScoredBatch) => void;
 }
 

@@ -3,11 +3,12 @@ import { isFiniteGram, MIN_SAMPLES, type Gram } from '../cka/gram.js';
 import { StatisticsError } from '../errors/index.js';
 import { advance, cloneOffsets, nextOffset, type OffsetMap } from '../source/offsets.js';
 import type { SourceRecord } from '../source/source.js';
-import { acceptInRange } from '../decode/finite.js';
+import { samplesInRange } from '../decode/finite.js';
 import { rerunWithoutFailing } from './non-finite.js';
-import type { Counters, Decoded, PipelineDeps, PipelineState, Unscored } from './pipeline-deps.js';
+import { PartialTracker } from './partial.js';
+import type { Counters, Decoded, PipelineDeps, PipelineState, SampleOrigin, Unscored } from './pipeline-deps.js';
 
-export type { BatchReport, Counters, Decoded, PipelineDeps, PipelineState, ScoredBatch, Unscored, UnscoredReason } from './pipeline-deps.js';
+export type { BatchReport, Counters, Decoded, PipelineDeps, PipelineState, SampleOrigin, ScoredBatch, Unscored, UnscoredReason } from './pipeline-deps.js';
 
 /*
  * The daemon's core loop, with every edge injected (source, model, clock, windows):
@@ -28,11 +29,28 @@ export type { BatchReport, Counters, Decoded, PipelineDeps, PipelineState, Score
  * partition is applied, so a checkpoint never claims a sample it does not hold and a
  * restart resumes exactly there. Records at offsets already accepted are skipped, which
  * makes redelivery (rebalances, seeks, restarts) harmless.
+ *
+ * A record may hold several samples (a serving request's tensor [B, ...]); its offset moves
+ * only once all of them are applied. A state taken while a batch has applied some of them
+ * resumes at that record and says how many (partial.ts): none is lost, none counted twice.
  */
 
-/** `epoch`: the partition's log incarnation the record came from (see resetIfAhead). */
+/**
+ * `epoch`: the partition's log incarnation the record came from (see resetIfAhead). `more`: a
+ * record of several samples is several entries in a row, all but the last `more`; only the last
+ * moves the offset (#applyEntries), so a batch that takes some leaves the record uncommitted.
+ * `origin`: where the sample came from, for witnesses.
+ */
 type Entry =
-  | { readonly topic: string; readonly partition: number; readonly offset: number; readonly epoch: number; readonly sample: Float32Array; readonly record: SourceRecord }
+  | {
+      readonly topic: string;
+      readonly partition: number;
+      readonly offset: number;
+      readonly epoch: number;
+      readonly sample: Float32Array;
+      readonly origin: SampleOrigin;
+      readonly more?: true;
+    }
   | { readonly topic: string; readonly partition: number; readonly offset: number; readonly epoch: number; readonly reason: string };
 
 /**
@@ -52,8 +70,8 @@ interface StartedBatch {
   readonly size: number;
   /** queue entries (samples and rejections) the batch covers */
   readonly taken: number;
-  /** the records of its good samples, in row order, and the reference rows' indices */
-  readonly records: readonly SourceRecord[];
+  /** where its good samples came from, in row order, and the reference rows' indices */
+  readonly samples: readonly SampleOrigin[];
   readonly referenceIndices: Int32Array;
   readonly started: number;
   readonly result: Promise<BatchResult>;
@@ -76,6 +94,7 @@ export class Pipeline {
   #lastBatchAt: number;
   /** per "topic/partition", bumped each time its log went backwards: older entries move no offset */
   readonly #epochs = new Map<string, number>();
+  readonly #partial: PartialTracker;
 
   constructor(deps: PipelineDeps, restored?: PipelineState) {
     if (deps.batchSize < MIN_SAMPLES || deps.referencePerBatch < MIN_SAMPLES) {
@@ -87,6 +106,7 @@ export class Pipeline {
       : { samples: {}, rejected: {}, batches: 0, unscored: {} };
     this.#applied = cloneOffsets(restored?.offsets ?? {});
     this.#accepted = cloneOffsets(this.#applied);
+    this.#partial = new PartialTracker(restored?.partial);
     this.#lastBatchAt = deps.now();
   }
 
@@ -106,6 +126,7 @@ export class Pipeline {
     this.#epochs.set(key, (this.#epochs.get(key) ?? 0) + 1);
     delete this.#accepted[topic]![String(partition)];
     delete this.#applied[topic]?.[String(partition)];
+    this.#partial.forget(topic, partition);
     return seen;
   }
 
@@ -143,13 +164,18 @@ export class Pipeline {
       advance(this.#accepted, record.topic, record.partition, record.offset);
       const epoch = this.#epochs.get(`${record.topic}/${record.partition}`) ?? 0;
       const given: Decoded = decoded?.[index] ?? (record.value
-        ? this.#deps.decode(record.value)
+        ? this.#deps.decode(record.value, record.headers)
         : { ok: false, reason: 'empty', detail: 'message has no value' });
-      const result = given.ok ? acceptInRange(given.value, maxAbs) : given;
+      const result = given.ok ? samplesInRange(given.value, maxAbs) : given;
       const { topic, partition, offset } = record;
       if (result.ok) {
-        this.#queue.push({ topic, partition, offset, epoch, sample: result.value, record });
-        this.#good += 1;
+        // One entry per sample, all but the last `more` (see Entry); not those a restored state holds (partial.ts).
+        const last = result.value.length - 1;
+        const held = Math.min(this.#partial.held(topic, partition, offset), last);
+        result.value.forEach(
+          (sample, index) => index >= held && this.#queue.push({ topic, partition, offset, epoch, sample, origin: { record, index }, ...(index < last ? { more: true as const } : {}) }),
+        );
+        this.#good += result.value.length - held;
       } else {
         this.#deps.onReject?.(record, result.reason, result.detail);
         this.#queue.push({ topic, partition, offset, epoch, reason: result.reason });
@@ -226,14 +252,14 @@ export class Pipeline {
 
   /** A consistent copy of the state, taken between batches. */
   snapshot(): Promise<PipelineState> {
-    const run = this.#lock.then(() => ({ counters: structuredClone(this.#counters), offsets: cloneOffsets(this.#applied) }));
+    const run = this.#lock.then(() => ({ counters: structuredClone(this.#counters), offsets: cloneOffsets(this.#applied), partial: this.#partial.snapshot() }));
     this.#lock = run.catch(() => undefined);
     return run;
   }
 
   /** Runs `fn` between batches, with nothing else touching the state meanwhile. */
   exclusive<T>(fn: (state: PipelineState) => Promise<T> | T): Promise<T> {
-    const run = this.#lock.then(() => fn({ counters: this.#counters, offsets: this.#applied }));
+    const run = this.#lock.then(() => fn({ counters: this.#counters, offsets: this.#applied, partial: this.#partial.snapshot() }));
     this.#lock = run.catch(() => undefined);
     return run;
   }
@@ -256,12 +282,12 @@ export class Pipeline {
       if ('sample' in entry) good += 1;
     }
     const stacked = new Float32Array((size + m) * sampleSize);
-    const records: SourceRecord[] = [];
+    const samples: SampleOrigin[] = [];
     for (let i = this.#reserved; i < this.#reserved + taken; i++) {
       const entry = this.#queue[i]!;
       if (!('sample' in entry)) continue;
-      stacked.set(entry.sample, sampleSize * records.length);
-      records.push(entry.record);
+      stacked.set(entry.sample, sampleSize * samples.length);
+      samples.push(entry.origin);
     }
     const reference = this.#deps.drawReference(m);
     stacked.set(reference.rows, size * sampleSize);
@@ -275,7 +301,7 @@ export class Pipeline {
         ? { ...r, n: size, dropped: 0, applyCompanion: await companion }
         : this.#withoutNonFinite(stacked, size, r.inferenceMs),
     );
-    return { size, taken, records, referenceIndices: reference.indices, started, result };
+    return { size, taken, samples, referenceIndices: reference.indices, started, result };
   }
 
   /** A batch whose Grams hold NaN or infinities: scored without the rows that cause them. */
@@ -306,7 +332,7 @@ export class Pipeline {
     // Apply: windows, counters and offsets move together. Earlier batches are applied
     // already, so this one's entries are at the head of the queue.
     sums.forEach((s, l) => s && this.#deps.addToWindows(l, s, at));
-    if (n >= MIN_SAMPLES) this.#deps.onScored?.({ grams, n, records: result.rows?.map((i) => batch.records[i]!) ?? batch.records, referenceIndices: batch.referenceIndices, at });
+    if (n >= MIN_SAMPLES) this.#deps.onScored?.({ grams, n, samples: result.rows?.map((i) => batch.samples[i]!) ?? batch.samples, referenceIndices: batch.referenceIndices, at });
     applyCompanion?.(grams, at);
     const entries = this.#queue.splice(0, taken);
     this.#reserved -= taken;
@@ -335,7 +361,10 @@ export class Pipeline {
     const samples: Record<string, number> = {};
     const rejected: { topic: string; reason: string }[] = [];
     for (const entry of entries) {
-      if (entry.epoch === (this.#epochs.get(`${entry.topic}/${entry.partition}`) ?? 0)) advance(this.#applied, entry.topic, entry.partition, entry.offset);
+      const last = !('more' in entry);
+      const current = entry.epoch === (this.#epochs.get(`${entry.topic}/${entry.partition}`) ?? 0);
+      if (last && current) advance(this.#applied, entry.topic, entry.partition, entry.offset);
+      if (current) this.#partial.applied(entry.topic, entry.partition, entry.offset, !last);
       if ('sample' in entry) {
         samples[entry.topic] = (samples[entry.topic] ?? 0) + 1;
       } else {

@@ -1,14 +1,14 @@
 import { rbfWitness } from '../cka/witness.js';
 import { sniffImage } from '../decode/image/image.js';
-import type { Decoder } from '../decode/message.js';
+import type { SamplesDecoder } from '../decode/types.js';
 import { StatisticsError } from '../errors/index.js';
 import type { RouteResponse } from '../http/routes.js';
 import type { MissingRow, WitnessRow } from '../page/witnesses.js';
 import { tensorThumbnail } from '../plot/thumbnail.js';
-import type { SourceRecord } from '../source/source.js';
+
 import type { WindowSpec } from '../window/spec.js';
 import { TopKWindows } from '../window/top-k.js';
-import type { ScoredBatch } from './pipeline-deps.js';
+import type { SampleOrigin, ScoredBatch } from './pipeline-deps.js';
 
 /*
  * The samples behind an alarm: per window and layer, the k production samples most unlike
@@ -42,6 +42,7 @@ interface Kept {
   readonly topic: string;
   readonly partition: number;
   readonly offset: number;
+  readonly sample: number;
   readonly key: string | null;
   readonly timestamp: number | null;
   readonly witness: number;
@@ -73,7 +74,7 @@ export class Witnesses {
   /** The pipeline's onScored: rank a scored batch's rows in every layer. */
   observe(batch: ScoredBatch): void {
     const gammas = this.#o.gammas();
-    const kept = batch.records.map((r) => this.#keep(r));
+    const kept = batch.samples.map((s) => this.#keep(s));
     batch.grams.forEach((gram, l) => {
       try {
         const w = rbfWitness(gram, batch.n, gammas[l]!);
@@ -95,6 +96,7 @@ export class Witnesses {
       topic: item.topic,
       partition: item.partition,
       offset: item.offset,
+      sample: item.sample,
       key: item.key,
       timestamp: item.timestamp,
       kept: item.bytes !== null,
@@ -116,9 +118,10 @@ export class Witnesses {
     return rows;
   }
 
-  /** The kept bytes of the sample at `rank` (from 1), or null. */
-  bytes(window: string, layer: string, rank: number, now: number): Uint8Array | null {
-    return this.#top.top(window, layer, now)[rank - 1]?.item.bytes ?? null;
+  /** The kept bytes of the message of the sample at `rank` (from 1), and the sample's place in it; null without them. */
+  bytes(window: string, layer: string, rank: number, now: number): { bytes: Uint8Array; sample: number } | null {
+    const item = this.#top.top(window, layer, now)[rank - 1]?.item;
+    return item?.bytes ? { bytes: item.bytes, sample: item.sample } : null;
   }
 
   clear(): void {
@@ -126,12 +129,13 @@ export class Witnesses {
     this.#missing.clear();
   }
 
-  #keep(r: SourceRecord): Omit<Kept, 'witness'> {
+  #keep({ record: r, index }: SampleOrigin): Omit<Kept, 'witness'> {
     const value = r.value;
     return {
       topic: r.topic,
       partition: r.partition,
       offset: r.offset,
+      sample: index,
       key: r.key ? keyText(r.key) : null,
       timestamp: r.timestamp !== undefined && Number.isFinite(r.timestamp) ? r.timestamp : null,
       // A copy: the record's bytes are a view into a whole fetched response.
@@ -155,13 +159,20 @@ function keyText(key: Uint8Array): string {
  * A kept message as the page shows it: image bytes as they are; a tensor that is an image
  * as a PNG (plot/thumbnail.ts); text as text; anything else as its first values in JSON.
  */
-export async function viewSample(bytes: Uint8Array, o: { readonly encoding: string; readonly decode: Decoder | null; readonly sampleShape: readonly number[] }): Promise<RouteResponse> {
+export async function viewSample(
+  kept: { readonly bytes: Uint8Array; readonly sample: number },
+  o: { readonly encoding: string; readonly decode: SamplesDecoder | null; readonly sampleShape: readonly number[] },
+): Promise<RouteResponse> {
+  const { bytes, sample } = kept;
   const image = sniffImage(bytes);
   if (image) return { contentType: `image/${image}`, body: bytes };
   if (o.encoding === 'text') return { contentType: 'text/plain; charset=utf-8', body: new TextDecoder().decode(bytes) };
   const decoded = o.decode?.(bytes);
   if (!decoded?.ok) return { contentType: 'application/octet-stream', body: bytes };
-  return viewTensor(decoded.value, o.sampleShape);
+  // A serving request holds several samples: the one at its place.
+  const values = decoded.value instanceof Float32Array ? decoded.value : decoded.value[sample];
+  if (values === undefined) return { contentType: 'application/octet-stream', body: bytes };
+  return viewTensor(values, o.sampleShape);
 }
 
 /** A model input: a PNG when it is an image, else its shape and first 64 values as JSON. */

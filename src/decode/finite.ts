@@ -1,5 +1,5 @@
-import { ok } from '../io/result.js';
-import { reject, type DecodeResult } from './types.js';
+import { fail, ok, type Result } from '../io/result.js';
+import { reject, type DecodeResult, type RejectReason } from './types.js';
 
 /**
  * The last check on every path: one NaN or Infinity would poison every Gram entry of
@@ -23,6 +23,20 @@ export function acceptInRange(sample: Float32Array, maxAbs: number): DecodeResul
     if (Math.abs(sample[i]!) > maxAbs) return reject('out_of_range', `value ${sample[i]} at index ${i} is beyond ±${maxAbs} (input.maxAbs)`);
   }
   return ok(sample);
+}
+
+/**
+ * A message's samples, each within ±maxAbs, or the first bad one's reason: one poison sample
+ * refuses its whole message (rejections count messages), and no samples at all is `empty`.
+ */
+export function samplesInRange(value: Float32Array | readonly Float32Array[], maxAbs: number): Result<readonly Float32Array[], RejectReason> {
+  const samples = value instanceof Float32Array ? [value] : value;
+  if (samples.length === 0) return fail('empty', 'a message of no samples');
+  for (const sample of samples) {
+    const checked = acceptInRange(sample, maxAbs);
+    if (!checked.ok) return checked;
+  }
+  return ok(samples);
 }
 
 /** How far past the reference's largest |value| a sample may go by default (input.maxAbs). */

@@ -15,6 +15,8 @@ import { createMessageDecoder, defaultMaxMessageBytes, type MessageDecoder } fro
 import { imageSection } from '../config/schema.js';
 import { tensorShape, type ImageTransform } from './image/tensor.js';
 import { loadTokenizer } from './text/tokenizer.js';
+import type { TextDecoderOptions } from './text/text.js';
+import type { ImageDecoderOptions } from './image/image.js';
 import { type ChannelOrder, type Layout } from '../config/vocabulary.js';
 
 
@@ -22,27 +24,16 @@ import { type ChannelOrder, type Layout } from '../config/vocabulary.js';
 export function modelInputOptions(input: InputConfig): { inputName?: string; sequenceLength?: number } {
   return {
     ...(input.name === undefined ? {} : { inputName: input.name }),
-    ...(input.encoding === 'text' && input.text ? { sequenceLength: input.text.maxLength } : {}),
+    // text, or text in a serving encoding's BYTES tensors
+    ...(input.text ? { sequenceLength: input.text.maxLength } : {}),
   };
 }
 
 export function createInputDecoder(input: InputConfig, layout: SampleLayout): MessageDecoder {
   const maxMessageBytes = input.maxMessageBytes ?? defaultMaxMessageBytes(input.encoding, layout.sampleSize);
   switch (input.encoding) {
-    case 'text': {
-      const text = input.text!;
-      return createMessageDecoder({
-        encoding: 'text',
-        text: {
-          tokenizer: loadTokenizer(text.tokenizer, text.tokenizerConfig),
-          maxLength: text.maxLength,
-          maxBytes: text.maxBytes,
-          field: text.field,
-          maxMessageBytes,
-          inputs: layout.entries.map((e) => e.name),
-        },
-      });
-    }
+    case 'text':
+      return createMessageDecoder({ encoding: 'text', text: textOptions(input.text!, layout, maxMessageBytes) });
     case 'image': {
       if (layout.entries.length !== 1) {
         throw new ModelError(`input.encoding image feeds one model input; this model has ${layout.entries.map((e) => e.name).join(', ')}: name one with input.name`);
@@ -54,9 +45,39 @@ export function createInputDecoder(input: InputConfig, layout: SampleLayout): Me
         threads: image.threads ?? defaultImageThreads(),
       });
     }
+    case 'oip-protobuf':
+    case 'oip-json':
+    case 'kserve-v1-json':
+    case 'auto':
+      return createMessageDecoder({
+        encoding: input.encoding,
+        inputs: layout.entries,
+        tensor: input.tensor,
+        maxMessageBytes,
+        // BYTES tensors of text or images: the element is the text or image itself, never a JSON envelope.
+        text: input.text ? textOptions({ ...input.text, field: undefined }, layout, maxMessageBytes) : undefined,
+        image: input.image ? servingImage(input.image, layout, maxMessageBytes) : undefined,
+      });
     default:
       return createMessageDecoder({ encoding: input.encoding, inputs: layout.entries, maxMessageBytes });
   }
+}
+
+function servingImage(image: ImageConfig, layout: SampleLayout, maxMessageBytes: number): { options: ImageDecoderOptions; threads: number } {
+  if (layout.entries.length !== 1) throw new ModelError(`images feed one model input; this model has ${layout.entries.map((e) => e.name).join(', ')}: name one with input.name`);
+  const transform = imageTransform(image, layout.entries[0]!);
+  return { options: { transform, maxPixels: image.maxPixels, field: undefined, maxMessageBytes, resampler: image.resampler }, threads: image.threads ?? defaultImageThreads() };
+}
+
+function textOptions(text: NonNullable<InputConfig['text']>, layout: SampleLayout, maxMessageBytes: number): TextDecoderOptions {
+  return {
+    tokenizer: loadTokenizer(text.tokenizer, text.tokenizerConfig),
+    maxLength: text.maxLength,
+    maxBytes: text.maxBytes,
+    field: text.field,
+    maxMessageBytes,
+    inputs: layout.entries.map((e) => e.name),
+  };
 }
 
 /** The configured transform, with what it leaves out taken from the model input [C,H,W], [H,W,C] or [H,W]. */

@@ -1,4 +1,4 @@
-import { type Encoding, HARD_MAX_MESSAGE_BYTES, type InputEncoding } from '../config/vocabulary.js';
+import { type Encoding, HARD_MAX_MESSAGE_BYTES, type InputEncoding, SERVING_ENCODINGS } from '../config/vocabulary.js';
 
 /**
  * Message size bounds. The limit is checked before any parsing, so that a single
@@ -21,11 +21,20 @@ export const DEFAULT_IMAGE_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** A text message's envelope; the text itself is bounded by input.text.maxBytes. */
 export const DEFAULT_TEXT_MESSAGE_BYTES = 256 * 1024;
 
+/**
+ * Serving requests carry a batch: room for this many samples of JSON text (the widest of
+ * their encodings) by default; larger batches need input.maxMessageBytes.
+ */
+export const DEFAULT_SERVING_ROWS = 64;
+
 /** The default input.maxMessageBytes for a model input of `sampleSize` values. */
 export function defaultMaxMessageBytes(encoding: InputEncoding, sampleSize: number): number {
   if (encoding === 'image') return DEFAULT_IMAGE_MESSAGE_BYTES;
   if (encoding === 'text') return DEFAULT_TEXT_MESSAGE_BYTES;
-  return Math.min(HARD_MAX_MESSAGE_BYTES, BYTES_PER_VALUE[encoding] * sampleSize + HEADER_SLACK);
+  if ((SERVING_ENCODINGS as readonly string[]).includes(encoding)) {
+    return Math.min(HARD_MAX_MESSAGE_BYTES, BYTES_PER_VALUE.json * sampleSize * DEFAULT_SERVING_ROWS + HEADER_SLACK);
+  }
+  return Math.min(HARD_MAX_MESSAGE_BYTES, BYTES_PER_VALUE[encoding as Encoding] * sampleSize + HEADER_SLACK);
 }
 
 /** The fewest bytes that a well-formed message of this encoding can have. */

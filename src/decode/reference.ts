@@ -17,7 +17,7 @@ import type { SampleLayout } from '../model/runtime/layout.js';
 import { loadReference } from '../reference/load.js';
 import type { Reference } from '../reference/reference.js';
 import type { MessageDecoder } from './message.js';
-import type { DecodeResult } from './types.js';
+import type { DecodeResult, SamplesDecoder } from './types.js';
 import { decodeAll } from './records.js';
 import { createInputDecoder } from './input.js';
 
@@ -55,12 +55,14 @@ export function readRawItems(path: string, encoding: 'image' | 'text'): RawItem[
 /** Decodes every item; a reference item that a production message would be rejected for is an error. */
 export async function preprocessReference(name: string, items: readonly RawItem[], decoder: MessageDecoder, sampleShape: readonly number[]): Promise<Reference> {
   if (items.length === 0) throw new DataError(`reference ${name} holds no samples`);
-  const results: DecodeResult[] =
+  // Image and text decoders give one sample per item.
+  const results: (DecodeResult | ReturnType<SamplesDecoder>)[] =
     decoder.mode === 'sync' ? items.map((item) => decoder.decode(item.bytes)) : await decodeAll(items.map((item) => item.bytes), decoder.decode);
   const sampleSize = sampleShape.reduce((a, b) => a * b, 1);
   const data = new Float32Array(items.length * sampleSize);
   results.forEach((result, i) => {
     if (!result.ok) throw new DataError(`reference ${name}, ${items[i]!.name}: rejected as ${result.reason} (${result.detail}); every reference sample must decode`);
+    if (!(result.value instanceof Float32Array)) throw new DataError(`reference ${name}, ${items[i]!.name}: ${result.value.length} samples in one item, expected one`);
     if (result.value.length !== sampleSize) throw new DataError(`reference ${name}, ${items[i]!.name}: ${result.value.length} values, expected ${sampleSize}`);
     data.set(result.value, i * sampleSize);
   });
@@ -77,6 +79,12 @@ export async function loadRawReference(path: string, encoding: 'image' | 'text',
  * so the JSON field of image messages does not apply to it (nor to text lines of a .txt).
  */
 export async function loadReferenceFor(path: string, input: InputConfig, layout: SampleLayout): Promise<Reference> {
+  // Text or images read from serving requests' BYTES tensors: the reference is text or images,
+  // through the same tokenizer or transform.
+  if ((input.text !== undefined && input.encoding !== 'text') || (input.image !== undefined && input.encoding !== 'image')) {
+    const { tensor: _tensor, ...rest } = input;
+    return loadReferenceFor(path, { ...rest, encoding: input.text !== undefined ? 'text' : 'image' }, layout);
+  }
   const only = layout.entries.length === 1 ? layout.entries[0]! : undefined;
   if (!isRawReference(path) || (input.encoding !== 'image' && input.encoding !== 'text')) {
     return only ? loadReference(path, only.sampleShape, only.name) : loadReference(path, [layout.sampleSize], layout.entries.map((e) => e.name).join('+'));

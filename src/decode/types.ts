@@ -24,16 +24,34 @@ export const REJECT_REASONS = [
   'image_too_large', // more pixels than input.image.maxPixels, refused from the header before decoding
   'bad_utf8', // text that is not valid UTF-8
   'text_too_long', // more UTF-8 bytes than input.text.maxBytes, refused before tokenizing
+  // Serving encodings (oip-protobuf, oip-json, kserve-v1-json, auto; decode/oip/):
+  'bad_protobuf', // bytes that do not parse as an inference.ModelInferRequest
+  'no_tensor', // no tensor of the configured name (input.tensor, else the model input's) or position
+  'bytes_tensor', // a BYTES tensor without input.image or input.text (with them, each element is an image or a text)
+  'not_request', // a response (CloudEvent type ...inference.response) where requests are read
+  'unknown_encoding', // encoding auto: a content-type that is neither JSON nor protobuf
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export type DecodeResult = Result<Float32Array, RejectReason>;
+
+/** A message's Kafka headers, values read as UTF-8 (CloudEvents attributes, content-type). */
+export type MessageHeaders = Readonly<Record<string, string>>;
+
+/**
+ * One message to one sample, or to several: a serving request's tensor [B, ...] is B
+ * samples. `headers` tell encodings apart where the value alone cannot (encoding auto).
+ */
+export type SamplesDecoder = (bytes: Uint8Array, headers?: MessageHeaders) => Result<Float32Array | readonly Float32Array[], RejectReason>;
 
 /** Turns one message value into one sample of the model input (batch dimension excluded). */
 export type Decoder = (bytes: Uint8Array) => DecodeResult;
 
 /** The same, for decoders that wait on other threads (images: sharp decodes in libuv's pool). */
 export type AsyncDecoder = (bytes: Uint8Array) => Promise<DecodeResult>;
+
+/** SamplesDecoder's async form: images in a serving request's BYTES tensor. */
+export type AsyncSamplesDecoder = (bytes: Uint8Array, headers?: MessageHeaders) => Promise<ReturnType<SamplesDecoder>>;
 
 export interface DecoderOptions {
   readonly encoding: Encoding;

@@ -197,7 +197,7 @@
     const at = '?window=' + encodeURIComponent(w.window) + '&layer=' + encodeURIComponent(w.layer) + '&at=' + data.now + '&rank=';
     byId('witnesses', HTMLDivElement).replaceChildren(...w.samples.map((s) => card(
       s.kept ? 'api/witnesses/sample' + at + s.rank : null, 'sample ' + s.rank, '#' + s.rank + ' novelty ' + s.novelty.toFixed(3),
-      s.topic + ' ' + s.partition + '@' + s.offset + (s.key === null ? '' : ' key ' + s.key) + (s.timestamp === null ? '' : ' ' + clock(s.timestamp)),
+      s.topic + ' ' + s.partition + '@' + s.offset + (s.sample > 0 ? '[' + s.sample + ']' : '') + (s.key === null ? '' : ' key ' + s.key) + (s.timestamp === null ? '' : ' ' + clock(s.timestamp)),
     )));
     byId('missing', HTMLDivElement).replaceChildren(...w.missing.map((m) => card(
       'api/witnesses/reference' + at + m.rank, 'reference sample ' + m.index, '#' + m.rank + ' witness ' + m.witness.toFixed(3), 'reference #' + m.index,

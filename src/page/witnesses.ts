@@ -20,6 +20,8 @@ export interface WitnessRow {
   readonly topic: string;
   readonly partition: number;
   readonly offset: number;
+  /** its place in its message: a serving request's tensor [B, ...] holds B samples */
+  readonly sample: number;
   readonly key: string | null;
   readonly timestamp: number | null;
   /** its message bytes are kept (witnesses.keepBytes), so /api/witnesses/sample shows it */

@@ -66,6 +66,9 @@ const headersOnly = (headers: Readonly<Record<string, string>>, bytes: number): 
 export function toLetter(item: DeadLetter, maxValueBytes: number): Letter {
   const { record, reason, detail } = item;
   const headers: Record<string, string> = {
+    // The message's own headers first (CloudEvents ce_*, content-type: what a replay needs to
+    // read it again); ckawatch's after them, so that a producer's header cannot pose as one.
+    ...record.headers,
     'ckawatch-reason': reason,
     'ckawatch-detail': detail.slice(0, 200),
     'ckawatch-source': `${record.topic}/${record.partition}/${record.offset}`,

@@ -1,4 +1,4 @@
-import type { Consumer, Kafka, KafkaConfig, Producer, SASLOptions } from 'kafkajs';
+import type { Consumer, IHeaders, Kafka, KafkaConfig, Producer, SASLOptions } from 'kafkajs';
 import type { Logger } from '../util/logger.js';
 import { IoError } from '../errors/index.js';
 import { toOffset, type OffsetMap } from './offsets.js';
@@ -164,6 +164,7 @@ export class KafkaSource implements Source {
           value: m.value,
           key: m.key,
           timestamp: Number(m.timestamp),
+          ...(m.headers && Object.keys(m.headers).length > 0 ? { headers: textHeaders(m.headers) } : {}),
         }));
         const beat = setInterval(() => void heartbeat().catch(() => undefined), 1_000);
         try {
@@ -230,4 +231,14 @@ export class KafkaSource implements Source {
     await this.#consumer.disconnect();
     await this.#producer?.disconnect();
   }
+}
+
+/** Kafka headers as text: a header sent twice keeps its last value (CloudEvents attributes are single). */
+function textHeaders(headers: IHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(headers)) {
+    const last = Array.isArray(value) ? value[value.length - 1] : value;
+    if (last !== undefined) out[key] = last.toString();
+  }
+  return out;
 }

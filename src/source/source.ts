@@ -1,3 +1,4 @@
+import type { MessageHeaders } from '../decode/types.js';
 import type { OffsetMap } from './offsets.js';
 
 /** One message as the sources deliver it: its coordinates and its bytes (null: a tombstone). */
@@ -9,6 +10,8 @@ export interface SourceRecord {
   /** Kafka's message key and timestamp (ms), where the source has them: shown with witnesses */
   readonly key?: Uint8Array | null;
   readonly timestamp?: number;
+  /** Kafka headers as UTF-8 text (CloudEvents attributes, content-type), where there are any */
+  readonly headers?: MessageHeaders;
 }
 
 /** One message for the dead-letter topic (made by dead-letter.ts), as the Kafka edge sends it. */

@@ -86,6 +86,61 @@ describe('Pipeline', () => {
   });
 
 
+  it('a record of several samples (a request tensor [B, ...]): each counted, its offset moves only when all are applied', async () => {
+    // Messages of k x 3 float32s are k samples, as a serving request's tensor [k, 3] is.
+    const rows = (bytes: Uint8Array): Decoded => {
+      const all = new Float32Array(new Uint8Array(bytes).buffer);
+      return { ok: true, value: Array.from({ length: all.length / D }, (_, r) => all.subarray(r * D, (r + 1) * D)) };
+    };
+    const { deps, windows } = setup({ decode: rows });
+    const z = normals(7, 12 * D);
+    const message = (offset: number, from: number, k: number): SourceRecord => ({
+      topic: 't',
+      partition: 0,
+      offset,
+      value: new Uint8Array(Float32Array.from(z.subarray(from * D, (from + k) * D)).buffer),
+    });
+    const p = new Pipeline(deps);
+    p.accept([message(0, 0, 3), message(1, 3, 3), message(2, 6, 3)]);
+    expect(p.pendingSamples).toBe(9);
+    expect(await p.process()).toBe(1);
+    // The batch of 8 took records 0 and 1 and two of record 2's three samples: record 2 is not
+    // in the state yet, so a restart resumes at it and its third sample is not lost.
+    expect(windows[0]!.samples).toBe(8);
+    expect(p.offsets).toEqual({ t: { '0': 2 } });
+    const split = await p.snapshot();
+    expect(split.counters.samples).toEqual({ t: 8 });
+    expect(split.partial).toEqual({ t: { '0': { offset: 2, applied: 2 } } });
+
+    // A restart from that state reads record 2 again: its two applied samples are dropped, its
+    // third is queued, and the counts come out as if there had been no restart.
+    const restarted = setup({ decode: rows });
+    const r = new Pipeline(restarted.deps, split);
+    r.accept([message(2, 6, 3), message(3, 9, 3)]);
+    expect(r.pendingSamples).toBe(4);
+    expect(await r.process({ flush: true })).toBe(1);
+    expect(r.offsets).toEqual({ t: { '0': 4 } });
+    const after = await r.snapshot();
+    expect(after.counters.samples).toEqual({ t: 12 });
+    expect(after.partial).toBeUndefined();
+    expect(restarted.windows[0]!.samples).toBe(4);
+
+    p.accept([message(3, 9, 3)]);
+    expect(await p.process({ flush: true })).toBe(1);
+    expect(p.offsets).toEqual({ t: { '0': 4 } });
+    expect((await p.snapshot()).counters.samples).toEqual({ t: 12 });
+    expect(windows[0]!.samples).toBe(12);
+
+    // One sample out of range refuses its whole message (rejections count messages).
+    const q = new Pipeline(setup({ decode: rows }).deps);
+    const poisoned = Float32Array.from(z.subarray(0, 6 * D));
+    poisoned[4] = 1e30;
+    q.accept([{ topic: 't', partition: 0, offset: 0, value: new Uint8Array(poisoned.buffer) }]);
+    expect(q.pendingSamples).toBe(0);
+    expect((await q.snapshot()).counters.rejected).toEqual({ t: { out_of_range: 1 } });
+    expect(q.offsets).toEqual({ t: { '0': 1 } });
+  });
+
   it('refuses a finite sample beyond maxAbs alone: its batch is scored from the others, as if it had never come', async () => {
     // One poisoned message per 8 (1e30s: finite, but its square overflows any float32 Gram).
     const clean = records('t', 0, 0, 32, 4);

@@ -13,7 +13,7 @@ import { ConfigError, DataError } from '../../src/errors/index.js';
 import { layoutFeeds, sampleLayout, type SampleLayout } from '../../src/model/runtime/layout.js';
 import { readModel } from '../../src/model/graph/onnx-file.js';
 import { loadPhotos, randomCrops } from '../../src/demo/photos.js';
-import { createInputDecoder, imageTransform } from '../../src/decode/input.js';
+import { createInputDecoder, imageTransform, modelInputOptions } from '../../src/decode/input.js';
 import { loadReferenceFor, referenceDigest } from '../../src/decode/reference.js';
 import { createPrng } from '../../src/reference/prng.js';
 import { thrownMessage } from '../helpers/errors.js';
@@ -42,14 +42,17 @@ describe('input configuration', () => {
 
   it('says what is wrong with an input section', () => {
     expect(problems({ encoding: 'text' })).toMatchInlineSnapshot(`"config error at input.text: expected a text section with at least the tokenizer (encoding: text), found nothing (the key is missing)"`);
-    expect(problems({ encoding: 'raw-f32', image: {} })).toMatchInlineSnapshot(`"config error at input.image: expected no image section unless encoding is image, found an empty mapping"`);
+    expect(problems({ encoding: 'raw-f32', image: {} })).toMatchInlineSnapshot(`"config error at input.image: expected no image section unless encoding is image or one of oip-protobuf, oip-json, kserve-v1-json, auto, found an empty mapping"`);
     expect(problems({ encoding: 'image', image: { crop: [1, 2, 3], std: [0], channels: 'cmyk', resise: 3 } })).toMatchInlineSnapshot(`
       "config error at input.image.crop: expected a size in pixels or [height, width], found a list of 3 items
       config error at input.image.channels: expected one of rgb, bgr, grey, found "cmyk"
       config error at input.image.std[0]: expected a number above 0, found 0
       config error at input.image.resise: unknown key; did you mean "resize"?"
     `);
-    expect(problems({ encoding: 'jpeg' })).toMatchInlineSnapshot(`"config error at input.encoding: expected one of raw-f32, npy, json, image, text, found "jpeg""`);
+    expect(problems({ encoding: 'jpeg' })).toMatchInlineSnapshot(`"config error at input.encoding: expected one of raw-f32, npy, json, oip-protobuf, oip-json, kserve-v1-json, auto, image, text, found "jpeg""`);
+    expect(problems({ encoding: 'npy', tensor: 'input0' })).toMatchInlineSnapshot(`"config error at input.tensor: expected no tensor unless encoding is one of oip-protobuf, oip-json, kserve-v1-json, auto, found "input0""`);
+    expect(problems({ encoding: 'oip-protobuf', tensor: -1 })).toMatchInlineSnapshot(`"config error at input.tensor: expected a whole number from 0 to 1023, found -1"`);
+    expect(problems({ encoding: 'auto', tensor: '__proto__' })).toMatchInlineSnapshot(`"config error at input.tensor: expected an ONNX tensor name, found "__proto__""`);
     expect(problems({}, { path: 'm.onnx', pooling: { default: 'max' } })).toMatchInlineSnapshot(`"config error at model.pooling.default: expected one of auto, mean, first, flatten, found "max""`);
   });
 });
@@ -118,6 +121,22 @@ describe('raw references, preprocessed like production messages', () => {
     expect([...txt.data.subarray(0, 5)]).toEqual([101, 2034, 2240, 102, 0]);
     writeFileSync(tmp.path('long.txt'), `ok\n${'x'.repeat(20_000)}\n`);
     await expect(loadReferenceFor(tmp.path('long.txt'), input, layout)).rejects.toThrow('reference long.txt, line 2: rejected as text_too_long (20000 bytes, limit 16384)');
+  });
+
+  it('text in serving requests: the reference is text through the same tokenizer, and a request gives the same rows', async () => {
+    const model = await readModel(modelFixture('minilm-l6-v2-int8.onnx'));
+    const input = parse({ encoding: 'oip-json', tensor: 'text', text: { tokenizer: modelFixture('minilm-l6-v2.tokenizer.json'), maxLength: 16 } }).input;
+    expect(modelInputOptions(input)).toEqual({ sequenceLength: 16 });
+    const layout = sampleLayout(model, { sequenceLength: 16 });
+    writeFileSync(tmp.path('serving-ref.txt'), 'first line\nsecond line\n');
+    const reference = await loadReferenceFor(tmp.path('serving-ref.txt'), input, layout);
+    expect([reference.count, reference.sampleSize]).toEqual([2, 48]);
+    const decoder = createInputDecoder(input, layout);
+    if (decoder.mode !== 'sync') throw new Error('sync expected');
+    const request = { inputs: [{ name: 'text', shape: [2, 1], datatype: 'BYTES', data: [['first line'], ['second line']] }] };
+    const result = decoder.decode(new TextEncoder().encode(JSON.stringify(request)));
+    if (!result.ok || result.value instanceof Float32Array) throw new Error('two rows expected');
+    expect(result.value.map((r) => Array.from(r))).toEqual([Array.from(reference.data.subarray(0, 48)), Array.from(reference.data.subarray(48))]);
   });
 });
 

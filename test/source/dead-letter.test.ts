@@ -63,6 +63,18 @@ describe('dead-letter queue', () => {
     expect(logger.records.filter((r) => r.level === 'warn')).toHaveLength(1);
   });
 
+  it('keeps the message\'s own headers (a CloudEvent\'s ce_*), and ckawatch\'s cannot be posed as', () => {
+    const { record } = item(3, 10);
+    const letter = toLetter({ record: { ...record, headers: { ce_type: 'org.kubeflow.serving.inference.request', 'content-type': 'application/json', 'ckawatch-reason': 'forged' } }, reason: 'bad_json', detail: 'x' }, 1000);
+    expect(letter.headers).toEqual({
+      ce_type: 'org.kubeflow.serving.inference.request',
+      'content-type': 'application/json',
+      'ckawatch-reason': 'bad_json',
+      'ckawatch-detail': 'x',
+      'ckawatch-source': 't/0/3',
+    });
+  });
+
   it('keeps headers only for a value over maxValueBytes', () => {
     const big = toLetter(item(7, 1_200_000), 1_000_000);
     expect(big.value).toBeNull();
