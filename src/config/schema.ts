@@ -290,6 +290,10 @@ const windowsSection = z
 const witnessesSection = z.strictObject({
   k: wholeNumber(0, 256).default(32),
   keepBytes: wholeNumber(0, 4 * 1024 * 1024).default(0),
+  // Kafka source only: every `every`, each window and layer's lists as JSON to this topic,
+  // keyed "<window>/<layer>" (a compacted topic keeps the latest), coordinates only.
+  topic: topicName.optional(),
+  every: duration({ min: SECOND, max: DAY }).default(60 * SECOND),
 });
 
 const metricsSection = (ctx: SchemaContext) =>

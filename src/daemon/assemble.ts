@@ -18,6 +18,8 @@ import { witnessRoutes, type WitnessSource } from '../page/witnesses.js';
 import type { MessageDecoder } from '../decode/message.js';
 import type { ScoreRow } from '../page/rows.js';
 import { createDeadLetterQueue, type DeadLetterQueue } from '../source/dead-letter.js';
+import { kafkaOptions } from '../source/kafka-options.js';
+import { createPublisher } from '../source/publisher.js';
 import type { Source } from '../source/source.js';
 import type { Logger } from '../util/logger.js';
 import { VERSION } from '../util/version.js';
@@ -201,9 +203,18 @@ export function resetBehindLogEnd(pipeline: Pipeline, topic: string, metrics: Me
   };
 }
 
-/** The samples behind an alarm (witnesses.ts) and their routes' view of them; null when witnesses.k is 0. */
-export function openWitnesses(config: Config, model: TappedModel, calibrator: Calibrator, decoder: MessageDecoder): { witnesses: Witnesses; source: WitnessSource } | null {
-  const { k, keepBytes } = config.witnesses;
+export interface OpenWitnesses {
+  readonly witnesses: Witnesses;
+  /** what the page's routes read */
+  readonly source: WitnessSource;
+  /** sends every list to witnesses.topic (never throws: a failure is logged); absent without one */
+  readonly publish?: () => Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The samples behind an alarm (witnesses.ts), their routes' view and their topic; null when witnesses.k is 0. */
+export async function openWitnesses(config: Config, model: TappedModel, calibrator: Calibrator, decoder: MessageDecoder, logger: Logger, now: () => number): Promise<OpenWitnesses | null> {
+  const { k, keepBytes, topic } = config.witnesses;
   if (k === 0) return null;
   const windows = config.windows.map((w) => ({ name: w.name, durationMs: w.duration, buckets: w.buckets }));
   const witnesses = new Witnesses({ k, keepBytes, windows, layers: model.layers, gammas: () => calibrator.state.gammas });
@@ -224,7 +235,19 @@ export function openWitnesses(config: Config, model: TappedModel, calibrator: Ca
       return kept === null ? null : viewSample(kept, view);
     },
   };
-  return { witnesses, source };
+  if (topic === undefined || config.source.kind !== 'kafka') {
+    if (topic !== undefined) logger.warn({ topic }, 'witnesses.topic needs a Kafka source: not published');
+    return { witnesses, source, close: async () => undefined };
+  }
+  const publisher = await createPublisher(kafkaOptions(config.source, logger), topic);
+  const publish = async (): Promise<void> => {
+    try {
+      await publisher.send(witnesses.report(now()));
+    } catch (err) {
+      logger.warn({ topic, err: (err as Error).message }, 'witnesses not published (is the topic there?)');
+    }
+  };
+  return { witnesses, source, publish, close: () => publisher.close() };
 }
 
 /** The restored counters in the shape the metrics seed their counters with. */

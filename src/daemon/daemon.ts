@@ -16,7 +16,7 @@ import type { Logger } from '../util/logger.js';
 import { ONNXRUNTIME_VERSION, VERSION } from '../util/version.js';
 import { createWindowSet, type WindowSet } from '../window/window-set.js';
 import { vectorToDrift, DRIFT_WIDTH } from '../window/drift-vector.js';
-import { counterSeed, openCalibrator, openModel, openDeadLetters, openPaired, openServer, openWitnesses, pipelineDeps, resetBehindLogEnd } from './assemble.js';
+import { counterSeed, openCalibrator, openModel, openDeadLetters, openPaired, openServer, openWitnesses, pipelineDeps, resetBehindLogEnd, type OpenWitnesses } from './assemble.js';
 import { CheckpointStore, commitHeld, type CheckpointBody } from './checkpointing.js';
 import { createBlindness, type Blindness } from './blindness.js';
 import type { PairedMode } from './paired.js';
@@ -68,7 +68,7 @@ export class Daemon {
   #paired: PairedMode | null = null;
   #blindness: Blindness | null = null;
   #letters: DeadLetterQueue | null = null;
-  #witnesses: ReturnType<typeof openWitnesses> = null;
+  #witnesses: OpenWitnesses | null = null;
 
   private constructor(options: DaemonOptions) {
     this.#o = options;
@@ -185,15 +185,14 @@ export class Daemon {
     const decoder = createInputDecoder(config.input, model.layout);
     if (decoder.mode === 'async') this.#closeDecoder = decoder.close;
     const decode = decoder.mode === 'sync' ? decoder.decode : () => ({ ok: false, reason: 'internal', detail: 'decoded before accept' }) as const;
-    const source = this.#o.source ?? (await createSource(config.source, model.sampleSize, this.#log));
-    this.#source = source;
+    const source = (this.#source = this.#o.source ?? (await createSource(config.source, model.sampleSize, this.#log)));
     this.#letters = openDeadLetters(source, this.#metrics, this.#log);
     this.#blindness = createBlindness(config.batch.blindAfter, this.#now);
-    this.#witnesses = openWitnesses(config, model, calibrator, decoder);
+    this.#witnesses = await openWitnesses(config, model, calibrator, decoder, this.#log, this.#now);
+    if (this.#witnesses?.publish) this.#every(config.witnesses.every, this.#witnesses.publish);
     const witnesses = this.#witnesses?.witnesses ?? null;
-    const deps = { config, model, calibrator, windows, paired, decode, witnesses, metrics: this.#metrics, logger: this.#log, now: this.#now };
-    this.#pipeline = new Pipeline(pipelineDeps({ ...deps, letters: this.#letters, blindness: this.#blindness }), restored ?? undefined);
-    const pipeline = this.#pipeline;
+    const deps = { config, model, calibrator, windows, paired, decode, witnesses, metrics: this.#metrics, logger: this.#log, now: this.#now, blindness: this.#blindness };
+    const pipeline = (this.#pipeline = new Pipeline(pipelineDeps({ ...deps, letters: this.#letters }), restored ?? undefined));
     // A new reference invalidates every window sum (other samples, other RBF bandwidths)
     // and witness: they restart empty, counters and offsets go on.
     calibrator.watch((adopt) =>
@@ -294,6 +293,7 @@ export class Daemon {
     await this.#model?.close();
     await this.#closeDecoder();
     await this.#paired?.close();
+    await this.#witnesses?.close();
     await this.#server?.close();
     this.#log.info({}, 'stopped');
   }

@@ -129,6 +129,16 @@ export class Witnesses {
     this.#missing.clear();
   }
 
+  /** Every window and layer's lists at `now`, for witnesses.topic: coordinates and scores, never bytes. */
+  report(now: number): { key: string; value: string }[] {
+    return this.windows.flatMap((window) =>
+      this.layers.map((layer) => ({
+        key: `${window}/${layer}`,
+        value: JSON.stringify({ window, layer, at: now, samples: this.list(window, layer, now), missing: this.missing(window, layer, now) }),
+      })),
+    );
+  }
+
   #keep({ record: r, index }: SampleOrigin): Omit<Kept, 'witness'> {
     const value = r.value;
     return {
