@@ -249,8 +249,12 @@ cmd_start() {
     die "formatting the data dir with kafka.tools.StorageTool failed"
   fi
 
+  # maxCachedBufferSize: the JDK caches a temporary direct buffer per thread as large as
+  # the largest write, so a few 90 MB records (test/faults/oversize.test.ts) used up the
+  # direct-memory limit (the heap size) and failed appends with OutOfMemoryError.
   # shellcheck disable=SC2086 # KAFKA_HEAP is a list of JVM flags: split it
   service_launch "$JAVA" $KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -Djdk.nio.maxCachedBufferSize=1048576 \
     -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$RUN_DIR/log4j2.properties" \
     -cp "$LIBS/*" kafka.Kafka "$RUN_DIR/server.properties"

@@ -2,12 +2,14 @@ import { existsSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { MIN_SAMPLES } from '../cka/gram.js';
-import { compareDrift, comparePaired, comparePositional, type Dataset, type MatrixResult } from '../compare/compare.js';
+import { compareDrift, comparePaired, comparePositional, topRows, type Dataset, type LayerDrift, type MatrixResult } from '../compare/compare.js';
 import { CkawatchError, ConfigError } from '../errors/index.js';
 import type { GramVariantOption } from '../model/graph/augment.js';
 import { PRECISION_ROWS } from '../model/runtime/precision.js';
 import { TappedModel } from '../model/tapped.js';
+import { contactSheetSvg } from '../plot/contact-sheet.js';
 import { heatmapSvg } from '../plot/heatmap.js';
+import { tensorThumbnail } from '../plot/thumbnail.js';
 import { pictureFormat, writePicture } from '../plot/write.js';
 import { loadReference } from '../reference/load.js';
 import { cliLogger } from './logger.js';
@@ -28,6 +30,8 @@ export interface CompareOptions {
   out: string;
   plot?: string;
   positionalPairing?: boolean;
+  witnesses?: number;
+  witnessPlot?: string;
   verbose?: boolean;
 }
 
@@ -50,15 +54,18 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
   if (o.dataB && o.modelB) {
     throw new ConfigError('give either --model-b (compare two models on --data) or --data-b (compare two data sets on one model), not both');
   }
+  if (o.witnessPlot !== undefined && (!o.dataB || o.positionalPairing)) throw new ConfigError('--witness-plot goes with --data-b (drift mode)');
   if (o.dataB && o.layersB) {
     throw new ConfigError('--layers-b goes with --model-b; with --data-b one model runs on both data sets: list its layers with --layers-a');
   }
   // Before any model runs: a result that cannot be written should not cost a whole comparison.
   assertWritable('--out', o.out);
-  if (o.plot !== undefined) {
-    pictureFormat(o.plot);
-    assertWritable('--plot', o.plot);
+  for (const [option, path] of [['--plot', o.plot], ['--witness-plot', o.witnessPlot]] as const) {
+    if (path === undefined) continue;
+    pictureFormat(path);
+    assertWritable(option, path);
   }
+  let sheet: (() => Promise<string>) | undefined;
   const common = { providers: o.provider, variant: o.tapGraph, logger } as const;
   // With two models, an error about a model or its layers says which one.
   const twoModels = o.modelB !== undefined || o.layersB !== undefined;
@@ -86,6 +93,7 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
       gram_tolerance: o.gramTolerance,
       model1_gram_error: gramCheckA,
     };
+    const k = o.witnesses ?? 16;
     let result: object;
     let picture: Parameters<typeof heatmapSvg>[0];
     if (o.dataB) {
@@ -111,7 +119,13 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
           batches: r.batches,
           samples: r.samples,
           unused_samples: r.unused,
+          witnesses: r.layers.map((l) => ({
+            layer: l.layer,
+            data_b: topRows(l.novelty, k, 'highest').map((w) => ({ index: w.index, novelty: w.score })),
+            missing: topRows(l.referenceWitness, k, 'lowest').map((w) => ({ index: w.index, witness: w.score })),
+          })),
         };
+        if (o.witnessPlot !== undefined) sheet = () => witnessSheet(a, data, dataB, r.layers, k);
         picture = { title: `Drift of ${basename(o.dataB)} against ${basename(o.data)}`, rowTitle: `${a.name} layer`, columnTitle: 'covariance-alignment CKA', rows: a.layers, columns: ['cka'], values: drift.map((d) => [d.cka]) };
       }
     } else {
@@ -130,7 +144,13 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
     await writeOutput('--out', o.out, () => writeFile(o.out, `${JSON.stringify(result, null, 2)}\n`));
     const plot = o.plot;
     if (plot !== undefined) await writeOutput('--plot', plot, () => writePicture(plot, heatmapSvg(picture)));
-    process.stdout.write(`wrote ${o.out}${o.plot ? ` and ${o.plot}` : ''} (provider ${a.provider})\n`);
+    const witnessPlot = o.witnessPlot;
+    if (witnessPlot !== undefined && sheet) {
+      const svg = await sheet();
+      await writeOutput('--witness-plot', witnessPlot, () => writePicture(witnessPlot, svg));
+    }
+    const pictures = [o.plot, o.witnessPlot].filter((p) => p !== undefined);
+    process.stdout.write(`wrote ${[o.out, ...pictures].join(' and ')} (provider ${a.provider})\n`);
   } finally {
     bar.stop();
     await Promise.all(models.map((m) => m.close()));
@@ -184,4 +204,27 @@ async function writeOutput(option: string, path: string, write: () => Promise<vo
 
 function matrixFields(r: MatrixResult): object {
   return { CKA: r.cka, batches: r.batches, samples: r.samples, unused_samples: r.unused };
+}
+
+/**
+ * The rows behind the drift, as pictures, for the layer whose CKA fell most: the rows of
+ * --data-b most unlike --data (highest novelty) and the rows of --data least like --data-b
+ * (lowest witness). Only for inputs that are images.
+ */
+async function witnessSheet(model: TappedModel, data: Dataset, dataB: Dataset, layers: readonly LayerDrift[], k: number): Promise<string> {
+  const moved = [...layers].sort((x, y) => (x.cka ?? 1) - (y.cka ?? 1))[0]!;
+  const picture = async (set: Dataset, index: number): Promise<Uint8Array> => {
+    const png = await tensorThumbnail(set.data.subarray(index * set.sampleSize, (index + 1) * set.sampleSize), model.input.sampleShape, 84);
+    if (png === null) throw new ConfigError(`--witness-plot draws image inputs; ${model.name} takes [${model.input.sampleShape.join(',')}]`);
+    return png;
+  };
+  const cells = (set: Dataset, rows: { index: number; score: number }[], what: string): Promise<{ png: Uint8Array; caption: string }[]> =>
+    Promise.all(rows.map(async (r) => ({ png: await picture(set, r.index), caption: `#${r.index} ${what} ${r.score.toFixed(3)}` })));
+  return contactSheetSvg({
+    title: `What drifted in ${moved.layer} (cka ${moved.cka?.toFixed(3) ?? '?'})`,
+    rows: [
+      { title: `${dataB.name}: the ${k} rows most unlike ${data.name} (novelty)`, cells: await cells(dataB, topRows(moved.novelty, k, 'highest'), 'nov') },
+      { title: `${data.name}: the ${k} rows least like ${dataB.name} (witness)`, cells: await cells(data, topRows(moved.referenceWitness, k, 'lowest'), 'wit') },
+    ],
+  });
 }

@@ -95,6 +95,8 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
       { name: '5m', duration: '5m', buckets: 10 },
     ],
     metrics: { host: '127.0.0.1', port: o.port },
+    // Public digits, not production data: keep them, so that the page shows the samples behind the drift.
+    witnesses: { k: 16, keepBytes: 4096 },
     checkpoint: { dir: join(dir, 'state'), schedule: '*/10 * * * * *' },
     log: { level: 'warn' },
   });

@@ -1,23 +1,13 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-
-import { checkFiles } from '../config/files.js';
-import { loadConfig } from '../config/load.js';
-import { redactedConfig } from '../config/redact.js';
-
+import { checkCommand } from './check.js';
 import { compareCommand } from './compare.js';
-
 import { ALL_DEMO_DRIFTS, DEMO_KINDS, demoCommand } from './demo.js';
-
 import { EXIT_USAGE, fail } from './exit.js';
-
 import { layersCommand } from './layers.js';
-
 import { runCommand } from './run.js';
-
 import { VERSION } from '../util/version.js';
 import { DEFAULT_GRAM_TOLERANCE, MAX_GRAM_TOLERANCE } from '../config/vocabulary.js';
-
 
 const list = (value: string, previous: string[] = []): string[] => [
   ...previous,
@@ -66,6 +56,8 @@ program
   .requiredOption('--out <json>', 'result file (torch_cka export() keys plus estimator details)')
   .option('--plot <file>', 'heatmap picture, .svg or .png')
   .option('--positional-pairing', 'with --data-b: torch_cka\'s blind row-by-row pairing of two data sets (prints why it is blind)')
+  .option('--witnesses <k>', 'with --data-b: the k rows of --data-b most unlike --data, and of --data least like --data-b, per layer', wholeNumber, 16)
+  .option('--witness-plot <file>', 'with --data-b: those rows as pictures (image inputs), for the layer whose CKA fell most; .svg or .png')
   .option('-v, --verbose', 'log more')
   .action((opts: Parameters<typeof compareCommand>[0] & { provider?: string[] }) =>
     compareCommand({ ...opts, provider: opts.provider ?? ['cpu'] }),
@@ -102,11 +94,9 @@ config
   .command('check')
   .description('validate a configuration file (and that the files it names can be read) and print it with secrets redacted')
   .argument('<file>', 'YAML or JSON configuration')
-  .action((file: string) => {
-    const parsed = loadConfig(file);
-    checkFiles(parsed);
-    process.stdout.write(`${JSON.stringify(redactedConfig(parsed), null, 2)}\nconfig ok: ${file}\n`);
-  });
+  .option('--deep', 'also open the model (CPU) and load the reference: layers, input shape, reference shape and size', false)
+  .option('--online', 'also reach the brokers: the topic, the dead-letter topic and the group', false)
+  .action((file: string, opts: { deep: boolean; online: boolean }) => checkCommand(file, opts));
 
 try {
   await program.parseAsync(process.argv);

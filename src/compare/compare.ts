@@ -1,6 +1,7 @@
 import { CkaMatrix } from '../cka/paired.js';
 import { addDrift, driftBatch, driftScores, EMPTY_DRIFT, medianGamma, type DriftSums } from '../cka/drift.js';
 import { MIN_SAMPLES, type Gram } from '../cka/gram.js';
+import { rbfWitness } from '../cka/witness.js';
 import { ConfigError, DataError } from '../errors/index.js';
 import { batchRanges, pipelined } from './batches.js';
 
@@ -123,6 +124,19 @@ export interface LayerDrift {
   readonly mmd2Rbf: number | null;
   readonly rbfGamma: number;
   readonly sums: DriftSums;
+  /** per row of data set B: 1 - RBF kernel to the nearest row of A in its batch (NaN for rows left out) */
+  readonly novelty: Float64Array;
+  /** per row of data set A: the MMD witness in its batch, low where B has nothing like it (NaN for rows left out) */
+  readonly referenceWitness: Float64Array;
+}
+
+/** The `k` rows of `scores` with the highest (or lowest) finite scores, best first. */
+export function topRows(scores: Float64Array, k: number, order: 'highest' | 'lowest'): { index: number; score: number }[] {
+  const sign = order === 'highest' ? 1 : -1;
+  return Array.from(scores, (score, index) => ({ index, score }))
+    .filter((r) => Number.isFinite(r.score))
+    .sort((a, b) => sign * (b.score - a.score))
+    .slice(0, k);
 }
 
 /**
@@ -149,6 +163,8 @@ export async function compareDrift(
   const first = ranges[0]!;
   const gammas = (await model.grams(slice(reference, first), first[1] - first[0])).map((g) => medianGamma(g));
   let sums = model.layers.map(() => EMPTY_DRIFT);
+  const novelty = model.layers.map(() => new Float64Array(production.count).fill(Number.NaN));
+  const referenceWitness = model.layers.map(() => new Float64Array(reference.count).fill(Number.NaN));
   await pipelined(
     ranges.length,
     async (i) => {
@@ -162,10 +178,23 @@ export async function compareDrift(
     },
     ({ n, grams }, i) => {
       sums = sums.map((s, l) => addDrift(s, driftBatch(grams[l]!, n, gammas[l]!)));
+      // Which rows of B drifted in, and which rows of A went missing (cka/witness.ts).
+      grams.forEach((g, l) => {
+        const w = rbfWitness(g, n, gammas[l]!);
+        novelty[l]!.set(w.novelty, ranges[i]![0]);
+        referenceWitness[l]!.set(w.reference, ranges[i]![0]);
+      });
       progress(i + 1, ranges.length);
     },
   );
-  const layers = model.layers.map((layer, l) => ({ layer, ...driftScores(sums[l]!), rbfGamma: gammas[l]!, sums: sums[l]! }));
+  const layers = model.layers.map((layer, l) => ({
+    layer,
+    ...driftScores(sums[l]!),
+    rbfGamma: gammas[l]!,
+    sums: sums[l]!,
+    novelty: novelty[l]!,
+    referenceWitness: referenceWitness[l]!,
+  }));
   const samples = ranges.reduce((total, [start, end]) => total + end - start, 0);
   return { layers, batches: ranges.length, samples, unused: unused + Math.abs(reference.count - production.count) };
 }

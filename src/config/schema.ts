@@ -284,6 +284,14 @@ const windowsSection = z
     { name: '24h', duration: '24h' },
   ]);
 
+// The samples behind an alarm (daemon/witnesses.ts): the k most novel per window and layer,
+// with their Kafka coordinates; their message bytes too when keepBytes > 0 (production
+// data, so off by default; served only behind the metrics server's auth, never logged).
+const witnessesSection = z.strictObject({
+  k: wholeNumber(0, 256).default(32),
+  keepBytes: wholeNumber(0, 4 * 1024 * 1024).default(0),
+});
+
 const metricsSection = (ctx: SchemaContext) =>
   z.strictObject({
     host: nonEmpty.default('0.0.0.0'),
@@ -340,6 +348,7 @@ export function createConfigSchema(ctx: SchemaContext) {
         input: inputSection(ctx).prefault({}),
         batch: batchSection.prefault({}),
         windows: windowsSection,
+        witnesses: witnessesSection.prefault({}),
         metrics: metricsSection(ctx).prefault({}),
         checkpoint: checkpointSection(ctx).prefault({}),
         calibration: calibrationSection.prefault({}),

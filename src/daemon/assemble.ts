@@ -14,6 +14,8 @@ import type { CounterSeed, Metrics } from '../metrics/index.js';
 import { TappedModel } from '../model/tapped.js';
 import { modelInputOptions } from '../decode/input.js';
 import { createStatusPage, type StatusPage } from '../page/index.js';
+import { witnessRoutes, type WitnessSource } from '../page/witnesses.js';
+import type { MessageDecoder } from '../decode/message.js';
 import type { ScoreRow } from '../page/rows.js';
 import { createDeadLetterQueue, type DeadLetterQueue } from '../source/dead-letter.js';
 import type { Source } from '../source/source.js';
@@ -24,7 +26,8 @@ import type { WindowSet } from '../window/window-set.js';
 import type { WindowSpec } from '../window/spec.js';
 import type { Blindness } from './blindness.js';
 import { PairedMode } from './paired.js';
-import type { Counters, PipelineDeps } from './pipeline.js';
+import type { Counters, Pipeline, PipelineDeps, ScoredBatch } from './pipeline.js';
+import { viewSample, viewTensor, Witnesses } from './witnesses.js';
 import { Calibrator } from './reference.js';
 import { checkPin, sha256File } from './startup.js';
 
@@ -34,7 +37,14 @@ import { checkPin, sha256File } from './startup.js';
  */
 export async function openServer(
   config: Config,
-  o: { readonly registry: Registry; readonly rows: () => readonly ScoreRow[]; readonly ready: () => Readiness; readonly now: () => number; readonly logger: Logger },
+  o: {
+    readonly registry: Registry;
+    readonly rows: () => readonly ScoreRow[];
+    readonly ready: () => Readiness;
+    readonly now: () => number;
+    readonly logger: Logger;
+    readonly witnesses: () => WitnessSource | null;
+  },
 ): Promise<{ server: MetricsServer; page: StatusPage }> {
   const { basicAuth, tls } = config.metrics;
   const page = createStatusPage({
@@ -43,8 +53,13 @@ export async function openServer(
     version: VERSION,
     onError: (err) => o.logger.warn({ err }, 'status page history sample failed'),
   });
+  // The layer that moved most in a window: the lowest CKA there.
+  const mostMoved = (window: string): string | undefined =>
+    o.rows()
+      .filter((r) => r.window === window && r.cka !== null)
+      .sort((a, b) => a.cka! - b.cka!)[0]?.layer;
   const server = await MetricsServer.create({
-    routes: page.routes,
+    routes: { ...page.routes, ...witnessRoutes({ source: o.witnesses, mostMoved, now: o.now }) },
     host: config.metrics.host,
     port: config.metrics.port,
     registry: o.registry,
@@ -132,6 +147,7 @@ export function pipelineDeps(o: {
   /** where rejected records go, when there is a dead-letter topic */
   readonly letters: DeadLetterQueue | null;
   readonly blindness: Blindness;
+  readonly witnesses: Witnesses | null;
 }): PipelineDeps {
   const { model, calibrator, windows, paired, metrics, logger } = o;
   return {
@@ -148,7 +164,7 @@ export function pipelineDeps(o: {
     get maxAbs() {
       return o.config.input.maxAbs ?? calibrator.state.maxAbs;
     },
-    drawReference: (k) => calibrator.state.sampler.draw(k),
+    drawReference: (k) => calibrator.state.sampler.drawIndexed(k),
     grams: (stacked, rows) => model.run(stacked, rows),
     addToWindows: (l, sums, at) => windows.add(model.layers[l]!, driftToVector(sums), at),
     ...(paired ? { companion: (production: Float32Array, n: number) => paired.companion(production, n) } : {}),
@@ -161,7 +177,7 @@ export function pipelineDeps(o: {
     onApplied: ({ samples, rejected, unscored }) => {
       for (const [topic, n] of Object.entries(samples)) metrics.samples.inc({ topic }, n);
       for (const { topic, reason } of rejected) metrics.rejected.inc({ topic, reason });
-      if (unscored) metrics.unscored.inc({ reason: unscored.reason }, unscored.count);
+      for (const u of unscored) metrics.unscored.inc({ reason: u.reason }, u.count);
       o.blindness.arrived(Object.values(samples).reduce((a, n) => a + n, 0) + rejected.length);
     },
     onBatch: (report) => {
@@ -171,7 +187,44 @@ export function pipelineDeps(o: {
       metrics.inferenceDuration.observe(report.inferenceMs / 1000);
     },
     onLayerError: (layer, error) => logger.warn({ layer, err: error.message }, 'batch left out of one layer'),
+    ...(o.witnesses ? { onScored: (batch: ScoredBatch) => o.witnesses!.observe(batch) } : {}),
   };
+}
+
+/** Source.start's onLogEnd: a partition whose log ends below the state (Pipeline.resetIfAhead) is reset, counted and logged. */
+export function resetBehindLogEnd(pipeline: Pipeline, topic: string, metrics: Metrics, logger: Logger): (partition: number, logEnd: number) => void {
+  return (partition, logEnd) => {
+    const ahead = pipeline.resetIfAhead(topic, partition, logEnd);
+    if (ahead === null) return;
+    metrics.offsetResets.inc({ topic });
+    logger.warn({ topic, partition, stateOffset: ahead, logEnd }, 'partition log ends below the state (topic recreated or offsets reset): its offsets are reset, its records read as new');
+  };
+}
+
+/** The samples behind an alarm (witnesses.ts) and their routes' view of them; null when witnesses.k is 0. */
+export function openWitnesses(config: Config, model: TappedModel, calibrator: Calibrator, decoder: MessageDecoder): { witnesses: Witnesses; source: WitnessSource } | null {
+  const { k, keepBytes } = config.witnesses;
+  if (k === 0) return null;
+  const windows = config.windows.map((w) => ({ name: w.name, durationMs: w.duration, buckets: w.buckets }));
+  const witnesses = new Witnesses({ k, keepBytes, windows, layers: model.layers, gammas: () => calibrator.state.gammas });
+  const view = { encoding: config.input.encoding, decode: decoder.mode === 'sync' ? decoder.decode : null, sampleShape: model.input.sampleShape };
+  const source: WitnessSource = {
+    windows: witnesses.windows,
+    layers: witnesses.layers,
+    list: (window, layer, now) => witnesses.list(window, layer, now),
+    missing: (window, layer, now) => witnesses.missing(window, layer, now),
+    referenceView: async (window, layer, rank, now) => {
+      const row = witnesses.missing(window, layer, now)[rank - 1];
+      if (row === undefined) return null;
+      const { data, sampleSize } = calibrator.state.sampler.reference;
+      return viewTensor(data.subarray(row.index * sampleSize, (row.index + 1) * sampleSize), model.input.sampleShape);
+    },
+    view: async (window, layer, rank, now) => {
+      const bytes = witnesses.bytes(window, layer, rank, now);
+      return bytes === null ? null : viewSample(bytes, view);
+    },
+  };
+  return { witnesses, source };
 }
 
 /** The restored counters in the shape the metrics seed their counters with. */

@@ -16,7 +16,7 @@ import type { Logger } from '../util/logger.js';
 import { ONNXRUNTIME_VERSION, VERSION } from '../util/version.js';
 import { createWindowSet, type WindowSet } from '../window/window-set.js';
 import { vectorToDrift, DRIFT_WIDTH } from '../window/drift-vector.js';
-import { counterSeed, openCalibrator, openModel, openDeadLetters, openPaired, openServer, pipelineDeps } from './assemble.js';
+import { counterSeed, openCalibrator, openModel, openDeadLetters, openPaired, openServer, openWitnesses, pipelineDeps, resetBehindLogEnd } from './assemble.js';
 import { CheckpointStore, commitHeld, type CheckpointBody } from './checkpointing.js';
 import { createBlindness, type Blindness } from './blindness.js';
 import type { PairedMode } from './paired.js';
@@ -68,6 +68,7 @@ export class Daemon {
   #paired: PairedMode | null = null;
   #blindness: Blindness | null = null;
   #letters: DeadLetterQueue | null = null;
+  #witnesses: ReturnType<typeof openWitnesses> = null;
 
   private constructor(options: DaemonOptions) {
     this.#o = options;
@@ -145,6 +146,7 @@ export class Daemon {
       ready: () => this.readiness(),
       now: this.#now,
       logger: this.#log,
+      witnesses: () => this.#witnesses?.source ?? null,
     });
     this.#server = server;
     this.#every(page.intervalMs, async () => page.sample());
@@ -187,15 +189,18 @@ export class Daemon {
     this.#source = source;
     this.#letters = openDeadLetters(source, this.#metrics, this.#log);
     this.#blindness = createBlindness(config.batch.blindAfter, this.#now);
-    const deps = { config, model, calibrator, windows, paired, decode, metrics: this.#metrics, logger: this.#log, now: this.#now };
+    this.#witnesses = openWitnesses(config, model, calibrator, decoder);
+    const witnesses = this.#witnesses?.witnesses ?? null;
+    const deps = { config, model, calibrator, windows, paired, decode, witnesses, metrics: this.#metrics, logger: this.#log, now: this.#now };
     this.#pipeline = new Pipeline(pipelineDeps({ ...deps, letters: this.#letters, blindness: this.#blindness }), restored ?? undefined);
     const pipeline = this.#pipeline;
-    // A new reference invalidates every window sum (other samples, other RBF bandwidths):
-    // the windows restart empty, counters and offsets go on.
+    // A new reference invalidates every window sum (other samples, other RBF bandwidths)
+    // and witness: they restart empty, counters and offsets go on.
     calibrator.watch((adopt) =>
       pipeline.exclusive(() => {
         adopt();
         windows.restore(createWindowSet(windowSpecs, model.layers, DRIFT_WIDTH).snapshot());
+        witnesses?.clear();
       }),
     );
 
@@ -208,12 +213,7 @@ export class Daemon {
       this.#inFlight = work.catch(() => undefined);
       await work;
     };
-    await source.start(onRecords, () => pipeline.offsets, (partition, logEnd) => {
-      const ahead = pipeline.resetIfAhead(source.topic, partition, logEnd);
-      if (ahead === null) return;
-      this.#metrics.offsetResets.inc({ topic: source.topic });
-      this.#log.warn({ topic: source.topic, partition, stateOffset: ahead, logEnd }, 'partition log ends below the state (topic recreated or offsets reset): its offsets are reset, its records read as new');
-    });
+    await source.start(onRecords, () => pipeline.offsets, resetBehindLogEnd(pipeline, source.topic, this.#metrics, this.#log));
 
     // A partial batch goes through once it has waited batch.maxWait.
     this.#every(Math.max(50, config.batch.maxWait / 2), async () => {

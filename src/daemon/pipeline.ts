@@ -1,12 +1,14 @@
-import { driftBatch, type DriftSums } from '../cka/drift.js';
-import { MIN_SAMPLES, type Gram } from '../cka/gram.js';
+import { driftBatch } from '../cka/drift.js';
+import { isFiniteGram, MIN_SAMPLES, type Gram } from '../cka/gram.js';
 import { StatisticsError } from '../errors/index.js';
 import { advance, cloneOffsets, nextOffset, type OffsetMap } from '../source/offsets.js';
 import type { SourceRecord } from '../source/source.js';
 import { samplesInRange } from '../decode/finite.js';
-import type { MessageHeaders } from '../decode/types.js';
-import type { Result } from '../io/result.js';
-import { PartialTracker, type PartialRecords } from './partial.js';
+import { PartialTracker } from './partial.js';
+import { rerunWithoutFailing } from './non-finite.js';
+import type { Counters, Decoded, PipelineDeps, PipelineState, Unscored } from './pipeline-deps.js';
+
+export type { BatchReport, Counters, Decoded, PipelineDeps, PipelineState, ScoredBatch, Unscored, UnscoredReason } from './pipeline-deps.js';
 
 /*
  * The daemon's core loop, with every edge injected (source, model, clock, windows):
@@ -34,86 +36,34 @@ import { PartialTracker, type PartialRecords } from './partial.js';
  */
 
 /**
- * A decoded message: its sample, or its samples (a serving request's tensor [B, ...] is B),
- * or the reason (a label of ckawatch_rejected_total) it was refused.
- */
-export type Decoded = Result<Float32Array | readonly Float32Array[], string>;
-
-/**
  * `epoch`: the partition's log incarnation the record came from (see resetIfAhead). `more`: a
  * record of several samples is several entries in a row, all but the last `more`; only the last
  * moves the offset (#applyEntries), so a batch that takes some leaves the record uncommitted.
  */
 type Entry =
-  | { readonly topic: string; readonly partition: number; readonly offset: number; readonly epoch: number; readonly sample: Float32Array; readonly more?: true }
+  | { readonly topic: string; readonly partition: number; readonly offset: number; readonly epoch: number; readonly sample: Float32Array; readonly record: SourceRecord; readonly more?: true }
   | { readonly topic: string; readonly partition: number; readonly offset: number; readonly epoch: number; readonly reason: string };
 
-export interface Counters {
-  samples: Record<string, number>;
-  rejected: Record<string, Record<string, number>>;
-  batches: number;
-  /** samples counted but left out of the statistics, by reason (see UnscoredReason) */
-  unscored: Record<string, number>;
-}
-
 /**
- * Why a counted sample is not in the statistics: `too_few`, 1-3 samples left when a stream
- * stopped (the unbiased estimators need 4); `layer_error`, its batch's statistics failed in
- * at least one layer (a non-finite Gram), so that layer's windows lack it.
+ * `n`: the production rows the Grams hold, `dropped` fewer than the batch's when some were
+ * non-finite; `rows` then says which of the batch's rows they are.
  */
-export type UnscoredReason = 'too_few' | 'layer_error';
-
-export interface PipelineState {
-  readonly counters: Counters;
-  readonly offsets: OffsetMap;
-  /** records a batch split: samples of each partition's next record already applied (partial.ts) */
-  readonly partial?: PartialRecords | undefined;
-}
-
-export interface BatchReport {
-  readonly samples: number;
-  readonly inferenceMs: number;
-  readonly durationMs: number;
-  readonly sums: readonly (DriftSums | null)[];
-}
-
-export interface PipelineDeps {
-  readonly layers: readonly string[];
-  /** RBF gamma per layer, fixed from the reference at start-up */
-  readonly gammas: readonly number[];
-  readonly batchSize: number;
-  readonly referencePerBatch: number;
-  readonly sampleSize: number;
-  /** `headers`: the record's Kafka headers, for decoders that read them (encoding auto) */
-  readonly decode: (bytes: Uint8Array, headers?: MessageHeaders) => Decoded;
-  /** largest |value| a decoded sample may hold; beyond it the sample is rejected as out_of_range */
-  readonly maxAbs: number;
-  readonly drawReference: (m: number) => Float32Array;
-  readonly grams: (stacked: Float32Array, rows: number) => Promise<{ grams: Gram[]; inferenceMs: number }>;
-  /** adds one layer's batch sums to the windows at time `at` */
-  readonly addToWindows: (layer: number, sums: DriftSums, at: number) => void;
-  /**
-   * Paired mode: a second model on the production rows alone, started alongside the
-   * primary's run. It resolves to what to apply with the batch (given the primary's Grams,
-   * whose top-left n×n blocks are the production rows'), so that its window sums move
-   * together with everything else.
-   */
-  readonly companion?: (production: Float32Array, n: number) => Promise<(grams: readonly Gram[], at: number) => void>;
-  readonly now: () => number;
-  readonly onReject?: (record: SourceRecord, reason: string, detail: string) => void;
-  /** a record skipped because the state holds its offset already (redelivery, or a log that went backwards) */
-  readonly onDuplicate?: (record: SourceRecord) => void;
-  readonly onApplied?: (delta: { samples: Record<string, number>; rejected: { topic: string; reason: string }[]; unscored?: { reason: UnscoredReason; count: number } }) => void;
-  readonly onBatch?: (report: BatchReport) => void;
-  readonly onLayerError?: (layer: string, error: StatisticsError) => void;
-}
-
-type BatchResult = { grams: Gram[]; inferenceMs: number; applyCompanion: ((grams: readonly Gram[], at: number) => void) | undefined };
+type BatchResult = {
+  grams: Gram[];
+  n: number;
+  dropped: number;
+  rows?: readonly number[];
+  inferenceMs: number;
+  applyCompanion: ((grams: readonly Gram[], at: number) => void) | undefined;
+};
 
 interface StartedBatch {
   readonly size: number;
   /** queue entries (samples and rejections) the batch covers */
   readonly taken: number;
+  /** the records of its good samples, in row order, and the reference rows' indices */
+  readonly records: readonly SourceRecord[];
+  readonly referenceIndices: Int32Array;
   readonly started: number;
   readonly result: Promise<BatchResult>;
 }
@@ -213,7 +163,7 @@ export class Pipeline {
         // One entry per sample, all but the last `more` (see Entry); not those a restored state holds (partial.ts).
         const last = result.value.length - 1;
         const held = Math.min(this.#partial.held(topic, partition, offset), last);
-        result.value.forEach((sample, i) => i >= held && this.#queue.push({ topic, partition, offset, epoch, sample, ...(i < last ? { more: true as const } : {}) }));
+        result.value.forEach((sample, i) => i >= held && this.#queue.push({ topic, partition, offset, epoch, sample, record, ...(i < last ? { more: true as const } : {}) }));
         this.#good += result.value.length - held;
       } else {
         this.#deps.onReject?.(record, result.reason, result.detail);
@@ -282,7 +232,7 @@ export class Pipeline {
       if (this.#good === 0 || this.#good >= MIN_SAMPLES || this.#reserved > 0) return 0;
       const left = this.#good;
       this.#good = 0;
-      this.#applyEntries(this.#queue.splice(0, this.#queue.length), { reason: 'too_few', count: left });
+      this.#applyEntries(this.#queue.splice(0, this.#queue.length), [{ reason: 'too_few', count: left }]);
       return left;
     });
     this.#lock = run.catch(() => undefined);
@@ -321,39 +271,57 @@ export class Pipeline {
       if ('sample' in entry) good += 1;
     }
     const stacked = new Float32Array((size + m) * sampleSize);
-    let row = 0;
+    const records: SourceRecord[] = [];
     for (let i = this.#reserved; i < this.#reserved + taken; i++) {
       const entry = this.#queue[i]!;
-      if ('sample' in entry) stacked.set(entry.sample, sampleSize * row++);
+      if (!('sample' in entry)) continue;
+      stacked.set(entry.sample, sampleSize * records.length);
+      records.push(entry.record);
     }
-    stacked.set(this.#deps.drawReference(m), size * sampleSize);
+    const reference = this.#deps.drawReference(m);
+    stacked.set(reference.rows, size * sampleSize);
     this.#reserved += taken;
     this.#reservedGood += size;
 
     const companion = this.#deps.companion?.(stacked.subarray(0, size * sampleSize), size);
     companion?.catch(() => undefined); // awaited below; if the primary run throws first, not an unhandled rejection
-    const result = this.#deps.grams(stacked, size + m).then(async (r) => ({ ...r, applyCompanion: await companion }));
-    return { size, taken, started, result };
+    const result = this.#deps.grams(stacked, size + m).then(async (r) =>
+      r.grams.every(isFiniteGram)
+        ? { ...r, n: size, dropped: 0, applyCompanion: await companion }
+        : this.#withoutNonFinite(stacked, size, r.inferenceMs),
+    );
+    return { size, taken, records, referenceIndices: reference.indices, started, result };
+  }
+
+  /** A batch whose Grams hold NaN or infinities: scored without the rows that cause them. */
+  async #withoutNonFinite(stacked: Float32Array, size: number, firstMs: number): Promise<BatchResult> {
+    const r = await rerunWithoutFailing(stacked, size, this.#deps.sampleSize, this.#deps.grams);
+    const n = r.rows.length;
+    const scored = r.grams.length > 0 && r.failing > 0;
+    const applyCompanion = scored ? await this.#deps.companion?.(r.stacked.subarray(0, n * this.#deps.sampleSize), n) : undefined;
+    return { grams: r.grams, n, dropped: r.failing, rows: r.rows, inferenceMs: firstMs + r.inferenceMs, applyCompanion };
   }
 
   /** Statistics of a started batch, then applied: windows, counters and offsets together. */
   #finishBatch(batch: StartedBatch, result: BatchResult): void {
     const { layers, gammas } = this.#deps;
     const { size, taken } = batch;
-    const { grams, inferenceMs, applyCompanion } = result;
+    const { grams, n, dropped, inferenceMs, applyCompanion } = result;
     const at = this.#deps.now();
-    const sums = grams.map((gram, l) => {
+    const sums = layers.map((layer, l) => {
+      if (n < MIN_SAMPLES) return null;
       try {
-        return driftBatch(gram, size, gammas[l]!);
+        return driftBatch(grams[l]!, n, gammas[l]!);
       } catch (error) {
         if (!(error instanceof StatisticsError)) throw error;
-        this.#deps.onLayerError?.(layers[l]!, error);
+        this.#deps.onLayerError?.(layer, error);
         return null;
       }
     });
     // Apply: windows, counters and offsets move together. Earlier batches are applied
     // already, so this one's entries are at the head of the queue.
     sums.forEach((s, l) => s && this.#deps.addToWindows(l, s, at));
+    if (n >= MIN_SAMPLES) this.#deps.onScored?.({ grams, n, records: result.rows?.map((i) => batch.records[i]!) ?? batch.records, referenceIndices: batch.referenceIndices, at });
     applyCompanion?.(grams, at);
     const entries = this.#queue.splice(0, taken);
     this.#reserved -= taken;
@@ -361,7 +329,11 @@ export class Pipeline {
     this.#good -= size;
     this.#counters.batches += 1;
     this.#lastBatchAt = this.#deps.now();
-    this.#applyEntries(entries, sums.includes(null) ? { reason: 'layer_error', count: size } : undefined);
+    const unscored: Unscored[] = [];
+    if (dropped > 0) unscored.push({ reason: 'non_finite', count: dropped });
+    if (n > 0 && n < MIN_SAMPLES) unscored.push({ reason: 'too_few', count: n });
+    else if (sums.includes(null)) unscored.push({ reason: 'layer_error', count: n });
+    this.#applyEntries(entries, unscored);
     this.#applyLeadingRejections();
     this.#deps.onBatch?.({ samples: size, inferenceMs, durationMs: this.#deps.now() - batch.started, sums });
   }
@@ -374,7 +346,7 @@ export class Pipeline {
     if (k > 0) this.#applyEntries(this.#queue.splice(0, k));
   }
 
-  #applyEntries(entries: readonly Entry[], unscored?: { reason: UnscoredReason; count: number }): void {
+  #applyEntries(entries: readonly Entry[], unscored: readonly Unscored[] = []): void {
     const samples: Record<string, number> = {};
     const rejected: { topic: string; reason: string }[] = [];
     for (const entry of entries) {
@@ -393,7 +365,7 @@ export class Pipeline {
     for (const [topic, count] of Object.entries(samples)) {
       this.#counters.samples[topic] = (this.#counters.samples[topic] ?? 0) + count;
     }
-    if (unscored) this.#counters.unscored[unscored.reason] = (this.#counters.unscored[unscored.reason] ?? 0) + unscored.count;
-    this.#deps.onApplied?.({ samples, rejected, ...(unscored ? { unscored } : {}) });
+    for (const { reason, count } of unscored) this.#counters.unscored[reason] = (this.#counters.unscored[reason] ?? 0) + count;
+    this.#deps.onApplied?.({ samples, rejected, unscored });
   }
 }

@@ -122,7 +122,7 @@ function definePipelineMetrics(registry: Registry) {
     }),
     unscored: new Counter({
       name: 'ckawatch_unscored_samples_total',
-      help: 'Samples counted but left out of the statistics, by reason (too_few: 1-3 left when a stream stopped; layer_error: a layer whose batch statistics failed)',
+      help: 'Samples counted but left out of the statistics, by reason (too_few: 1-3 left to score; non_finite: its activations overflowed or turned NaN, its batch scored without it; layer_error: a layer whose batch statistics failed)',
       labelNames: ['reason'] as const,
       registers,
     }),

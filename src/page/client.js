@@ -8,7 +8,11 @@
  * cell per history sample, newest at the right) and the table, then polls `api/scores`
  * (relative, so the page also works behind a path prefix) every `intervalMs` and redraws.
  *
+ * It also polls `api/witnesses` for the "what drifted" panel: the window's most novel
+ * production samples in the chosen layer, with pictures of the kept ones.
+ *
  * @typedef {import('./api.js').ScoresPayload} ScoresPayload
+ * @typedef {import('./witnesses.js').WitnessesPayload} WitnessesPayload
  */
 (() => {
   'use strict';
@@ -177,12 +181,60 @@
     render();
   });
 
+  /** '' until the user picks a layer: then the server's choice, the layer whose CKA fell most. */
+  let witnessLayer = '';
+  async function pollWitnesses() {
+    const section = byId('drifted', HTMLElement);
+    const query = 'window=' + encodeURIComponent(chosen) + (witnessLayer ? '&layer=' + encodeURIComponent(witnessLayer) : '');
+    const response = await fetch('api/witnesses?' + query, { cache: 'no-store', headers: { accept: 'application/json' } });
+    section.hidden = !response.ok;
+    if (!response.ok) return;
+    /** @type {WitnessesPayload} */
+    const w = await response.json();
+    const select = byId('witness-layer', HTMLSelectElement);
+    if (select.options.length !== w.layers.length) select.replaceChildren(...w.layers.map((l) => new Option(shorten(l), l)));
+    select.value = w.layer;
+    const at = '?window=' + encodeURIComponent(w.window) + '&layer=' + encodeURIComponent(w.layer) + '&at=' + data.now + '&rank=';
+    byId('witnesses', HTMLDivElement).replaceChildren(...w.samples.map((s) => card(
+      s.kept ? 'api/witnesses/sample' + at + s.rank : null, 'sample ' + s.rank, '#' + s.rank + ' novelty ' + s.novelty.toFixed(3),
+      s.topic + ' ' + s.partition + '@' + s.offset + (s.key === null ? '' : ' key ' + s.key) + (s.timestamp === null ? '' : ' ' + clock(s.timestamp)),
+    )));
+    byId('missing', HTMLDivElement).replaceChildren(...w.missing.map((m) => card(
+      'api/witnesses/reference' + at + m.rank, 'reference sample ' + m.index, '#' + m.rank + ' witness ' + m.witness.toFixed(3), 'reference #' + m.index,
+    )));
+  }
+
+  /**
+   * One sample: its picture (when there is one), a bold line and a line of where it came from.
+   * @param {string | null} src @param {string} alt @param {string} head @param {string} where
+   */
+  function card(src, alt, head, where) {
+    const div = document.createElement('div');
+    div.className = 'witness';
+    if (src !== null) {
+      const img = document.createElement('img');
+      img.alt = alt;
+      img.src = src;
+      div.appendChild(img);
+    }
+    const b = document.createElement('b');
+    b.textContent = head;
+    div.append(b, document.createElement('br'), document.createTextNode(where));
+    return div;
+  }
+
+  byId('witness-layer', HTMLSelectElement).addEventListener('change', (e) => {
+    if (e.target instanceof HTMLSelectElement) witnessLayer = e.target.value;
+    void pollWitnesses().catch(() => undefined);
+  });
+
   async function poll() {
     try {
       const response = await fetch('api/scores', { cache: 'no-store', headers: { accept: 'application/json' } });
       if (!response.ok) throw new Error('HTTP ' + response.status);
       data = await response.json();
       render();
+      await pollWitnesses();
     } catch (err) {
       statusLine.textContent = 'cannot refresh (' + (err instanceof Error ? err.message : String(err)) + '); showing ' + clock(data.now);
       statusLine.className = 'error';
@@ -191,5 +243,6 @@
   }
 
   render();
+  void pollWitnesses().catch(() => undefined);
   setTimeout(poll, data.intervalMs);
 })();

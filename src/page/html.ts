@@ -45,12 +45,17 @@ export function renderPage(options: { readonly payloadJson: string; readonly col
   .num { text-align: right; font-variant-numeric: tabular-nums; }
   .swatch { display: inline-block; width: 0.8em; height: 0.8em; border-radius: 2px; margin-right: 0.5em; vertical-align: -0.05em; }
   .note { color: var(--muted); font-size: 12px; margin: 0.6rem 0 0; }
+  .witnesses { display: grid; grid-template-columns: repeat(auto-fill, minmax(116px, 1fr)); gap: 0.7rem; }
+  .witness { font-size: 11px; color: var(--muted); word-break: break-all; }
+  .witness img { display: block; width: 100%; image-rendering: pixelated; border: 1px solid var(--line); border-radius: 4px; margin-bottom: 0.2rem; }
+  .witness b { color: var(--ink); }
+  h3 { font-size: 0.9rem; margin: 1rem 0 0.5rem; color: var(--muted); font-weight: 600; }
 </style>
 </head>
 <body>
 <header>
   <h1>ckawatch</h1><span class="version">${escapeHtml(options.version)}</span>
-  <span class="links"><a href="metrics">/metrics</a><a href="readyz">/readyz</a><a href="api/scores">/api/scores</a></span>
+  <span class="links"><a href="metrics">/metrics</a><a href="readyz">/readyz</a><a href="api/scores">/api/scores</a><a href="api/witnesses">/api/witnesses</a></span>
 </header>
 <main>
   <section>
@@ -70,6 +75,19 @@ export function renderPage(options: { readonly payloadJson: string; readonly col
       <thead><tr><th>layer</th><th class="num">CKA</th><th class="num">MMD² (RBF)</th><th class="num">MMD² (linear)</th><th class="num">samples</th></tr></thead>
       <tbody id="scores"></tbody>
     </table>
+  </section>
+  <section id="drifted" hidden>
+    <div class="bar">
+      <h2>What drifted</h2>
+      <label>layer <select id="witness-layer"></select></label>
+    </div>
+    <div id="witnesses" class="witnesses"></div>
+    <h3>Missing from production</h3>
+    <div id="missing" class="witnesses"></div>
+    <p class="note">The production samples of the window most unlike the reference in this layer (novelty: 1 − the RBF
+      kernel to the nearest reference row of their batch), best first, with their Kafka coordinates; by default the layer whose CKA
+      fell most. Pictures show when <code>witnesses.keepBytes</code> keeps the messages. Below them, the reference samples
+      production resembles least (lowest MMD witness): what stopped arriving.</p>
   </section>
 </main>
 <script type="application/json" id="ckawatch-data">${options.payloadJson}</script>

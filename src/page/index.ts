@@ -56,7 +56,7 @@ export function createStatusPage(options: StatusPageOptions): StatusPage {
           contentType: 'text/html; charset=utf-8',
           body: renderPage({ payloadJson: scriptJson(payload()), colours: COLOURS, nonce, version: options.version }),
           headers: {
-            'Content-Security-Policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+            'Content-Security-Policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
             'Referrer-Policy': 'no-referrer',
           },
         };

@@ -18,12 +18,20 @@ export interface ReferenceSampler {
   readonly pool: Int32Array;
   /** Indices of m distinct samples. */
   drawIndices(m: number): Int32Array;
+  /** m distinct samples, row after row (m x sampleSize values), and which they are. */
+  drawIndexed(m: number): ReferenceDraw;
   /** m distinct samples, row after row: m x sampleSize values. */
   draw(m: number): Float32Array;
   /** Writes m distinct samples into `target` from `offset` on (to build [X; R] in one buffer). */
   drawInto(target: Float32Array, offset: number, m: number): void;
   /** Samplers over `parts` disjoint subsets of this pool, each with its own stream. */
   split(parts: number, seed: number): ReferenceSampler[];
+}
+
+export interface ReferenceDraw {
+  readonly rows: Float32Array;
+  /** the reference index of each row */
+  readonly indices: Int32Array;
 }
 
 export function createSampler(reference: Reference, seed: number, pool?: Int32Array): ReferenceSampler {
@@ -67,6 +75,12 @@ export function createSampler(reference: Reference, seed: number, pool?: Int32Ar
     reference,
     pool: indices,
     drawIndices,
+    drawIndexed(m) {
+      const indices = drawIndices(m);
+      const rows = new Float32Array(m * sampleSize);
+      indices.forEach((index, k) => rows.set(data.subarray(index * sampleSize, (index + 1) * sampleSize), k * sampleSize));
+      return { rows, indices };
+    },
     draw(m) {
       const out = new Float32Array(m * sampleSize);
       drawInto(out, 0, m);

@@ -1,8 +1,9 @@
-import { Kafka, logLevel, type Consumer, type IHeaders, type KafkaConfig, type Producer, type SASLOptions } from 'kafkajs';
+import type { Consumer, IHeaders, Kafka, KafkaConfig, Producer, SASLOptions } from 'kafkajs';
 import type { Logger } from '../util/logger.js';
 import { IoError } from '../errors/index.js';
 import { toOffset, type OffsetMap } from './offsets.js';
 import type { Letter, Source, SourceRecord } from './source.js';
+import { kafkaClient } from './kafka-client.js';
 
 /*
  * The Kafka edge (kafkajs). Offsets are committed by the daemon after a checkpoint holds
@@ -46,19 +47,7 @@ export class KafkaSource implements Source {
 
   private constructor(options: KafkaSourceOptions) {
     this.#options = options;
-    const log = options.logger;
-    this.#kafka = new Kafka({
-      clientId: options.clientId,
-      brokers: [...options.brokers],
-      ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
-      ...(options.sasl === undefined ? {} : { sasl: options.sasl }),
-      logLevel: logLevel.WARN,
-      logCreator: () => (entry) => {
-        const { message, ...extra } = entry.log;
-        const level = entry.level === logLevel.ERROR ? 'error' : entry.level === logLevel.WARN ? 'warn' : 'debug';
-        log[level]({ ...extra, component: 'kafkajs', namespace: entry.namespace }, message);
-      },
-    });
+    this.#kafka = kafkaClient(options);
     this.#consumer = this.#kafka.consumer({
       groupId: options.groupId,
       sessionTimeout: options.sessionTimeoutMs ?? 30_000,
@@ -173,6 +162,8 @@ export class KafkaSource implements Source {
           partition: batch.partition,
           offset: toOffset(m.offset),
           value: m.value,
+          key: m.key,
+          timestamp: Number(m.timestamp),
           ...(m.headers && Object.keys(m.headers).length > 0 ? { headers: textHeaders(m.headers) } : {}),
         }));
         const beat = setInterval(() => void heartbeat().catch(() => undefined), 1_000);

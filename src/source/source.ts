@@ -9,6 +9,9 @@ export interface SourceRecord {
   readonly value: Uint8Array | null;
   /** Kafka headers as UTF-8 text (CloudEvents attributes, content-type), where there are any */
   readonly headers?: MessageHeaders;
+  /** Kafka's message key and timestamp (ms), where the source has them: shown with witnesses */
+  readonly key?: Uint8Array | null;
+  readonly timestamp?: number;
 }
 
 /** One message for the dead-letter topic (made by dead-letter.ts), as the Kafka edge sends it. */

@@ -28,6 +28,7 @@ interface DriftRow {
 const fixture = JSON.parse(readFileSync(`${ROOT}/test/fixtures/parity/torch_cka_digits.json`, 'utf8')) as ParityFixture;
 const CNN = modelFixture('digits-cnn.onnx');
 const CNN_B = modelFixture('digits-cnn-b.onnx');
+const INVERTED_ROWS = [3, 17, 40, 41, 77, 90, 101, 126];
 
 const tmp = useTempDir('ckawatch-cli-');
 const readJson = (name: string): Record<string, unknown> => JSON.parse(readFileSync(tmp.path(name), 'utf8')) as Record<string, unknown>;
@@ -41,6 +42,10 @@ beforeAll(async () => {
   digits('clean-b.npy', data.slice(half));
   digits('rotated.npy', rotate90(data.slice(half)));
   digits('noisy.npy', withNoise(data.slice(half), 0.8));
+  // Clean digits with 8 inverted ones (white background) at known rows.
+  const mixed = data.slice(half);
+  for (const row of INVERTED_ROWS) for (let k = row * 784; k < (row + 1) * 784; k++) mixed[k] = 1 - mixed[k]!;
+  digits('mixed.npy', mixed);
   digits('three.npy', data.slice(0, 3 * 784));
   tmp.npy('colour-32px.npy', new Float32Array(8 * 3 * 32 * 32), [8, 3, 32, 32]);
   writeFileSync(tmp.path('corrupt.npy'), Buffer.concat([Buffer.from('\x93NUMPY\x01\x00', 'latin1'), Buffer.from('v\x00{garbage')]));
@@ -217,6 +222,30 @@ describe('ckawatch compare: one model, two data sets (drift)', () => {
       expect(row.mmd2_rbf, row.layer).toBeGreaterThan(0.03);
       expect(row.mmd2_linear, row.layer).toBeGreaterThan(4 * Math.abs(base.mmd2_linear));
     });
+  });
+
+  it('--witnesses names the rows of --data-b behind the drift, and --witness-plot draws them', async () => {
+    const { code, stderr } = await cli([
+      'compare', '--model-a', CNN, '--data', tmp.path('clean-a.npy'), '--data-b', tmp.path('mixed.npy'),
+      '--batch-size', '32', '--witnesses', '8', '--out', tmp.path('mixed.json'), '--witness-plot', tmp.path('mixed-witnesses.png'),
+    ]);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    const witnesses = readJson('mixed.json').witnesses as { layer: string; data_b: { index: number; novelty: number }[]; missing: { index: number; witness: number }[] }[];
+    expect(witnesses).toHaveLength(6);
+    // The first three layers name exactly the 8 inverted rows, best first; pool2 7 of them
+    // (as in the daemon, test/integration/witnesses.test.ts; relu3 and logits cannot tell).
+    witnesses.slice(0, 4).forEach((w, l) => {
+      const found = w.data_b.filter((r) => INVERTED_ROWS.includes(r.index)).length;
+      expect(found, w.layer).toBeGreaterThanOrEqual(l < 3 ? 8 : 7);
+      expect(w.data_b.map((r) => r.novelty)).toEqual(w.data_b.map((r) => r.novelty).sort((a, b) => b - a));
+    });
+    for (const w of witnesses) {
+      expect(w.missing).toHaveLength(8);
+      expect(w.missing.every((r) => r.index >= 0 && r.index < 128 && Number.isFinite(r.witness))).toBe(true);
+    }
+    const png = readFileSync(tmp.path('mixed-witnesses.png'));
+    expect(png.subarray(0, 4)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47]));
+    expect(png.readUInt32BE(16)).toBe(2 * (2 * 10 + 8 * 94)); // 8 pictures a line, drawn at 2x
   });
 
   it('the same file twice: a warning that the statistics need independent samples', async () => {

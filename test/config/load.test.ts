@@ -102,6 +102,10 @@ describe('loadConfig', () => {
             "name": "24h",
           },
         ],
+        "witnesses": {
+          "k": 32,
+          "keepBytes": 0,
+        },
       }
     `);
   });
@@ -214,7 +218,7 @@ describe('config errors', () => {
     const data = JSON.parse('{"model":{"path":"m"},"reference":{"path":"r"},"source":{"kind":"file","path":"p"},"__proto__":{},"calibration":{"thresholds":{"__proto__":{"cka":0.5}}}}');
     expect(problems(data)).toMatchInlineSnapshot(`
       "config error at calibration.thresholds.__proto__: expected a layer name other than "__proto__", found a mapping with "cka"
-      config error at __proto__: unknown key; expected one of model, candidate, reference, source, input, batch, windows, metrics, checkpoint, calibration, log"
+      config error at __proto__: unknown key; expected one of model, candidate, reference, source, input, batch, windows, witnesses, metrics, checkpoint, calibration, log"
     `);
     expect(({} as Record<string, unknown>)['cka']).toBeUndefined();
   });

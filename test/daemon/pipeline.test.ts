@@ -36,7 +36,7 @@ function setup(overrides: Partial<PipelineDeps> = {}) {
     sampleSize: D,
     decode,
     maxAbs: 1e3,
-    drawReference: (m) => reference.slice(0, m * D),
+    drawReference: (m) => ({ rows: reference.slice(0, m * D), indices: Int32Array.from({ length: m }, (_, i) => i) }),
     // The "model" is the identity map, so the Gram is the input's own: real numbers, no mock.
     grams: async (stacked, rows) => ({ grams: [gramOf(stacked, rows, D)], inferenceMs: 1 }),
     addToWindows: (_l, s) => {
@@ -173,6 +173,41 @@ describe('Pipeline', () => {
     expect((await edge.snapshot()).counters.rejected).toEqual({});
     expect(edge.pendingSamples).toBe(1);
   });
+  it('with no input bound, a sample that overflows the float32 Gram is found and left out: its batch is scored from the rest', async () => {
+    // Grams in float32, as ONNX Runtime builds them: one row of 1e30s makes every entry of its
+    // batch's centred Gram infinite or NaN, so the culprit is found by running halves again.
+    let runs = 0;
+    const grams: PipelineDeps['grams'] = async (stacked, rows) => {
+      runs += 1;
+      return { grams: [{ n: rows, data: Float32Array.from(gramOf(stacked, rows, D).data) }], inferenceMs: 1 };
+    };
+    const poisonAt = new Set([3, 17, 18, 30]);
+    const clean = records('t', 0, 0, 32, 5);
+    const mixed = clean.map((r, i) => (poisonAt.has(i) ? { ...r, value: new Uint8Array(new Float32Array(D).fill(1e30).buffer) } : r));
+    const { deps, windows } = setup({ grams, maxAbs: Number.POSITIVE_INFINITY });
+    const p = new Pipeline(deps);
+    p.accept(mixed);
+    expect(await p.process()).toBe(4);
+    const state = await p.snapshot();
+    expect(state.counters.samples).toEqual({ t: 32 });
+    expect(state.counters.unscored).toEqual({ non_finite: 4 });
+    expect(p.offsets).toEqual({ t: { '0': 32 } });
+    expect(windows[0]!.samples).toBe(28);
+    expect(windows[0]!.batches).toBe(4);
+    for (const key of ['axr', 'axx', 'arr', 'mmdLinear', 'mmdRbf'] as const) expect(Number.isFinite(windows[0]![key]), key).toBe(true);
+    // 4 batches; 3 with poison, each searched in halves (2 runs per level for a poisoned half) and run once more.
+    expect(runs).toBeLessThanOrEqual(4 + 3 * (2 * 2 * Math.log2(8) + 1));
+
+    // Too few left to score: the rest are counted as too_few, nothing reaches the windows.
+    const few = setup({ grams, maxAbs: Number.POSITIVE_INFINITY });
+    const q = new Pipeline(few.deps);
+    q.accept(clean.slice(0, 8).map((r, i) => (i < 6 ? { ...r, value: new Uint8Array(new Float32Array(D).fill(1e30).buffer) } : r)));
+    expect(await q.process()).toBe(1);
+    expect((await q.snapshot()).counters.unscored).toEqual({ non_finite: 6, too_few: 2 });
+    expect(few.windows[0]!.batches).toBe(0);
+    expect(q.offsets).toEqual({ t: { '0': 8 } });
+  });
+
   it('does not flush fewer than 4 samples, and skips redelivered offsets', async () => {
     const skipped: number[] = [];
     const { deps } = setup({ onDuplicate: (r) => skipped.push(r.offset) });

@@ -60,6 +60,26 @@ describe('poison samples', () => {
     }
   });
 
+  it('with the bound raised past the poison, its batch is scored without it: the culprit is found by rerunning halves', async () => {
+    const groups = 10;
+    const digits = heldOutDigits(63 * groups, { from: 3200 });
+    const messages: Buffer[] = [];
+    for (let g = 0; g < groups; g++) messages.push(...digits.slice(63 * g, 63 * g + 20).map(rawMessage), poison(0), ...digits.slice(63 * g + 20, 63 * (g + 1)).map(rawMessage));
+    const { topic, groupId, config } = await suite.run('faults-poison-unbounded', 1, { batchSize: 64, threads: 1, calibrationBatches: 8 });
+    editConfig(config, (c) => {
+      (c['input'] as Record<string, unknown>)['maxAbs'] = 3e38;
+    });
+    await produce(topic, messages, chunkFor(messages));
+    const d = await DaemonProcess.start(config);
+    await waitForCommitsAtEnd(groupId, topic, d);
+    const s = await d.scrape();
+    expect(samplesOf(s, topic)).toBe(messages.length);
+    expect(valueOf(s, 'ckawatch_unscored_samples_total', { reason: 'non_finite' })).toBe(groups);
+    const inWindows = windowSamples(s);
+    expect(inWindows.size).toBe(6);
+    for (const [layer, n] of inWindows) expect(n, layer).toBe(digits.length);
+  });
+
   it('every message rejected for batch.blindAfter: ckawatch_blind 1 and /readyz says why; good digits end it', async () => {
     const { topic, config } = await suite.run('faults-blind', 1, { batchSize: 32, threads: 1, calibrationBatches: 8 });
     editConfig(config, (c) => {

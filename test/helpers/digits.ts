@@ -93,3 +93,18 @@ export function chunkFor(messages: readonly { readonly length: number }[], budge
   const largest = messages.reduce((max, m) => Math.max(max, m.length), 1);
   return Math.max(1, Math.floor(budget / largest));
 }
+
+/** The class of each of the first `count` reference digits: the rows of writeReference's file. */
+export function referenceLabels(count: number): number[] {
+  const { digits, reference } = split();
+  return reference.slice(0, count).map((i) => digits.labels[i]!);
+}
+
+/** `count` held-out digits of the given classes only (a class-prior shift: the others stopped arriving). */
+export function heldOutOfClasses(count: number, classes: readonly number[]): Float32Array[] {
+  const { digits, heldOut } = split();
+  const chosen = heldOut.filter((i) => classes.includes(digits.labels[i]!)).slice(0, count);
+  if (chosen.length < count) throw new Error(`only ${chosen.length} held-out digits of classes ${classes.join(',')}`);
+  const images = gather(digits, chosen);
+  return chosen.map((_, k) => images.slice(k * DIGIT_SIZE, (k + 1) * DIGIT_SIZE));
+}

@@ -42,7 +42,7 @@ function deps(events: string[], overrides: Partial<PipelineDeps> = {}): Pipeline
     decode: (bytes) =>
       bytes.length === 4 * D ? { ok: true, value: new Float32Array(new Uint8Array(bytes).buffer) } : { ok: false, reason: 'wrong_size', detail: `${bytes.length} bytes` },
     maxAbs: 1e3,
-    drawReference: (m) => reference.slice(0, m * D),
+    drawReference: (m) => ({ rows: reference.slice(0, m * D), indices: Int32Array.from({ length: m }, (_, i) => i) }),
     grams: async (stacked, rows): Promise<{ grams: Gram[]; inferenceMs: number }> => {
       const k = runs++;
       events.push(`run ${k}`);

@@ -14,6 +14,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScoresPayload } from '../../src/page/index.js';
+import type { WitnessesPayload } from '../../src/page/witnesses.js';
 import { MAIN } from '../helpers/daemon.js';
 import { useTempDir } from '../helpers/files.js';
 import { waitFor } from '../helpers/kafka.js';
@@ -68,10 +69,10 @@ function chromiumArgs(...extra: string[]): string[] {
     '--disable-component-update',
     '--disable-sync',
     `--user-data-dir=${profile}`,
-    '--window-size=1200,900',
     // Lets the page's script run (and one poll of api/scores finish) before the dump.
     '--virtual-time-budget=3000',
     ...extra,
+    ...(extra.some((a) => a.startsWith('--window-size=')) ? [] : ['--window-size=1200,900']),
   ];
 }
 
@@ -137,6 +138,25 @@ describe('built-in page in headless Chromium', () => {
     const body = /<tbody id="scores">(.*?)<\/tbody>/s.exec(dom)?.[1] ?? '';
     expect([...body.matchAll(/<tr>/g)]).toHaveLength(LAYERS);
     expect(dom).toMatch(/<span id="status"[^>]*>updated \d/);
+    // What drifted: the demo keeps its (public) digits, so the panel shows them as pictures.
+    expect(dom).toMatch(/<section id="drifted">/); // not hidden
+    const cards = [...dom.matchAll(/<div class="witness"><img alt="sample (\d+)" src="api\/witnesses\/sample\?window=30s&amp;layer=[^"]+&amp;at=\d+&amp;rank=\1">/g)];
+    expect(cards.length).toBeGreaterThanOrEqual(8);
+    const missing = [...dom.matchAll(/<div class="witness"><img alt="reference sample \d+" src="api\/witnesses\/reference\?window=30s&amp;layer=[^"]+&amp;at=\d+&amp;rank=\d+">/g)];
+    expect(missing.length).toBeGreaterThanOrEqual(8);
+  });
+
+  it('serves the samples behind the drift: /api/witnesses and each kept digit as a PNG', async () => {
+    const response = await fetch(`${url}/api/witnesses?window=30s`);
+    expect(response.status).toBe(200);
+    const w = (await response.json()) as WitnessesPayload;
+    expect(w.layers).toHaveLength(LAYERS);
+    expect(w.samples.length).toBeGreaterThanOrEqual(8);
+    expect(w.samples.every((s) => s.topic === 'demo-digits' && s.kept && s.novelty >= 0 && s.novelty <= 1)).toBe(true);
+    const image = await fetch(`${url}/api/witnesses/sample?window=30s&layer=${encodeURIComponent(w.layer)}&rank=1`);
+    expect(image.headers.get('content-type')).toBe('image/png');
+    const png = Buffer.from(await image.arrayBuffer());
+    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([112, 112]); // 28 x 28, 4 times
   });
 
   it('takes a screenshot', async () => {
@@ -149,5 +169,10 @@ describe('built-in page in headless Chromium', () => {
     expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([1200, 900]);
     expect(png.length).toBeGreaterThan(20_000); // a blank page compresses to a few KB
     if (process.env['CKAWATCH_UPDATE_DOCS'] === '1') copyFileSync(out, join(ROOT, 'docs/ckawatch-page.png'));
+    // The whole page, "what drifted" panel included.
+    const whole = join(ROOT, '.cache/ops/ckawatch-witnesses.png');
+    await run(chromium, chromiumArgs('--hide-scrollbars', '--window-size=1200,1600', `--screenshot=${whole}`, `${url}/`), { timeoutMs: 60_000 });
+    expect(readFileSync(whole).readUInt32BE(20)).toBe(1600);
+    if (process.env['CKAWATCH_UPDATE_DOCS'] === '1') copyFileSync(whole, join(ROOT, 'docs/ckawatch-witnesses.png'));
   });
 });

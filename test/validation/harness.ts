@@ -209,7 +209,7 @@ export async function runValidation(o: ValidationOptions): Promise<ValidationRes
       sampleSize: DIGIT_SIZE,
       decode: (bytes) => ({ ok: true, value: new Float32Array(bytes.slice().buffer) }),
       maxAbs: Number.MAX_VALUE, // held-out digits, drifted on purpose: none is refused
-      drawReference: (k) => calibrator.state.sampler.draw(k),
+      drawReference: (k) => calibrator.state.sampler.drawIndexed(k),
       grams: (stacked, rows) => model.run(stacked, rows),
       addToWindows: (l, sums, at) => windows.add(model.layers[l]!, driftToVector(sums), at),
       now: () => clock,

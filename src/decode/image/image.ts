@@ -16,7 +16,6 @@
 import sharp, { type OutputInfo } from 'sharp';
 import { reject, type AsyncDecoder } from '../types.js';
 import { decodeBase64, readStringField } from '../envelope.js';
-
 import { imageToTensor, type ImageTransform } from './tensor.js';
 import { type Resampler } from '../../config/vocabulary.js';
 import { ok } from '../../io/result.js';

@@ -4,27 +4,10 @@
  * The input model is not modified; the result is new ModelProto bytes.
  */
 import { ModelError } from '../../errors/index.js';
-
-
-
 import { indexGraph, type GraphIndex } from './graph-index.js';
-
-
-
 import { gramSubgraph, sharedInitializers, type GramContext, type GramVariant } from './gram-graph.js';
-
-
-
-
 import { defaultOpset, encodeModel } from './onnx-file.js';
-
-
-
-
 import { createPooler } from './pool-graph.js';
-
-
-
 import {
   DataType,
   attrInt,
@@ -36,10 +19,6 @@ import {
   type NodeProto,
   type ValueInfoProto,
 } from './proto.js';
-
-
-
-
 import { closeMatches } from './tap-names.js';
 import { type Pooling, type PoolingOption } from '../../config/vocabulary.js';
 

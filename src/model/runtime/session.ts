@@ -4,7 +4,6 @@
  */
 import ort from 'onnxruntime-node';
 import { ModelError } from '../../errors/index.js';
-
 import { isProvider, providerCaveat, providerHint } from './providers.js';
 import { type Provider, PROVIDERS } from '../../config/vocabulary.js';
 import type { Logger } from '../../util/logger.js';

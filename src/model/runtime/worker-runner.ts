@@ -5,45 +5,13 @@
  * dies, every pending request is rejected and the runner stays closed.
  */
 import type { Worker } from 'node:worker_threads';
-
-
-
-
 import { ModelError } from '../../errors/index.js';
 import { augmentModel, type GramVariant, type GramVariantOption, type PoolingOptions, type ProbeModel } from '../graph/augment.js';
-
-
-
-
 import { checkBatchDimension } from './batch.js';
-
-
-
-
 import { assertFeeds, ownBuffer } from './feeds.js';
-
-
-
-
 import { decodeModel, readModel } from '../graph/onnx-file.js';
-
-
-
-
 import type { Feeds, ModelRunner, RunResult } from './runner.js';
-
-
-
-
-
-
-
-
 import { workerReply, type WorkerInit, type WorkerReply, type WorkerRequest } from './worker-protocol.js';
-
-
-
-
 import { logTo, startWorker } from './worker-start.js';
 import { type Pooling } from '../../config/vocabulary.js';
 import type { Logger } from '../../util/logger.js';

@@ -11,16 +11,11 @@
  *   close() ----- close --------------> session.release(), port closed, thread exits
  */
 import { parentPort, workerData } from 'node:worker_threads';
-
 import { performance } from 'node:perf_hooks';
-
 import ort from 'onnxruntime-node';
 import { ownBuffer } from './feeds.js';
-
 import { gramOf, relativeGramError } from '../../cka/gram.js';
-
 import { createSession, sessionOptions } from './session.js';
-
 import { workerInit, workerRequest, type ProbeReply, type WorkerReply, type WorkerRequest } from './worker-protocol.js';
 import { type Provider } from '../../config/vocabulary.js';
 import { silentLogger, type Logger } from '../../util/logger.js';

@@ -1,0 +1,96 @@
+import type { DriftSums } from '../cka/drift.js';
+import type { Gram } from '../cka/gram.js';
+import type { StatisticsError } from '../errors/index.js';
+import type { Result } from '../io/result.js';
+import type { OffsetMap } from '../source/offsets.js';
+import type { ReferenceDraw } from '../reference/sampler.js';
+import type { SourceRecord } from '../source/source.js';
+import type { MessageHeaders } from '../decode/types.js';
+import type { PartialRecords } from './partial.js';
+
+/** What the pipeline (pipeline.ts) is given and gives back: its edges and its state. */
+
+/**
+ * A decoded message: its sample, or its samples (a serving request's tensor [B, ...] is B),
+ * or the reason (a label of ckawatch_rejected_total) it was refused.
+ */
+export type Decoded = Result<Float32Array | readonly Float32Array[], string>;
+
+export interface Counters {
+  samples: Record<string, number>;
+  rejected: Record<string, Record<string, number>>;
+  batches: number;
+  /** samples counted but left out of the statistics, by reason (see UnscoredReason) */
+  unscored: Record<string, number>;
+}
+
+/**
+ * Why a counted sample is not in the statistics: `too_few`, 1-3 samples left when a stream
+ * stopped, or left in a batch once its non-finite samples were taken out (the unbiased
+ * estimators need 4); `non_finite`, its activations overflowed or turned NaN in some layer
+ * (see non-finite.ts; its batch is scored from the others); `layer_error`, its batch's
+ * statistics still failed in at least one layer, so that layer's windows lack it.
+ */
+export type UnscoredReason = 'too_few' | 'non_finite' | 'layer_error';
+export interface Unscored {
+  readonly reason: UnscoredReason;
+  readonly count: number;
+}
+
+export interface PipelineState {
+  readonly counters: Counters;
+  readonly offsets: OffsetMap;
+  /** records a batch split: samples of each partition's next record already applied (partial.ts) */
+  readonly partial?: PartialRecords | undefined;
+}
+
+export interface BatchReport {
+  readonly samples: number;
+  readonly inferenceMs: number;
+  readonly durationMs: number;
+  readonly sums: readonly (DriftSums | null)[];
+}
+
+export interface ScoredBatch {
+  readonly grams: readonly Gram[];
+  readonly n: number;
+  readonly records: readonly SourceRecord[];
+  /** the reference index of each reference row (after the n production rows) */
+  readonly referenceIndices: Int32Array;
+  readonly at: number;
+}
+
+export interface PipelineDeps {
+  readonly layers: readonly string[];
+  /** RBF gamma per layer, fixed from the reference at start-up */
+  readonly gammas: readonly number[];
+  readonly batchSize: number;
+  readonly referencePerBatch: number;
+  readonly sampleSize: number;
+  /** `headers`: the record's Kafka headers, for decoders that read them (encoding auto) */
+  readonly decode: (bytes: Uint8Array, headers?: MessageHeaders) => Decoded;
+  /** largest |value| a decoded sample may hold; beyond it the sample is rejected as out_of_range */
+  readonly maxAbs: number;
+  /** m reference rows for a batch, and their indices in the reference */
+  readonly drawReference: (m: number) => ReferenceDraw;
+  readonly grams: (stacked: Float32Array, rows: number) => Promise<{ grams: Gram[]; inferenceMs: number }>;
+  /** adds one layer's batch sums to the windows at time `at` */
+  readonly addToWindows: (layer: number, sums: DriftSums, at: number) => void;
+  /**
+   * Paired mode: a second model on the production rows alone, started alongside the
+   * primary's run. It resolves to what to apply with the batch (given the primary's Grams,
+   * whose top-left n×n blocks are the production rows'), so that its window sums move
+   * together with everything else.
+   */
+  readonly companion?: (production: Float32Array, n: number) => Promise<(grams: readonly Gram[], at: number) => void>;
+  readonly now: () => number;
+  readonly onReject?: (record: SourceRecord, reason: string, detail: string) => void;
+  /** a record skipped because the state holds its offset already (redelivery, or a log that went backwards) */
+  readonly onDuplicate?: (record: SourceRecord) => void;
+  readonly onApplied?: (delta: { samples: Record<string, number>; rejected: { topic: string; reason: string }[]; unscored: readonly Unscored[] }) => void;
+  readonly onBatch?: (report: BatchReport) => void;
+  readonly onLayerError?: (layer: string, error: StatisticsError) => void;
+  /** a batch's Grams (production rows first) and the records of those rows, once its sums are in the windows */
+  readonly onScored?: (batch: ScoredBatch) => void;
+}
+

@@ -1,0 +1,174 @@
+import { rbfWitness } from '../cka/witness.js';
+import { sniffImage } from '../decode/image/image.js';
+import type { SamplesDecoder } from '../decode/message.js';
+import { StatisticsError } from '../errors/index.js';
+import type { RouteResponse } from '../http/routes.js';
+import type { MissingRow, WitnessRow } from '../page/witnesses.js';
+import { tensorThumbnail } from '../plot/thumbnail.js';
+import type { SourceRecord } from '../source/source.js';
+import type { WindowSpec } from '../window/spec.js';
+import { TopKWindows } from '../window/top-k.js';
+import type { ScoredBatch } from './pipeline-deps.js';
+
+/*
+ * The samples behind an alarm: per window and layer, the k production samples most unlike
+ * the reference, with their Kafka coordinates; and the k reference samples least like
+ * production (the lowest witness: what went missing, such as a class that stopped coming).
+ *
+ *   batch applied ─▶ per layer: rbfWitness(stacked Gram) ─▶ novelty + witness per row ─▶ top k per window bucket
+ *   GET /api/witnesses?window=&layer= ─▶ the live buckets' top k merged, best first
+ *
+ * Ranked by novelty (1 - the RBF kernel to the nearest of the batch's reference rows),
+ * not by the MMD witness itself: a witness leans on the row's batch, so a kind of sample that makes 5% of
+ * the traffic finds 2-3 of its kind per batch and barely stands out of the noise (see
+ * cka/witness.ts); the witness is reported beside it. Both use the layer's RBF bandwidth,
+ * the one its MMD² uses. Nothing here is checkpointed: after a restart the lists refill
+ * with the traffic, and a new reference empties them (their scores were against the old).
+ */
+
+export interface WitnessOptions {
+  /** samples kept per window, layer and bucket */
+  readonly k: number;
+  /** message bytes kept with each (0: coordinates only); longer messages keep none */
+  readonly keepBytes: number;
+  readonly windows: readonly WindowSpec[];
+  readonly layers: readonly string[];
+  /** the layers' RBF gammas, read per batch (a new reference changes them) */
+  readonly gammas: () => readonly number[];
+}
+
+
+interface Kept {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly key: string | null;
+  readonly timestamp: number | null;
+  readonly witness: number;
+  readonly bytes: Uint8Array | null;
+}
+
+const KEY_CHARS = 200;
+
+export class Witnesses {
+  readonly #o: WitnessOptions;
+  readonly #top: TopKWindows<Kept>;
+  readonly #missing: TopKWindows<number>;
+
+  constructor(o: WitnessOptions) {
+    this.#o = o;
+    this.#top = new TopKWindows<Kept>(o.windows, o.layers, o.k);
+    // A reference sample is drawn into many batches: room for repeats, merged at read.
+    this.#missing = new TopKWindows<number>(o.windows, o.layers, 4 * o.k);
+  }
+
+  get windows(): readonly string[] {
+    return this.#top.windows.map((w) => w.name);
+  }
+
+  get layers(): readonly string[] {
+    return this.#o.layers;
+  }
+
+  /** The pipeline's onScored: rank a scored batch's rows in every layer. */
+  observe(batch: ScoredBatch): void {
+    const gammas = this.#o.gammas();
+    const kept = batch.records.map((r) => this.#keep(r));
+    batch.grams.forEach((gram, l) => {
+      try {
+        const w = rbfWitness(gram, batch.n, gammas[l]!);
+        const ranked = kept.map((k, i) => ({ score: w.novelty[i]!, item: { ...k, witness: w.production[i]! } }));
+        this.#top.add(this.#o.layers[l]!, ranked, batch.at);
+        const missing = Array.from(batch.referenceIndices, (index, a) => ({ score: -w.reference[a]!, item: index }));
+        this.#missing.add(this.#o.layers[l]!, missing, batch.at);
+      } catch (error) {
+        if (!(error instanceof StatisticsError)) throw error; // the layer's sums failed too, and said so
+      }
+    });
+  }
+
+  list(window: string, layer: string, now: number): WitnessRow[] {
+    return this.#top.top(window, layer, now).map(({ score, item }, i) => ({
+      rank: i + 1,
+      novelty: score,
+      witness: item.witness,
+      topic: item.topic,
+      partition: item.partition,
+      offset: item.offset,
+      key: item.key,
+      timestamp: item.timestamp,
+      kept: item.bytes !== null,
+    }));
+  }
+
+  /**
+   * The reference samples least like production, lowest witness first; a sample drawn into
+   * several batches counts once, with its lowest.
+   */
+  missing(window: string, layer: string, now: number): MissingRow[] {
+    const seen = new Set<number>();
+    const rows: MissingRow[] = [];
+    for (const { score, item } of this.#missing.top(window, layer, now)) {
+      if (seen.has(item) || rows.length === this.#o.k) continue;
+      seen.add(item);
+      rows.push({ rank: rows.length + 1, index: item, witness: -score });
+    }
+    return rows;
+  }
+
+  /** The kept bytes of the sample at `rank` (from 1), or null. */
+  bytes(window: string, layer: string, rank: number, now: number): Uint8Array | null {
+    return this.#top.top(window, layer, now)[rank - 1]?.item.bytes ?? null;
+  }
+
+  clear(): void {
+    this.#top.clear();
+    this.#missing.clear();
+  }
+
+  #keep(r: SourceRecord): Omit<Kept, 'witness'> {
+    const value = r.value;
+    return {
+      topic: r.topic,
+      partition: r.partition,
+      offset: r.offset,
+      key: r.key ? keyText(r.key) : null,
+      timestamp: r.timestamp !== undefined && Number.isFinite(r.timestamp) ? r.timestamp : null,
+      // A copy: the record's bytes are a view into a whole fetched response.
+      bytes: value !== null && value.length <= this.#o.keepBytes ? Uint8Array.from(value) : null,
+    };
+  }
+}
+
+/** A key as text when it is UTF-8, else base64; cut to KEY_CHARS. */
+function keyText(key: Uint8Array): string {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(key);
+  } catch {
+    text = `base64:${Buffer.from(key).toString('base64')}`;
+  }
+  return text.length > KEY_CHARS ? `${text.slice(0, KEY_CHARS)}…` : text;
+}
+
+/**
+ * A kept message as the page shows it: image bytes as they are; a tensor that is an image
+ * as a PNG (plot/thumbnail.ts); text as text; anything else as its first values in JSON.
+ */
+export async function viewSample(bytes: Uint8Array, o: { readonly encoding: string; readonly decode: SamplesDecoder | null; readonly sampleShape: readonly number[] }): Promise<RouteResponse> {
+  const image = sniffImage(bytes);
+  if (image) return { contentType: `image/${image}`, body: bytes };
+  if (o.encoding === 'text') return { contentType: 'text/plain; charset=utf-8', body: new TextDecoder().decode(bytes) };
+  const decoded = o.decode?.(bytes);
+  // A serving request of several samples shows its first (which of them is the witness is not kept).
+  const first = decoded?.ok ? (decoded.value instanceof Float32Array ? decoded.value : decoded.value[0]) : undefined;
+  if (first === undefined) return { contentType: 'application/octet-stream', body: bytes };
+  return viewTensor(first, o.sampleShape);
+}
+
+/** A model input: a PNG when it is an image, else its shape and first 64 values as JSON. */
+export async function viewTensor(values: Float32Array, sampleShape: readonly number[]): Promise<RouteResponse> {
+  const png = await tensorThumbnail(values, sampleShape);
+  if (png) return { contentType: 'image/png', body: png };
+  return { contentType: 'application/json', body: `${JSON.stringify({ shape: sampleShape, first: Array.from(values.subarray(0, 64)) })}\n` };
+}
