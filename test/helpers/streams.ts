@@ -58,6 +58,7 @@ export function produceSteadily(
 export interface ReadMessage {
   readonly partition: number;
   readonly offset: string;
+  readonly key: string | null;
   readonly value: Buffer | null;
   readonly headers: Record<string, string>;
 }
@@ -75,7 +76,7 @@ export async function readTopic(topic: string, count: number, timeoutMs = 20_000
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
-        got.push({ partition, offset: message.offset, value: message.value, headers: headerText(message.headers) });
+        got.push({ partition, offset: message.offset, key: message.key?.toString() ?? null, value: message.value, headers: headerText(message.headers) });
       },
     });
     await waitFor(() => got.length >= count, timeoutMs, `${count} messages on ${topic} (have ${got.length})`);

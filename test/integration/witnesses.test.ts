@@ -24,7 +24,8 @@ import type { WitnessesPayload } from '../../src/page/witnesses.js';
 import { DaemonProcess, editConfig } from '../helpers/daemon.js';
 import { useDaemonSuite, waitForCommitsAtEnd } from '../helpers/daemon-suite.js';
 import { heldOutDigits, heldOutOfClasses, rawMessage, referenceLabels } from '../helpers/digits.js';
-import { produce } from '../helpers/kafka.js';
+import { freshTopic, produce, waitFor } from '../helpers/kafka.js';
+import { readTopic } from '../helpers/streams.js';
 import { rng } from '../helpers/random.js';
 
 const suite = useDaemonSuite('ckawatch-witnesses-', { referenceDigits: 1000 });
@@ -97,5 +98,36 @@ describe('witnesses: the samples behind an alarm', () => {
     for (const [layer, s] of Object.entries(share)) expect(s, layer).toBeGreaterThanOrEqual(Math.max(0.6, 2 * base));
     const image = await fetch(`${d.url}/api/witnesses/reference?window=all&rank=1`);
     expect(image.headers.get('content-type')).toBe('image/png');
+  }, 240_000);
+
+  it('witnesses.topic: each window and layer\'s lists as JSON, keyed "<window>/<layer>", coordinates only', async () => {
+    const listTopic = await freshTopic('witnesses-lists');
+    const { topic, groupId, config } = await suite.run('witnesses-topic', 1, { batchSize: 64, threads: 1, calibrationBatches: 8 });
+    editConfig(config, (c) => {
+      c['witnesses'] = { k: 8, keepBytes: 4096, topic: listTopic, every: '1s' };
+    });
+    await produce(topic, heldOutDigits(256, { from: 3000 }).map(rawMessage), 100);
+    const d = await DaemonProcess.start(config);
+    await waitForCommitsAtEnd(groupId, topic, d, 120_000);
+    // Reports keep coming every second: read until one of each layer holds 8 samples.
+    const full = new Map<string, { samples: { topic: string; offset: number }[]; missing: unknown[] }>();
+    await waitFor(
+      async () => {
+        for (const m of await readTopic(listTopic, 6)) {
+          const report = JSON.parse(m.value!.toString()) as { window: string; layer: string; samples: { topic: string; offset: number }[]; missing: unknown[] };
+          expect(m.key).toBe(`${report.window}/${report.layer}`);
+          if (report.samples.length === 8) full.set(m.key!, report);
+        }
+        return full.size === 6;
+      },
+      60_000,
+      'a full report of every layer on the witnesses topic',
+      500,
+    );
+    for (const report of full.values()) {
+      expect(report.samples.every((s) => s.topic === topic && s.offset >= 0 && s.offset < 256)).toBe(true);
+      expect(report.missing).toHaveLength(8);
+      expect(JSON.stringify(report)).not.toContain('bytes'); // never the kept messages
+    }
   }, 240_000);
 });
