@@ -37,17 +37,8 @@ export interface WitnessOptions {
   readonly gammas: () => readonly number[];
 }
 
-
-interface Kept {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: number;
-  readonly sample: number;
-  readonly key: string | null;
-  readonly timestamp: number | null;
-  readonly witness: number;
-  readonly bytes: Uint8Array | null;
-}
+/** What a top-k list holds of a sample: its row of the API, less the ranking, and its bytes if kept. */
+type Kept = Omit<WitnessRow, 'rank' | 'novelty' | 'kept'> & { readonly bytes: Uint8Array | null };
 
 const KEY_CHARS = 200;
 
