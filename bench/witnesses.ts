@@ -14,6 +14,8 @@
  *
  *   npx tsx bench/witnesses.ts [--reps 200] [--threads 1] [--no-daemon] [--samples 30000] [--rounds 2]
  */
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { driftBatch, medianGamma } from '../src/cka/drift.js';
@@ -103,7 +105,8 @@ async function endToEnd(backlog: number, rounds: number): Promise<void> {
     const rates: Record<string, number[]> = { off: [], on: [] };
     for (let round = 0; round < 2 * rounds; round++) {
       const k = round % 2 === 0 ? 0 : 32;
-      const config = writeDaemonConfig(dir.dir, { topic, groupId: uniqueName('bench-witnesses'), referencePath, batchSize: 64, threads: Number(values.threads), calibrationBatches: 16 });
+      // A folder per run: each starts with no checkpoint.
+      const config = writeDaemonConfig(mkdtempSync(join(dir.dir, 'run-')), { topic, groupId: uniqueName('bench-witnesses'), referencePath, batchSize: 64, threads: Number(values.threads), calibrationBatches: 16 });
       editConfig(config, (c) => {
         c['witnesses'] = { k, keepBytes: 0 };
       });

@@ -70,10 +70,26 @@ export function driftScores(s: DriftSums): DriftScores {
 }
 
 /**
- * One batch's contribution. `g` is the (n+m)×(n+m) Gram of [X; R] with the n production
- * rows first; `rbfGamma` is the RBF kernel's 1/bandwidth² (see medianGamma).
+ * Per row of [X; R], sums of its RBF kernel values to the other rows of X and of R, and
+ * (production rows) the largest to a row of R: what witness.ts reads. Filled by driftBatch
+ * in the loops it runs anyway, so witnesses cost no kernel evaluation of their own.
  */
-export function driftBatch(g: Gram, n: number, rbfGamma: number): DriftSums {
+export interface KernelRows {
+  readonly toX: Float64Array;
+  readonly toR: Float64Array;
+  readonly nearestR: Float64Array;
+}
+
+export function kernelRows(n: number, m: number): KernelRows {
+  return { toX: new Float64Array(n + m), toR: new Float64Array(n + m), nearestR: new Float64Array(n) };
+}
+
+/**
+ * One batch's contribution. `g` is the (n+m)×(n+m) Gram of [X; R] with the n production
+ * rows first; `rbfGamma` is the RBF kernel's 1/bandwidth² (see medianGamma). With `rows`
+ * (from kernelRows(n, m)), also the kernel row sums witnesses need.
+ */
+export function driftBatch(g: Gram, n: number, rbfGamma: number, rows?: KernelRows): DriftSums {
   assertGram(g, 'stacked Gram');
   const m = g.n - n;
   assertMinSamples(n, 'production batch');
@@ -97,7 +113,13 @@ export function driftBatch(g: Gram, n: number, rbfGamma: number): DriftSums {
       const v = d[i * size + n + j]!;
       rowMean[i]! += v;
       colMean[j]! += v;
-      crossRbf += rbf(gii, d[(n + j) * size + n + j]!, v, rbfGamma);
+      const k = rbf(gii, d[(n + j) * size + n + j]!, v, rbfGamma);
+      crossRbf += k;
+      if (rows) {
+        rows.toR[i]! += k;
+        rows.toX[n + j]! += k;
+        if (k > rows.nearestR[i]!) rows.nearestR[i] = k;
+      }
     }
     crossLinear += rowMean[i]!;
     rowMean[i]! /= m;
@@ -111,20 +133,25 @@ export function driftBatch(g: Gram, n: number, rbfGamma: number): DriftSums {
       axrNumerator += c * c;
     }
   }
-  const within = (start: number, count: number): { linear: number; rbf: number } => {
+  const within = (start: number, count: number, sums: Float64Array | undefined): { linear: number; rbf: number } => {
     let linear = 0;
     let kernel = 0;
     for (let i = start; i < start + count; i++) {
       for (let j = i + 1; j < start + count; j++) {
         const v = d[i * size + j]!;
         linear += 2 * v;
-        kernel += 2 * rbf(d[i * size + i]!, d[j * size + j]!, v, rbfGamma);
+        const k = rbf(d[i * size + i]!, d[j * size + j]!, v, rbfGamma);
+        kernel += 2 * k;
+        if (sums) {
+          sums[i]! += k;
+          sums[j]! += k;
+        }
       }
     }
     return { linear: linear / (count * (count - 1)), rbf: kernel / (count * (count - 1)) };
   };
-  const x = within(0, n);
-  const r = within(n, m);
+  const x = within(0, n, rows?.toX);
+  const r = within(n, m, rows?.toR);
   const sums: DriftSums = {
     batches: 1,
     samples: n,

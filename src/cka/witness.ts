@@ -1,4 +1,5 @@
-import { assertGram, assertMinSamples, type Gram } from './gram.js';
+import { driftBatch, kernelRows, type KernelRows } from './drift.js';
+import { assertMinSamples, type Gram } from './gram.js';
 
 /**
  * The witness function of the RBF MMD between a production batch X (n rows) and reference
@@ -22,9 +23,10 @@ import { assertGram, assertMinSamples, type Gram } from './gram.js';
  * the distance to the nearest reference row in kernel units (the k-nearest-neighbour
  * out-of-distribution score of Sun et al. 2022, with k = 1), which needs no company. The
  * daemon ranks production samples by it (witnesses.ts). On 5% inverted digits among clean
- * ones it put 31-32 of them in the top 32 of the first four digits-cnn layers, where the
+ * ones it put 29-32 of them in the top 32 of the first four digits-cnn layers, where the
  * mean kernel managed 10 of 32 at pool2 and the witness 9 (test/integration/witnesses.test.ts).
- * O((n+m)²), like the batch's MMD².
+ * Every kernel value is one the batch's MMD² evaluates already: driftBatch sums them per row
+ * (KernelRows) in its own loops, and this only divides.
  */
 export interface Witness {
   /** f at each production row */
@@ -35,32 +37,25 @@ export interface Witness {
   readonly reference: Float64Array;
 }
 
-export function rbfWitness(g: Gram, n: number, gamma: number): Witness {
-  assertGram(g, 'stacked Gram');
-  const m = g.n - n;
+/** The witness and novelty of every row, from the kernel row sums driftBatch filled (drift.ts). */
+export function witnessOf(rows: KernelRows, n: number): Witness {
+  const m = rows.toX.length - n;
   assertMinSamples(n, 'production batch');
   assertMinSamples(m, 'reference batch');
-  const size = g.n;
-  const d = g.data;
-  const toX = new Float64Array(size);
-  const toR = new Float64Array(size);
-  const nearestR = new Float64Array(n);
-  for (let i = 0; i < size; i++) {
-    const gii = d[i * size + i]!;
-    for (let j = i + 1; j < size; j++) {
-      const k = Math.exp(-gamma * Math.max(0, gii + d[j * size + j]! - 2 * d[i * size + j]!));
-      (j < n ? toX : toR)[i]! += k;
-      (i < n ? toX : toR)[j]! += k;
-      if (i < n && j >= n && k > nearestR[i]!) nearestR[i] = k;
-    }
-  }
   const production = new Float64Array(n);
   const novelty = new Float64Array(n);
   const reference = new Float64Array(m);
   for (let i = 0; i < n; i++) {
-    production[i] = toX[i]! / (n - 1) - toR[i]! / m;
-    novelty[i] = 1 - nearestR[i]!;
+    production[i] = rows.toX[i]! / (n - 1) - rows.toR[i]! / m;
+    novelty[i] = 1 - rows.nearestR[i]!;
   }
-  for (let a = 0; a < m; a++) reference[a] = toX[n + a]! / n - toR[n + a]! / (m - 1);
+  for (let a = 0; a < m; a++) reference[a] = rows.toX[n + a]! / n - rows.toR[n + a]! / (m - 1);
   return { production, novelty, reference };
+}
+
+/** The same from a stacked Gram alone (with the batch's statistics, which it computes on the way). */
+export function rbfWitness(g: Gram, n: number, gamma: number): Witness {
+  const rows = kernelRows(n, g.n - n);
+  driftBatch(g, n, gamma, rows);
+  return witnessOf(rows, n);
 }

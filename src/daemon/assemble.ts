@@ -217,7 +217,7 @@ export async function openWitnesses(config: Config, model: TappedModel, calibrat
   const { k, keepBytes, topic } = config.witnesses;
   if (k === 0) return null;
   const windows = config.windows.map((w) => ({ name: w.name, durationMs: w.duration, buckets: w.buckets }));
-  const witnesses = new Witnesses({ k, keepBytes, windows, layers: model.layers, gammas: () => calibrator.state.gammas });
+  const witnesses = new Witnesses({ k, keepBytes, windows, layers: model.layers });
   const view = { encoding: config.input.encoding, decode: decoder.mode === 'sync' ? decoder.decode : null, sampleShape: model.input.sampleShape };
   const source: WitnessSource = {
     windows: witnesses.windows,

@@ -1,4 +1,4 @@
-import type { DriftSums } from '../cka/drift.js';
+import type { DriftSums, KernelRows } from '../cka/drift.js';
 import type { MessageHeaders } from '../decode/types.js';
 import type { Gram } from '../cka/gram.js';
 import type { StatisticsError } from '../errors/index.js';
@@ -58,7 +58,8 @@ export interface SampleOrigin {
 }
 
 export interface ScoredBatch {
-  readonly grams: readonly Gram[];
+  /** per layer, the kernel row sums of the batch (null for a layer whose statistics failed) */
+  readonly kernels: readonly (KernelRows | null)[];
   readonly n: number;
   /** where each production row came from */
   readonly samples: readonly SampleOrigin[];
@@ -97,7 +98,7 @@ export interface PipelineDeps {
   readonly onApplied?: (delta: { samples: Record<string, number>; rejected: { topic: string; reason: string }[]; unscored: readonly Unscored[] }) => void;
   readonly onBatch?: (report: BatchReport) => void;
   readonly onLayerError?: (layer: string, error: StatisticsError) => void;
-  /** a batch's Grams (production rows first) and where those rows came from, once its sums are in the windows */
+  /** a batch's kernel row sums and where its rows came from, once its sums are in the windows */
   readonly onScored?: (batch: ScoredBatch) => void;
 }
 

@@ -1,4 +1,4 @@
-import { driftBatch } from '../cka/drift.js';
+import { driftBatch, kernelRows } from '../cka/drift.js';
 import { isFiniteGram, MIN_SAMPLES, type Gram } from '../cka/gram.js';
 import { StatisticsError } from '../errors/index.js';
 import { advance, cloneOffsets, nextOffset, type OffsetMap } from '../source/offsets.js';
@@ -319,10 +319,12 @@ export class Pipeline {
     const { size, taken } = batch;
     const { grams, n, dropped, inferenceMs, applyCompanion } = result;
     const at = this.#deps.now();
+    // Kernel row sums, filled by driftBatch on the way, when witnesses want them.
+    const kernels = layers.map(() => (this.#deps.onScored && n >= MIN_SAMPLES ? kernelRows(n, this.#deps.referencePerBatch) : null));
     const sums = layers.map((layer, l) => {
       if (n < MIN_SAMPLES) return null;
       try {
-        return driftBatch(grams[l]!, n, gammas[l]!);
+        return driftBatch(grams[l]!, n, gammas[l]!, kernels[l] ?? undefined);
       } catch (error) {
         if (!(error instanceof StatisticsError)) throw error;
         this.#deps.onLayerError?.(layer, error);
@@ -332,7 +334,8 @@ export class Pipeline {
     // Apply: windows, counters and offsets move together. Earlier batches are applied
     // already, so this one's entries are at the head of the queue.
     sums.forEach((s, l) => s && this.#deps.addToWindows(l, s, at));
-    if (n >= MIN_SAMPLES) this.#deps.onScored?.({ grams, n, samples: result.rows?.map((i) => batch.samples[i]!) ?? batch.samples, referenceIndices: batch.referenceIndices, at });
+    const scored = layers.map((_, l) => (sums[l] ? kernels[l]! : null));
+    if (n >= MIN_SAMPLES) this.#deps.onScored?.({ kernels: scored, n, samples: result.rows?.map((i) => batch.samples[i]!) ?? batch.samples, referenceIndices: batch.referenceIndices, at });
     applyCompanion?.(grams, at);
     const entries = this.#queue.splice(0, taken);
     this.#reserved -= taken;

@@ -1,4 +1,4 @@
-import { rbfWitness } from '../cka/witness.js';
+import { witnessOf } from '../cka/witness.js';
 import { sniffImage } from '../decode/image/image.js';
 import type { SamplesDecoder } from '../decode/types.js';
 import { StatisticsError } from '../errors/index.js';
@@ -33,8 +33,6 @@ export interface WitnessOptions {
   readonly keepBytes: number;
   readonly windows: readonly WindowSpec[];
   readonly layers: readonly string[];
-  /** the layers' RBF gammas, read per batch (a new reference changes them) */
-  readonly gammas: () => readonly number[];
 }
 
 /** What a top-k list holds of a sample: its row of the API, less the ranking, and its bytes if kept. */
@@ -64,11 +62,11 @@ export class Witnesses {
 
   /** The pipeline's onScored: rank a scored batch's rows in every layer. */
   observe(batch: ScoredBatch): void {
-    const gammas = this.#o.gammas();
     const kept = batch.samples.map((s) => this.#keep(s));
-    batch.grams.forEach((gram, l) => {
+    batch.kernels.forEach((kernels, l) => {
+      if (kernels === null) return; // the layer's sums failed, and said so
       try {
-        const w = rbfWitness(gram, batch.n, gammas[l]!);
+        const w = witnessOf(kernels, batch.n);
         const ranked = kept.map((k, i) => ({ score: w.novelty[i]!, item: { ...k, witness: w.production[i]! } }));
         this.#top.add(this.#o.layers[l]!, ranked, batch.at);
         const missing = Array.from(batch.referenceIndices, (index, a) => ({ score: -w.reference[a]!, item: index }));

@@ -103,6 +103,7 @@ describe('loadConfig', () => {
           },
         ],
         "witnesses": {
+          "every": 60000,
           "k": 32,
           "keepBytes": 0,
         },
