@@ -18,7 +18,7 @@ import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { driftBatch, medianGamma } from '../src/cka/drift.js';
+import { driftBatch, kernelRows, medianGamma } from '../src/cka/drift.js';
 import { Witnesses } from '../src/daemon/witnesses.js';
 import { TappedModel } from '../src/model/tapped.js';
 import { readNpyFile } from '../src/io/npy-file.js';
@@ -63,7 +63,6 @@ const witnesses = new Witnesses({
     { name: '24h', durationMs: 86_400_000, buckets: 10 },
   ],
   layers: model.layers,
-  gammas: () => gammas,
 });
 const samples = Array.from({ length: n }, (_, i) => ({ record: { topic: 't', partition: 0, offset: i, value: null, key: null, timestamp: i } satisfies SourceRecord, index: 0 }));
 const referenceIndices = Int32Array.from({ length: rows - n }, (_, i) => i);
@@ -72,8 +71,14 @@ const withWitnesses: number[] = [];
 for (let r = 0; r < reps; r++) {
   for (const withThem of r % 2 === 0 ? [false, true] : [true, false]) {
     const started = performance.now();
-    grams.forEach((g, l) => driftBatch(g, n, gammas[l]!));
-    if (withThem) witnesses.observe({ grams, n, samples, referenceIndices, at: r * 1000 });
+    if (withThem) {
+      // As the pipeline does: driftBatch fills the kernel row sums, witnesses read them.
+      const kernels = grams.map(() => kernelRows(n, rows - n));
+      grams.forEach((g, l) => driftBatch(g, n, gammas[l]!, kernels[l]));
+      witnesses.observe({ kernels, n, samples, referenceIndices, at: r * 1000 });
+    } else {
+      grams.forEach((g, l) => driftBatch(g, n, gammas[l]!));
+    }
     (withThem ? withWitnesses : statsOnly).push(performance.now() - started);
   }
 }

@@ -43,7 +43,7 @@ export class TopKWindows<T> {
         slot.bucket = bucket;
         slot.items = [];
       }
-      slot.items = topK([...slot.items, ...best], this.k);
+      slot.items = mergeTop(slot.items, best, this.k);
     });
   }
 
@@ -71,4 +71,15 @@ export class TopKWindows<T> {
 
 function topK<T>(items: readonly Ranked<T>[], k: number): Ranked<T>[] {
   return [...items].sort((a, b) => b.score - a.score).slice(0, k);
+}
+
+/** The top k of two lists sorted best first, in O(k): every batch adds to every window's bucket. */
+function mergeTop<T>(a: readonly Ranked<T>[], b: readonly Ranked<T>[], k: number): Ranked<T>[] {
+  const out: Ranked<T>[] = [];
+  let i = 0;
+  let j = 0;
+  while (out.length < k && (i < a.length || j < b.length)) {
+    out.push(j >= b.length || (i < a.length && a[i]!.score >= b[j]!.score) ? a[i++]! : b[j++]!);
+  }
+  return out;
 }
