@@ -4,9 +4,9 @@
  * inference.ModelInferResponse, [B, 10] with B 1 or 8, typed and raw contents mixed), read
  * by a daemon that has no model file, only the output tensor's name and shape.
  *
- * The logits are computed here with onnxruntime on test/fixtures/models/digits-cnn.onnx:
- * the reference's on reference digits, production's on clean held-out digits, then on
- * rotated ones. Every sample is counted, a request on the topic is refused by reason, and
+ * The reference is made as a user makes it, `ckawatch outputs` on the reference digits;
+ * production's logits (the serving system's part) with onnxruntime in this process on
+ * test/fixtures/models/digits-cnn.onnx, for clean held-out digits, then rotated ones. Every sample is counted, a request on the topic is refused by reason, and
  * the rotation shows on the output layer as prediction drift.
  */
 import { readFileSync } from 'node:fs';
@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { drifts } from '../../src/demo/drifts.js';
 import { encodeInferRequest, encodeInferResponse } from '../../src/decode/oip/messages.js';
-import { readNpyFile, writeNpyFile } from '../../src/io/npy-file.js';
+import { readNpyFile } from '../../src/io/npy-file.js';
+import { cli } from '../helpers/cli.js';
 import { DaemonProcess, editConfig } from '../helpers/daemon.js';
 import { useDaemonSuite, waitForCommitsAtEnd } from '../helpers/daemon-suite.js';
 import { heldOutDigits, writeReference } from '../helpers/digits.js';
@@ -77,10 +78,10 @@ let referencePath = '';
 
 beforeAll(async () => {
   // The served model's outputs on the reference inputs: what model.responses compares against.
-  const digits = readNpyFile(writeReference(suite.dir, 1_000));
-  const logits = await logitsOf(digits.data as Float32Array, 1_000);
   referencePath = join(suite.dir, 'reference-logits.npy');
-  writeNpyFile(referencePath, concat(logits), [1_000, CLASSES]);
+  const made = await cli(['outputs', '--model', DIGITS_MODEL, '--data', writeReference(suite.dir, 1_000), '--tensor', 'logits', '--out', referencePath]);
+  expect(made, made.stderr).toMatchObject({ code: 0 });
+  expect(readNpyFile(referencePath).shape).toEqual([1_000, CLASSES]);
 });
 
 async function phase(daemon: DaemonProcess, topic: string, messages: TestMessage[], expected: { samples: number; rejected: number }): Promise<PromSample[]> {
