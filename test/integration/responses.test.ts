@@ -19,7 +19,7 @@ import { cli } from '../helpers/cli.js';
 import { DaemonProcess, editConfig } from '../helpers/daemon.js';
 import { useDaemonSuite, waitForCommitsAtEnd } from '../helpers/daemon-suite.js';
 import { heldOutDigits, writeReference } from '../helpers/digits.js';
-import { DIGITS_MODEL } from '../helpers/fixtures.js';
+import { DIGITS_MODEL, fixture } from '../helpers/fixtures.js';
 import { endOffsets, produce, type TestMessage } from '../helpers/kafka.js';
 import { minus, rejectedByReason, rejectedOf, samplesOf, scores, windowSums } from '../helpers/metrics.js';
 import { runInProcess } from '../helpers/model.js';
@@ -74,6 +74,27 @@ function responses(rows: readonly Float32Array[], prefix: string): TestMessage[]
   return out;
 }
 
+/** The ce_* headers the cloudevents SDK wrote for KServe's request and response events (test/fixtures/oip), with this event's id. */
+const fixtureHeaders = (() => {
+  const manifest = JSON.parse(readFileSync(fixture('oip', 'manifest.json'), 'utf8')) as { cases: { name: string; headers?: Record<string, string> }[] };
+  const of = (name: string): Record<string, string> => manifest.cases.find((c) => c.name === name)!.headers!;
+  return { request: of('ce-v1-instances'), response: of('ce-response') };
+})();
+
+function kserveEvent(body: unknown, id: string, kind: 'request' | 'response'): TestMessage {
+  return { key: id, value: Buffer.from(JSON.stringify(body)), headers: { ...fixtureHeaders[kind], ce_id: id } };
+}
+
+/** v2 {"outputs"} for even responses (flat data and a shape), v1 {"predictions"} (nested rows) for odd ones. */
+function kserveResponse(rows: readonly Float32Array[], k: number, id: string): TestMessage {
+  if (k % 2 === 1) return kserveEvent({ predictions: rows.map((r) => Array.from(r)) }, id, 'response');
+  return kserveEvent({ model_name: 'digits', id, outputs: [{ name: 'logits', shape: [rows.length, CLASSES], datatype: 'FP32', data: rows.flatMap((r) => Array.from(r)) }] }, id, 'response');
+}
+
+function groupsOf<T>(items: readonly T[], size: number): T[][] {
+  return Array.from({ length: Math.ceil(items.length / size) }, (_, k) => items.slice(k * size, (k + 1) * size));
+}
+
 let referencePath = '';
 
 beforeAll(async () => {
@@ -91,6 +112,30 @@ async function phase(daemon: DaemonProcess, topic: string, messages: TestMessage
     `${expected.samples} samples and ${expected.rejected} rejections`,
     { timeoutMs: 120_000, intervalMs: 250, show: (s) => ({ samples: samplesOf(s, topic), rejected: rejectedByReason(s, topic) }) },
   );
+}
+
+/**
+ * The rotated part alone against the reference (the window's sums after minus before):
+ * prediction drift, clearly above the clean part's noise; and the daemon's own verdict on the
+ * window, quiet on clean outputs and alarmed once half are rotated.
+ */
+function expectPredictionDrift(s1: readonly PromSample[], s2: readonly PromSample[], samples: number): void {
+  const before = windowSums(s1);
+  const after = windowSums(s2);
+  expect([...after.keys()]).toEqual(['logits']);
+  expect(after.get('logits')!.samples).toBe(samples);
+  const cleanScores = scores(before.get('logits')!);
+  const driftScores = scores(minus(after.get('logits')!, before.get('logits')!));
+  const table = `logits: cka ${cleanScores.cka.toFixed(3)} -> ${driftScores.cka.toFixed(3)}, rbf mmd2 ${cleanScores.mmd2Rbf.toFixed(4)} -> ${driftScores.mmd2Rbf.toFixed(4)}, linear mmd2 ${cleanScores.mmd2Linear.toFixed(3)} -> ${driftScores.mmd2Linear.toFixed(3)}`;
+  if (process.env['CKAWATCH_TEST_VERBOSE'] === '1') console.log(table);
+  const flags = (s: readonly PromSample[]): Record<string, number | undefined> =>
+    Object.fromEntries(['cka', 'mmd2_linear', 'mmd2_rbf'].map((statistic) => [statistic, valueOf(s, 'ckawatch_drift', { layer: 'logits', window: 'all', statistic })]));
+  if (process.env['CKAWATCH_TEST_VERBOSE'] === '1') console.log({ clean: flags(s1), mixed: flags(s2) });
+  expect(driftScores.mmd2Rbf, table).toBeGreaterThan(5 * Math.abs(cleanScores.mmd2Rbf) + 0.005);
+  expect(driftScores.mmd2Linear, table).toBeGreaterThan(3 * Math.abs(cleanScores.mmd2Linear) + 0.5);
+  expect(driftScores.cka, table).toBeLessThan(cleanScores.cka - 0.03);
+  expect(flags(s1)['mmd2_rbf'], table).toBe(0);
+  expect(flags(s2)['mmd2_rbf'], table).toBe(1);
 }
 
 const sum = (values: Iterable<number>): number => [...values].reduce((a, b) => a + b, 0);
@@ -123,24 +168,27 @@ describe('responses as a monitored signal (model.responses) on the real broker',
     const rotated = await logitsOf(concat(heldOutDigits(512, { from: 512, drift: drifts.rotate(40) })), 512);
     const s2 = await phase(daemon, topic, responses(rotated, 'r'), { samples: 1024, rejected: bad.length });
 
-    const before = windowSums(s1);
-    const after = windowSums(s2);
-    expect([...after.keys()]).toEqual(['logits']);
-    expect(after.get('logits')!.samples).toBe(1024);
-    const cleanScores = scores(before.get('logits')!);
-    const driftScores = scores(minus(after.get('logits')!, before.get('logits')!));
-    const table = `logits: cka ${cleanScores.cka.toFixed(3)} -> ${driftScores.cka.toFixed(3)}, rbf mmd2 ${cleanScores.mmd2Rbf.toFixed(4)} -> ${driftScores.mmd2Rbf.toFixed(4)}, linear mmd2 ${cleanScores.mmd2Linear.toFixed(3)} -> ${driftScores.mmd2Linear.toFixed(3)}`;
-    if (process.env['CKAWATCH_TEST_VERBOSE'] === '1') console.log(table);
-    const flags = (s: readonly PromSample[]): Record<string, number | undefined> =>
-      Object.fromEntries(['cka', 'mmd2_linear', 'mmd2_rbf'].map((statistic) => [statistic, valueOf(s, 'ckawatch_drift', { layer: 'logits', window: 'all', statistic })]));
-    if (process.env['CKAWATCH_TEST_VERBOSE'] === '1') console.log({ clean: flags(s1), mixed: flags(s2) });
-    // The rotated half alone against the reference: prediction drift, clearly above the clean half's noise.
-    expect(driftScores.mmd2Rbf, table).toBeGreaterThan(5 * Math.abs(cleanScores.mmd2Rbf) + 0.005);
-    expect(driftScores.mmd2Linear, table).toBeGreaterThan(3 * Math.abs(cleanScores.mmd2Linear) + 0.5);
-    expect(driftScores.cka, table).toBeLessThan(cleanScores.cka - 0.03);
-    // And the daemon's own verdict on the window: quiet on clean outputs, alarmed once half are rotated.
-    expect(flags(s1)['mmd2_rbf'], table).toBe(0);
-    expect(flags(s2)['mmd2_rbf'], table).toBe(1);
+    expectPredictionDrift(s1, s2, 1024);
+    await expect(daemon.stop()).resolves.toEqual({ code: 0, signal: null });
+  });
+
+  it('KServe logger in mode all: v2 {"outputs"} and v1 {"predictions"} response events read, request events counted as not_response, rotation detected', { timeout: 300_000 }, async () => {
+    const { topic, groupId, config } = await suite.run('responses-kserve', 2, { referencePath, input: { encoding: 'auto' }, batchSize: 32, referencePerBatch: 32, threads: 1, calibrationBatches: 8 });
+    editConfig(config, (c) => {
+      c['model'] = { responses: { tensor: 'logits', shape: [CLASSES] }, providers: ['cpu'], threads: 1 };
+    });
+    const daemon = await DaemonProcess.start(config, { timeoutMs: 60_000 });
+    const clean = await logitsOf(concat(heldOutDigits(512)), 512);
+    // Each response after its request, as the logger sends them in mode all.
+    const events = (rows: readonly Float32Array[], prefix: string): TestMessage[] =>
+      groupsOf(rows, 4).flatMap((g, k) => [kserveEvent({ instances: [[0]] }, `${prefix}${k}`, 'request'), kserveResponse(g, k, `${prefix}${k}`)]);
+    const s1 = await phase(daemon, topic, events(clean, 'c'), { samples: 512, rejected: 128 });
+    expect(rejectedByReason(s1, topic)).toEqual({ not_response: 128 });
+    const committed = await waitForCommitsAtEnd(groupId, topic, daemon);
+    expect(sum(committed.values())).toBe(256);
+    const rotated = await logitsOf(concat(heldOutDigits(512, { from: 512, drift: drifts.rotate(40) })), 512);
+    const s2 = await phase(daemon, topic, events(rotated, 'r'), { samples: 1024, rejected: 256 });
+    expectPredictionDrift(s1, s2, 1024);
     await expect(daemon.stop()).resolves.toEqual({ code: 0, signal: null });
   });
 });
