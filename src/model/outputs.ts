@@ -3,12 +3,12 @@
  * model.responses compares served responses against is the served model's outputs on the
  * reference inputs, made once here so that production traffic is never run twice.
  */
+import ort from 'onnxruntime-node';
 import { ModelError } from '../errors/index.js';
 import { decodeModel } from './graph/onnx-file.js';
 import { sampleInput } from './graph/input.js';
 import { createSession } from './runtime/session.js';
 import type { Logger } from '../util/logger.js';
-import ort from 'onnxruntime-node';
 
 export interface OutputsResult {
   readonly data: Float32Array;
