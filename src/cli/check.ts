@@ -33,7 +33,7 @@ async function checkDeep(config: Config): Promise<string[]> {
   // The CPU provider: this checks the graph and the data, not this machine's accelerators.
   const { model, sha256 } = await openModel({ ...config, model: { ...config.model, providers: ['cpu'] } }, cliLogger());
   try {
-    const decoder = createInputDecoder(config.input, model.layout);
+    const decoder = createInputDecoder(config.input, model.layout, config.model.responses);
     if (decoder.mode === 'async') await decoder.close();
     const reference = await loadReferenceFor(config.reference.path, config.input, model.layout);
     const needed = config.batch.size + config.reference.samplesPerBatch;
@@ -43,7 +43,7 @@ async function checkDeep(config: Config): Promise<string[]> {
       );
     }
     const facts = [
-      `model ${config.model.path}: sha256 ${sha256.slice(0, 12)}, input '${model.input.name}' [${model.input.sampleShape.join(',')}], ${model.layers.length} layers: ${model.layers.join(', ')}`,
+      `model ${config.model.path ?? `responses '${config.model.responses?.tensor}' (identity model)`}: sha256 ${sha256.slice(0, 12)}, input '${model.input.name}' [${model.input.sampleShape.join(',')}], ${model.layers.length} layers: ${model.layers.join(', ')}`,
       `reference ${config.reference.path}: ${reference.count} samples of [${reference.sampleShape.join(',')}]`,
     ];
     if (config.candidate) {

@@ -5,6 +5,7 @@ import { compareCommand } from './compare.js';
 import { ALL_DEMO_DRIFTS, DEMO_KINDS, demoCommand } from './demo.js';
 import { EXIT_USAGE, fail } from './exit.js';
 import { layersCommand } from './layers.js';
+import { outputsCommand } from './outputs.js';
 import { runCommand } from './run.js';
 import { VERSION } from '../util/version.js';
 import { DEFAULT_GRAM_TOLERANCE, MAX_GRAM_TOLERANCE } from '../config/vocabulary.js';
@@ -61,6 +62,19 @@ program
   .option('-v, --verbose', 'log more')
   .action((opts: Parameters<typeof compareCommand>[0] & { provider?: string[] }) =>
     compareCommand({ ...opts, provider: opts.provider ?? ['cpu'] }),
+  );
+
+program
+  .command('outputs')
+  .description('a model\'s output tensor on every sample of a data set, as .npy: the reference of a model.responses config')
+  .requiredOption('--model <onnx>', 'the served model')
+  .requiredOption('--data <npy>', 'the reference inputs, shape [N, ...model input]')
+  .requiredOption('--tensor <name>', 'the output tensor the responses carry (see ckawatch layers)')
+  .requiredOption('--out <npy>', 'where to write the outputs, [N, ...output]')
+  .option('--batch-size <n>', 'samples per run', wholeNumber, 256)
+  .option('--provider <list>', 'execution providers in order of preference: cuda, tensorrt, webgpu, cpu', list)
+  .action((opts: { model: string; data: string; tensor: string; out: string; batchSize: number; provider?: string[] }) =>
+    outputsCommand({ ...opts, provider: opts.provider ?? ['cpu'] }),
   );
 
 program

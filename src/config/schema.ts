@@ -38,6 +38,7 @@ import {
   type SchemaContext,
 } from './fields.js';
 import { POOLING_OPTIONS } from './vocabulary.js';
+import { responsesInModel, responsesNeeds, responsesSection } from './responses.js';
 
 
 /**
@@ -67,7 +68,9 @@ function unique<T>(key: (item: T) => string, what: string) {
 
 const modelSection = (ctx: SchemaContext) =>
   z.strictObject({
-    path: filePath(ctx, 'an .onnx file'),
+    // Absent only with responses.
+    path: filePath(ctx, 'an .onnx file').optional(),
+    responses: responsesSection.optional(),
     sha256: sha256.optional(),
     layers: z.array(tensorName, { error: 'a list of ONNX tensor names' }).min(1, { error: 'a list of at least one tensor name (or no "layers" key for the automatic set)' }).superRefine(unique((s) => s, 'a layer')).optional(),
     providers: z
@@ -84,7 +87,8 @@ const modelSection = (ctx: SchemaContext) =>
       .default(DEFAULT_GRAM_TOLERANCE),
     threads: wholeNumber(1, 1024).optional(),
     pooling: poolingSection.prefault({}),
-  });
+  })
+  .superRefine(responsesInModel);
 
 /** Sequence layers [N, T, ...] to one vector per sample before the Gram (src/model/pool-graph.ts). */
 const poolingSection = z.strictObject({
@@ -365,6 +369,7 @@ export function createConfigSchema(ctx: SchemaContext) {
       if (source.kind === 'kafka' && source.deadLetterTopic === source.topic) {
         zctx.addIssue({ code: 'custom', message: 'a dead-letter topic other than the topic consumed', input: source.deadLetterTopic, path: ['source', 'deadLetterTopic'] });
       }
+      if (config.model.responses !== undefined) responsesNeeds(config, zctx);
     });
 }
 

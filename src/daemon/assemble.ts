@@ -3,8 +3,10 @@
  * server with the built-in page, the tapped model, the reference and its calibrator, paired
  * mode, and the pipeline's edges. Daemon (daemon.ts) orders them and owns their lives.
  */
-import { readFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { rmSync } from 'node:fs';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { loadReferenceVersion } from '../decode/reference.js';
 import type { Registry } from 'prom-client';
@@ -12,6 +14,7 @@ import type { Readiness } from '../http/routes.js';
 import { MetricsServer } from '../http/server.js';
 import type { CounterSeed, Metrics } from '../metrics/index.js';
 import { TappedModel } from '../model/tapped.js';
+import { identityModel } from '../model/graph/identity.js';
 import { modelInputOptions } from '../decode/input.js';
 import { createStatusPage, type StatusPage } from '../page/index.js';
 import { witnessRoutes, type WitnessSource } from '../page/witnesses.js';
@@ -76,13 +79,18 @@ export async function openServer(
   return { server, page };
 }
 
-/** The model file's digest (checked against model.sha256 when pinned) and the model opened with its taps. */
+/**
+ * The model file's digest (checked against model.sha256 when pinned) and the model opened with its taps.
+ * With model.responses, the identity model of the served output tensor (model/graph/identity.ts), its one layer.
+ */
 export async function openModel(config: Config, logger: Logger): Promise<{ model: TappedModel; sha256: string }> {
-  const sha256 = await sha256File(config.model.path);
-  checkPin(config.model.path, sha256, config.model.sha256);
+  const { responses } = config.model;
+  const path = responses ? await writeIdentityModel(responses.tensor, responses.shape) : config.model.path!;
+  const sha256 = await sha256File(path);
+  checkPin(path, sha256, config.model.sha256);
   const model = await TappedModel.open({
-    path: config.model.path,
-    layers: config.model.layers,
+    path,
+    layers: responses ? [responses.tensor] : config.model.layers,
     providers: config.model.providers,
     variant: config.model.tapGraph,
     threads: config.model.threads ?? defaultThreads(),
@@ -92,6 +100,18 @@ export async function openModel(config: Config, logger: Logger): Promise<{ model
     logger,
   });
   return { model, sha256 };
+}
+
+/**
+ * The identity model in a temp folder of its own, removed when the process exits: the model
+ * worker reads the file (again when the precision check reloads it), so it stays for the run.
+ */
+async function writeIdentityModel(tensor: string, shape: readonly number[]): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'ckawatch-responses-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'responses.onnx');
+  await writeFile(path, identityModel(tensor, shape));
+  return path;
 }
 
 export function openCalibrator(config: Config, model: TappedModel, logger: Logger, now: () => number): Promise<Calibrator> {

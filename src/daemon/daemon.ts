@@ -182,7 +182,7 @@ export class Daemon {
     if (restored) this.#metrics.seedCounters(counterSeed(restored.counters));
 
     // Images decode off the main thread (async): a whole fetched batch is decoded before accept().
-    const decoder = createInputDecoder(config.input, model.layout);
+    const decoder = createInputDecoder(config.input, model.layout, config.model.responses);
     if (decoder.mode === 'async') this.#closeDecoder = decoder.close;
     const decode = decoder.mode === 'sync' ? decoder.decode : () => ({ ok: false, reason: 'internal', detail: 'decoded before accept' }) as const;
     const source = (this.#source = this.#o.source ?? (await createSource(config.source, model.sampleSize, this.#log)));

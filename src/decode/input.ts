@@ -29,7 +29,11 @@ export function modelInputOptions(input: InputConfig): { inputName?: string; seq
   };
 }
 
-export function createInputDecoder(input: InputConfig, layout: SampleLayout): MessageDecoder {
+/**
+ * `responses` (model.responses): the messages are the served model's responses and the
+ * samples its output tensor, named `responses.tensor` unless input.tensor says otherwise.
+ */
+export function createInputDecoder(input: InputConfig, layout: SampleLayout, responses?: { readonly tensor: string }): MessageDecoder {
   const maxMessageBytes = input.maxMessageBytes ?? defaultMaxMessageBytes(input.encoding, layout.sampleSize);
   switch (input.encoding) {
     case 'text':
@@ -52,8 +56,9 @@ export function createInputDecoder(input: InputConfig, layout: SampleLayout): Me
       return createMessageDecoder({
         encoding: input.encoding,
         inputs: layout.entries,
-        tensor: input.tensor,
+        tensor: input.tensor ?? responses?.tensor,
         maxMessageBytes,
+        responses: responses !== undefined,
         // BYTES tensors of text or images: the element is the text or image itself, never a JSON envelope.
         text: input.text ? textOptions({ ...input.text, field: undefined }, layout, maxMessageBytes) : undefined,
         image: input.image ? servingImage(input.image, layout, maxMessageBytes) : undefined,

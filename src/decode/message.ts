@@ -95,6 +95,8 @@ export type MessageDecoderOptions =
       readonly text?: TextDecoderOptions | undefined;
       /** images in BYTES tensors (base64 strings in JSON): each element through the image decoder, on `threads` */
       readonly image?: { readonly options: ImageDecoderOptions; readonly threads: number } | undefined;
+      /** responses, not requests (model.responses): the served model's output tensor is the sample */
+      readonly responses?: boolean | undefined;
     }
   | { readonly encoding: 'text'; readonly text: TextDecoderOptions }
   | { readonly encoding: 'image'; readonly image: ImageDecoderOptions; readonly threads?: number };
@@ -173,7 +175,7 @@ function servingDecoder(options: Extract<MessageDecoderOptions, { encoding: Serv
   if (!Number.isSafeInteger(maxMessageBytes) || maxMessageBytes < sampleSize || maxMessageBytes > HARD_MAX_MESSAGE_BYTES) {
     throw new ConfigError(`config error at input.maxMessageBytes: expected a size from ${sampleSize} (one ${encoding} sample of input '${only.name}') to ${HARD_MAX_MESSAGE_BYTES}, found ${maxMessageBytes}`);
   }
-  const decode = createServingDecoder({ encoding, tensor, inputName: only.name, sampleShape: only.sampleShape });
+  const decode = createServingDecoder({ encoding, tensor, inputName: only.name, sampleShape: only.sampleShape, responses: options.responses });
   return (bytes, headers) => {
     if (bytes.length === 0) return reject('empty', 'no bytes');
     if (bytes.length > maxMessageBytes) return reject('oversize', `${bytes.length} bytes, limit ${maxMessageBytes}`);

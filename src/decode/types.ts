@@ -25,10 +25,11 @@ export const REJECT_REASONS = [
   'bad_utf8', // text that is not valid UTF-8
   'text_too_long', // more UTF-8 bytes than input.text.maxBytes, refused before tokenizing
   // Serving encodings (oip-protobuf, oip-json, kserve-v1-json, auto; decode/oip/):
-  'bad_protobuf', // bytes that do not parse as an inference.ModelInferRequest
+  'bad_protobuf', // bytes that do not parse as an inference.ModelInferRequest (ModelInferResponse with model.responses)
   'no_tensor', // no tensor of the configured name (input.tensor, else the model input's) or position
   'bytes_tensor', // a BYTES tensor without input.image or input.text (with them, each element is an image or a text)
   'not_request', // a response (CloudEvent type ...inference.response) where requests are read
+  'not_response', // a request (CloudEvent type ...inference.request) where responses are read (model.responses)
   'unknown_encoding', // encoding auto: a content-type that is neither JSON nor protobuf
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];

@@ -194,6 +194,30 @@ describe('config errors', () => {
     );
   });
 
+  it('model.responses: a served output tensor instead of a model file, read in a serving encoding, each misuse named by its field', () => {
+    const responses = { ...minimal, model: { responses: { tensor: 'logits', shape: [10] } }, source: kafka, input: { encoding: 'oip-protobuf' } };
+    const config = parse(responses);
+    expect(config.model.responses).toEqual({ tensor: 'logits', shape: [10] });
+    expect(config.model.path).toBeUndefined();
+    expect(problems({ ...responses, model: {} })).toBe("config error at model.path: expected an .onnx file path (or responses, to watch a served model's outputs), found nothing (the key is missing)");
+    expect(problems({ ...responses, model: { path: 'm.onnx', responses: { tensor: 'logits', shape: [10] } } })).toBe(
+      'config error at model.responses: expected either path or responses, not both, found a mapping with "tensor", "shape"',
+    );
+    expect(problems({ ...responses, model: { responses: { tensor: 'logits', shape: [] }, layers: ['x'] } })).toMatchInlineSnapshot(`
+      "config error at model.responses.shape: expected a list of at least one dimension, e.g. [10], found an empty list
+      config error at model.layers: expected no layers with responses (the monitored layer is responses.tensor), found a list of 1 item"
+    `);
+    expect(problems({ ...responses, model: { responses: { tensor: 'logits', shape: [10] }, layers: ['x'], sha256: 'a'.repeat(64) } })).toMatchInlineSnapshot(`
+      "config error at model.layers: expected no layers with responses (the monitored layer is responses.tensor), found a list of 1 item
+      config error at model.sha256: expected no sha256 with responses (the monitored layer is responses.tensor), found "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...""
+    `);
+    expect(problems({ ...responses, input: { encoding: 'raw-f32' } })).toMatchInlineSnapshot(`"config error at input.encoding: expected one of oip-protobuf, oip-json, kserve-v1-json, auto with model.responses (responses are read as the serving system writes them), found "raw-f32""`);
+    expect(problems({ ...responses, input: { encoding: 'auto', name: 'x' }, candidate: { path: 'c.onnx' } })).toMatchInlineSnapshot(`
+      "config error at input.name: expected no name with model.responses (the output tensor is read as numbers), found "x"
+      config error at candidate: expected no candidate with model.responses (there is no model to pair it with), found a mapping with "path""
+    `);
+  });
+
   it('refuse unknown keys with a "did you mean"', () => {
     expect(
       problems({
@@ -205,7 +229,7 @@ describe('config errors', () => {
     ).toMatchInlineSnapshot(`
       "config error at model.layer: unknown key; did you mean "layers"?
       config error at model.tap_graph: unknown key; did you mean "tapGraph"?
-      config error at model.colour: unknown key; expected one of path, sha256, layers, providers, tapGraph, gramTolerance, threads, pooling
+      config error at model.colour: unknown key; expected one of path, responses, sha256, layers, providers, tapGraph, gramTolerance, threads, pooling
       config error at source.ssl.rejectunauthorized: unknown key; did you mean "rejectUnauthorized"?
       config error at source.group_id: unknown key; did you mean "groupId"?
       config error at windwos: unknown key; did you mean "windows"?"

@@ -138,10 +138,10 @@ describe('helm chart', () => {
     const volumes = new Map(pod.volumes.map((v) => [v.name, v]));
     // config from the ConfigMap, the model read-only from the configured volume source
     expect(mounts.get('config')).toMatchObject({ mountPath: '/etc/ckawatch', readOnly: true });
-    expect(mounts.get('model')).toMatchObject({ mountPath: dirname(config.model.path), readOnly: true });
+    expect(mounts.get('model')).toMatchObject({ mountPath: dirname(config.model.path!), readOnly: true });
     expect(volumes.get('model')).toMatchObject({ persistentVolumeClaim: { claimName: 'ckawatch-models' } });
     // with no reference volume, the reference is read next to the model
-    expect(dirname(config.reference.path)).toBe(dirname(config.model.path));
+    expect(dirname(config.reference.path)).toBe(dirname(config.model.path!));
     // the only writable places: checkpoints (emptyDir by default) and /tmp
     expect(mounts.get('checkpoints')?.mountPath).toBe(config.checkpoint.dir);
     expect(volumes.get('checkpoints')).toEqual({ name: 'checkpoints', emptyDir: {} });

@@ -5,6 +5,9 @@
  *   kserve-v1-json  v1: {"instances": [<sample>, ...]}, each sample nested to the model
  *                   input's shape (or flat), or {"<tensor>": <sample>} per instance
  *
+ * With `responses` (model.responses) the bodies are the answers: v2 {"outputs": [...]} with the
+ * same tensor fields, v1 {"predictions": [<sample>, ...]}.
+ *
  * `data` is row-major, flat or nested to `shape`. Hostile bodies: the size is bounded before
  * this runs and the nesting depth by a byte scan before JSON.parse (json.ts); zod reads only
  * the keys named here, so `__proto__` and friends in a body never reach an object of ours.
@@ -19,19 +22,20 @@ import { pickTensor, type TensorChoice } from './pick.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-const v2Body = z.object({
-  inputs: z.array(
-    z.object({
-      name: z.string(),
-      datatype: z.string(),
-      shape: z.array(z.number().int().min(0)),
-      // Checked as an array only: z.array would visit (and copy) every value, which fill() reads anyway.
-      data: z.custom<unknown[]>(Array.isArray),
-    }),
-  ),
-});
+const v2Tensors = z.array(
+  z.object({
+    name: z.string(),
+    datatype: z.string(),
+    shape: z.array(z.number().int().min(0)),
+    // Checked as an array only: z.array would visit (and copy) every value, which fill() reads anyway.
+    data: z.custom<unknown[]>(Array.isArray),
+  }),
+);
+const v2Body = z.object({ inputs: v2Tensors });
+const v2Response = z.object({ outputs: v2Tensors });
 
 const v1Body = z.object({ instances: z.custom<unknown[]>((v) => Array.isArray(v) && v.length > 0) });
+const v1Response = z.object({ predictions: z.custom<unknown[]>((v) => Array.isArray(v) && v.length > 0) });
 
 function parse(bytes: Uint8Array, maxDepth: number): Result<unknown, RejectReason> {
   if (jsonDepth(bytes, maxDepth) > maxDepth) return fail('bad_json', `nested deeper than ${maxDepth} levels`);
@@ -109,21 +113,24 @@ function textsOf(data: readonly unknown[], strings: 'utf8' | 'base64' = 'utf8'):
 /** Which body a JSON message must be; `either` (encoding auto) tells them apart by their key. */
 export type JsonBody = 'v2' | 'v1' | 'either';
 
-export function decodeServingJson(bytes: Uint8Array, body: JsonBody, choice: TensorChoice, sampleShape: readonly number[]): SamplesResult {
+export function decodeServingJson(bytes: Uint8Array, body: JsonBody, choice: TensorChoice, sampleShape: readonly number[], responses = false): SamplesResult {
   // v2: body { inputs [ tensor { data [batch [sample dims...]]}}}, one level of slack; v1 needs one level less.
   const parsed = parse(bytes, sampleShape.length + 5);
   if (!parsed.ok) return parsed;
   const value = parsed.value;
   const has = (key: string): boolean => typeof value === 'object' && value !== null && Object.hasOwn(value, key);
-  if (body === 'v2' || (body === 'either' && has('inputs'))) return fromV2(value, choice, sampleShape);
-  if (body === 'v1' || (body === 'either' && has('instances'))) return fromV1(value, choice, sampleShape);
-  return fail('bad_envelope', 'expected {"inputs": [...]} (Open Inference Protocol v2) or {"instances": [...]} (KServe v1)');
+  const [v2Key, v1Key] = responses ? ['outputs', 'predictions'] : ['inputs', 'instances'];
+  if (body === 'v2' || (body === 'either' && has(v2Key))) return fromV2(value, choice, sampleShape, responses);
+  if (body === 'v1' || (body === 'either' && has(v1Key))) return responses ? fromV1Predictions(value, sampleShape) : fromV1(value, choice, sampleShape);
+  return fail('bad_envelope', `expected {"${v2Key}": [...]} (Open Inference Protocol v2) or {"${v1Key}": [...]} (KServe v1)`);
 }
 
-function fromV2(value: unknown, choice: TensorChoice, sampleShape: readonly number[]): SamplesResult {
-  const body = v2Body.safeParse(value);
-  if (!body.success) return fail('bad_envelope', 'expected {"inputs": [{"name", "datatype", "shape", "data"}, ...]} (Open Inference Protocol v2)');
-  const picked = pickTensor(body.data.inputs, choice);
+function fromV2(value: unknown, choice: TensorChoice, sampleShape: readonly number[], responses: boolean): SamplesResult {
+  const body = (responses ? v2Response : v2Body).safeParse(value);
+  const key = responses ? 'outputs' : 'inputs';
+  if (!body.success) return fail('bad_envelope', `expected {"${key}": [{"name", "datatype", "shape", "data"}, ...]} (Open Inference Protocol v2)`);
+  const tensors = 'outputs' in body.data ? body.data.outputs : body.data.inputs;
+  const picked = pickTensor(tensors, choice);
   if (!picked.ok) return picked;
   const { tensor } = picked.value;
   if (choice.elements) {
@@ -151,8 +158,19 @@ function fromV1(value: unknown, choice: TensorChoice, sampleShape: readonly numb
     const texts = textsOf(instances, choice.strings);
     return texts === null ? fail('bad_envelope', `expected instances of ${choice.strings === 'base64' ? 'base64 images' : 'text (strings)'}`) : samplesOfElements(texts, [texts.length], choice.elements);
   }
+  return nestedRows(instances, sampleShape);
+}
+
+/** KServe v1 responses, {"predictions": [<sample>, ...]}: each prediction one sample of the output tensor. */
+function fromV1Predictions(value: unknown, sampleShape: readonly number[]): SamplesResult {
+  const body = v1Response.safeParse(value);
+  if (!body.success) return fail('bad_envelope', 'expected {"predictions": [...]} (KServe v1)');
+  return nestedRows(body.data.predictions, sampleShape);
+}
+
+function nestedRows(rows: readonly unknown[], sampleShape: readonly number[]): SamplesResult {
   // The batch's shape is read along the first elements; fill() refuses rows that differ.
-  const dims: number[] = [instances.length];
-  for (let v: unknown = instances[0]; Array.isArray(v) && dims.length <= sampleShape.length + 1; v = v[0]) dims.push(v.length);
-  return samplesFrom(instances, dims, 'FP32', sampleShape);
+  const dims: number[] = [rows.length];
+  for (let v: unknown = rows[0]; Array.isArray(v) && dims.length <= sampleShape.length + 1; v = v[0]) dims.push(v.length);
+  return samplesFrom(rows, dims, 'FP32', sampleShape);
 }

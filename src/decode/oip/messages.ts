@@ -115,6 +115,16 @@ export function encodeInferRequest(message: {
   return requestType.encode(requestType.fromObject(message)).finish();
 }
 
+/** For tests: encodes a response (Seldon's `.outputs` topics) from plain objects. */
+export function encodeInferResponse(message: {
+  model_name?: string;
+  id?: string;
+  outputs: readonly { name: string; datatype: string; shape: readonly number[]; contents?: Partial<Record<keyof WireContents, unknown>> }[];
+  raw_output_contents?: readonly Uint8Array[];
+}): Uint8Array {
+  return responseType.encode(responseType.fromObject(message)).finish();
+}
+
 /** Every declared field's number, by message: the fixtures' check against tritonclient's descriptor. */
 export function declaredFieldNumbers(): Record<string, Record<string, number>> {
   const out: Record<string, Record<string, number>> = {};

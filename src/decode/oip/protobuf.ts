@@ -2,21 +2,24 @@
  * oip-protobuf: a ModelInferRequest (Seldon Core 2's `.inputs` topics) to samples. The
  * chosen tensor's values come from its typed `contents`, or from the `raw_input_contents`
  * entry at its position (the protocol: raw contents, when used, hold every input in order).
+ * With `responses` (model.responses), a ModelInferResponse (`.outputs` topics): the same
+ * layout under `outputs` and `raw_output_contents`.
  */
 import { fail } from '../../io/result.js';
-import { decodeInferRequest, type WireMessage } from './messages.js';
+import { decodeInferRequest, decodeInferResponse, type WireMessage } from './messages.js';
 import { pickTensor, type TensorChoice } from './pick.js';
 import { bytesElements, checkDatatype, fromContents, fromRaw, rowsOf, samplesOfElements, shapeOf, toSamples, type SamplesResult } from './tensor.js';
 
-export function decodeOipProtobuf(bytes: Uint8Array, choice: TensorChoice, sampleShape: readonly number[]): SamplesResult {
+export function decodeOipProtobuf(bytes: Uint8Array, choice: TensorChoice, sampleShape: readonly number[], responses = false): SamplesResult {
+  const what = responses ? 'ModelInferResponse' : 'ModelInferRequest';
   let message: WireMessage;
   try {
-    message = decodeInferRequest(bytes);
+    message = responses ? decodeInferResponse(bytes) : decodeInferRequest(bytes);
   } catch (error) {
     // protobufjs throws RangeError / Error ("index out of range", "invalid wire type") on bytes that are not a message.
-    return fail('bad_protobuf', `not an inference.ModelInferRequest: ${error instanceof Error ? error.message.slice(0, 120) : 'unreadable'}`);
+    return fail('bad_protobuf', `not an inference.${what}: ${error instanceof Error ? error.message.slice(0, 120) : 'unreadable'}`);
   }
-  if (message.tensors.length === 0) return fail('no_tensor', 'a ModelInferRequest without inputs');
+  if (message.tensors.length === 0) return fail('no_tensor', `a ${what} without ${responses ? 'outputs' : 'inputs'}`);
   const picked = pickTensor(message.tensors, choice);
   if (!picked.ok) return picked;
   const { tensor, index } = picked.value;
@@ -34,7 +37,7 @@ export function decodeOipProtobuf(bytes: Uint8Array, choice: TensorChoice, sampl
   if (rowsOf(shape, sampleShape) === null) return toSamples(new Float32Array(0), shape, sampleShape);
   if (message.raw.length > 0) {
     if (message.raw.length !== message.tensors.length) {
-      return fail('wrong_size', `raw contents for ${message.raw.length} of ${message.tensors.length} inputs`);
+      return fail('wrong_size', `raw contents for ${message.raw.length} of ${message.tensors.length} ${responses ? 'outputs' : 'inputs'}`);
     }
     const values = fromRaw(message.raw[index]!, datatype.value);
     if (values === null) return fail('wrong_size', `${message.raw[index]!.length} raw bytes are not whole ${datatype.value} values`);
