@@ -1,5 +1,4 @@
 import { z } from 'zod';
-
 import { tensorName, wholeNumber } from './fields.js';
 import { SERVING_ENCODINGS } from './vocabulary.js';
 

@@ -1,9 +1,6 @@
 import { join } from 'node:path';
-
 import { z } from 'zod';
-
 import { formatDuration } from './duration.js';
-
 import {
   CHANNEL_ORDERS,
   DEFAULT_GRAM_TOLERANCE,
@@ -21,7 +18,6 @@ import {
   STATISTICS,
   TAP_GRAPHS,
 } from './vocabulary.js';
-
 import {
   cron,
   envName,

@@ -5,7 +5,6 @@ import { StatisticsError } from '../errors/index.js';
 import type { RouteResponse } from '../http/routes.js';
 import type { MissingRow, WitnessRow } from '../page/witnesses.js';
 import { tensorThumbnail } from '../plot/thumbnail.js';
-
 import type { WindowSpec } from '../window/spec.js';
 import { TopKWindows } from '../window/top-k.js';
 import type { SampleOrigin, ScoredBatch } from './pipeline-deps.js';

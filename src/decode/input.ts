@@ -4,14 +4,10 @@
  * channels, layout), text with the tokenizer and the model's token inputs.
  */
 import { availableParallelism } from 'node:os';
-
 import type { InputConfig, ImageConfig } from '../config/schema.js';
 import { ConfigError, ModelError } from '../errors/index.js';
-
 import type { LayoutEntry, SampleLayout } from '../model/runtime/layout.js';
-
 import { createMessageDecoder, defaultMaxMessageBytes, type MessageDecoder } from './message.js';
-
 import { imageSection } from '../config/schema.js';
 import { tensorShape, type ImageTransform } from './image/tensor.js';
 import { loadTokenizer } from './text/tokenizer.js';

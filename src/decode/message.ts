@@ -1,25 +1,11 @@
 import { ConfigError, ModelError } from '../errors/index.js';
-
-
 import { createImageDecoder, type ImageDecoderOptions } from './image/image.js';
-
-
 import { createImagePool } from './image/pool.js';
-
-
 import { createTextDecoder, type TextDecoderOptions } from './text/text.js';
-
-
 import { decodeJsonMessage } from './json.js';
-
-
 import { minMessageBytes } from './limits.js';
 import { decodeNpyMessage } from './npy.js';
-
-
 import { decodeRaw } from './raw.js';
-
-
 import { reject, type AsyncDecoder, type AsyncSamplesDecoder, type Decoder, type DecoderOptions, type DecodeResult, type SamplesDecoder } from './types.js';
 import { HARD_MAX_MESSAGE_BYTES, type ServingEncoding } from '../config/vocabulary.js';
 import { createServingDecoder } from './oip/serving.js';
