@@ -1,12 +1,11 @@
 import { witnessOf } from '../cka/witness.js';
 import { sniffImage } from '../decode/image/image.js';
 import type { SamplesDecoder } from '../decode/types.js';
-import { StatisticsError } from '../errors/index.js';
 import type { RouteResponse } from '../http/routes.js';
 import type { MissingRow, WitnessRow } from '../page/witnesses.js';
 import { tensorThumbnail } from '../plot/thumbnail.js';
 import type { WindowSpec } from '../window/spec.js';
-import { TopKWindows } from '../window/top-k.js';
+import { TopKWindows, type Ranked } from '../window/top-k.js';
 import type { SampleOrigin, ScoredBatch } from './pipeline-deps.js';
 
 /*
@@ -61,18 +60,22 @@ export class Witnesses {
 
   /** The pipeline's onScored: rank a scored batch's rows in every layer. */
   observe(batch: ScoredBatch): void {
-    const kept = batch.samples.map((s) => this.#keep(s));
+    // Built only for rows that can enter a list (top-k's floor): once the buckets are full,
+    // most rows of most batches cannot, and cost no object, copy or sort.
+    const kept: (Omit<Kept, 'witness'> | undefined)[] = [];
+    const keep = (i: number): Omit<Kept, 'witness'> => (kept[i] ??= this.#keep(batch.samples[i]!));
     batch.kernels.forEach((kernels, l) => {
       if (kernels === null) return; // the layer's sums failed, and said so
-      try {
-        const w = witnessOf(kernels, batch.n);
-        const ranked = kept.map((k, i) => ({ score: w.novelty[i]!, item: { ...k, witness: w.production[i]! } }));
-        this.#top.add(this.#o.layers[l]!, ranked, batch.at);
-        const missing = Array.from(batch.referenceIndices, (index, a) => ({ score: -w.reference[a]!, item: index }));
-        this.#missing.add(this.#o.layers[l]!, missing, batch.at);
-      } catch (error) {
-        if (!(error instanceof StatisticsError)) throw error; // the layer's sums failed too, and said so
-      }
+      const layer = this.#o.layers[l]!;
+      const w = witnessOf(kernels, batch.n);
+      const floor = this.#top.floor(layer, batch.at);
+      const ranked: Ranked<Kept>[] = [];
+      w.novelty.forEach((score, i) => score > floor && ranked.push({ score, item: { ...keep(i), witness: w.production[i]! } }));
+      this.#top.add(layer, ranked, batch.at);
+      const missingFloor = this.#missing.floor(layer, batch.at);
+      const missing: Ranked<number>[] = [];
+      w.reference.forEach((witness, a) => -witness > missingFloor && missing.push({ score: -witness, item: batch.referenceIndices[a]! }));
+      this.#missing.add(layer, missing, batch.at);
     });
   }
 

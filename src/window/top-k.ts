@@ -47,6 +47,22 @@ export class TopKWindows<T> {
     });
   }
 
+  /**
+   * The score an item added to `key` at `atMs` must beat to enter any window: -Infinity
+   * while a bucket it would land in has room. Lets a caller skip building the items that
+   * could not enter (most of them, once the buckets are full).
+   */
+  floor(key: string, atMs: number): number {
+    let floor = Infinity;
+    this.windows.forEach((w, i) => {
+      const bucket = Math.floor(atMs / w.granularityMs);
+      if (bucket <= this.#head[i]! - w.buckets) return; // late: enters nothing here
+      const slot = this.#slotsOf(i, key)[((bucket % w.buckets) + w.buckets) % w.buckets]!;
+      floor = slot.bucket !== bucket || slot.items.length < this.k ? -Infinity : Math.min(floor, slot.items[this.k - 1]!.score);
+    });
+    return floor;
+  }
+
   /** The top k of `key` over `window` up to and including the bucket holding `nowMs`, best first. */
   top(window: string, key: string, nowMs: number): Ranked<T>[] {
     const i = this.windows.findIndex((w) => w.name === window);

@@ -29,6 +29,27 @@ describe('TopKWindows', () => {
     );
   });
 
+  it('floor: an item that does not beat it changes no window; -Infinity while a bucket has room', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ at: fc.integer({ min: 0, max: 30_000 }), score: fc.double({ min: -5, max: 5, noNaN: true }) }), { maxLength: 80 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 0, max: 40_000 }),
+        (adds, k, at) => {
+          const t = new TopKWindows<number>(SPECS, ['layer'], k);
+          [...adds].sort((a, b) => a.at - b.at).forEach((a, i) => t.add('layer', [{ score: a.score, item: i }], a.at));
+          const floor = t.floor('layer', at);
+          if (floor === Number.NEGATIVE_INFINITY) return;
+          const before = t.windows.map((w) => t.top(w.name, 'layer', Math.max(at, 40_000)));
+          t.add('layer', [{ score: floor, item: -1 }], at);
+          expect(t.windows.map((w) => t.top(w.name, 'layer', Math.max(at, 40_000)))).toEqual(before);
+        },
+      ),
+    );
+    const empty = new TopKWindows<number>(SPECS, ['layer'], 2);
+    expect(empty.floor('layer', 0)).toBe(Number.NEGATIVE_INFINITY);
+  });
+
   it('holds at most k per bucket, drops what is late, skips non-finite scores, and clears', () => {
     const t = new TopKWindows<string>(SPECS, ['a', 'b'], 2);
     const items = (tag: string, scores: number[]): Ranked<string>[] => scores.map((score, i) => ({ score, item: `${tag}${i}` }));
