@@ -1,7 +1,7 @@
 /**
  * What witnesses cost per batch, on the main thread where a batch's statistics are
  * computed (while the model worker runs the next batch): the batch statistics of every
- * layer alone (driftBatch) against the same plus rbfWitness and the top-k update of
+ * layer alone (driftBatch) against the same with kernel row sums, witnessOf and the top-k update of
  * three windows (Witnesses.observe, k = 32), on real Grams of digits-cnn (64 production
  * + 64 reference rows, 6 layers), repetitions interleaved in one process. Prints medians,
  * the ratio, and the model run per batch beside them: as long as statistics + witnesses

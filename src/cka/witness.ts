@@ -1,5 +1,5 @@
-import { driftBatch, kernelRows, type KernelRows } from './drift.js';
-import { assertMinSamples, type Gram } from './gram.js';
+import type { KernelRows } from './drift.js';
+import { assertMinSamples } from './gram.js';
 
 /**
  * The witness function of the RBF MMD between a production batch X (n rows) and reference
@@ -51,11 +51,4 @@ export function witnessOf(rows: KernelRows, n: number): Witness {
   }
   for (let a = 0; a < m; a++) reference[a] = rows.toX[n + a]! / n - rows.toR[n + a]! / (m - 1);
   return { production, novelty, reference };
-}
-
-/** The same from a stacked Gram alone (with the batch's statistics, which it computes on the way). */
-export function rbfWitness(g: Gram, n: number, gamma: number): Witness {
-  const rows = kernelRows(n, g.n - n);
-  driftBatch(g, n, gamma, rows);
-  return witnessOf(rows, n);
 }

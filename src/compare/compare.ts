@@ -1,7 +1,7 @@
 import { CkaMatrix } from '../cka/paired.js';
-import { addDrift, driftBatch, driftScores, EMPTY_DRIFT, medianGamma, type DriftSums } from '../cka/drift.js';
+import { addDrift, driftBatch, driftScores, EMPTY_DRIFT, kernelRows, medianGamma, type DriftSums } from '../cka/drift.js';
 import { MIN_SAMPLES, type Gram } from '../cka/gram.js';
-import { rbfWitness } from '../cka/witness.js';
+import { witnessOf } from '../cka/witness.js';
 import { ConfigError, DataError } from '../errors/index.js';
 import { batchRanges, pipelined } from './batches.js';
 
@@ -177,12 +177,15 @@ export async function compareDrift(
       return { n, grams: await model.grams(stacked, 2 * n) };
     },
     ({ n, grams }, i) => {
-      sums = sums.map((s, l) => addDrift(s, driftBatch(grams[l]!, n, gammas[l]!)));
-      // Which rows of B drifted in, and which rows of A went missing (cka/witness.ts).
-      grams.forEach((g, l) => {
-        const w = rbfWitness(g, n, gammas[l]!);
+      // driftBatch also sums each row's kernel values: which rows of B drifted in, and
+      // which rows of A went missing (cka/witness.ts), at no second pass over the Gram.
+      sums = sums.map((s, l) => {
+        const rows = kernelRows(n, n);
+        const batch = driftBatch(grams[l]!, n, gammas[l]!, rows);
+        const w = witnessOf(rows, n);
         novelty[l]!.set(w.novelty, ranges[i]![0]);
         referenceWitness[l]!.set(w.reference, ranges[i]![0]);
+        return addDrift(s, batch);
       });
       progress(i + 1, ranges.length);
     },

@@ -13,7 +13,7 @@ import type { SampleOrigin, ScoredBatch } from './pipeline-deps.js';
  * the reference, with their Kafka coordinates; and the k reference samples least like
  * production (the lowest witness: what went missing, such as a class that stopped coming).
  *
- *   batch applied ─▶ per layer: rbfWitness(stacked Gram) ─▶ novelty + witness per row ─▶ top k per window bucket
+ *   batch applied ─▶ per layer: witnessOf(kernel row sums driftBatch filled) ─▶ novelty + witness per row ─▶ top k per window bucket
  *   GET /api/witnesses?window=&layer= ─▶ the live buckets' top k merged, best first
  *
  * Ranked by novelty (1 - the RBF kernel to the nearest of the batch's reference rows),

@@ -1,12 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { driftBatch } from '../../src/cka/drift.js';
-import { gramOf } from '../../src/cka/gram.js';
-import { rbfWitness } from '../../src/cka/witness.js';
+import { driftBatch, kernelRows } from '../../src/cka/drift.js';
+import { gramOf, type Gram } from '../../src/cka/gram.js';
+import { witnessOf } from '../../src/cka/witness.js';
 import { normals, stack } from '../helpers/linalg.js';
 
 const D = 5;
 
-describe('rbfWitness', () => {
+/** As the pipeline and compare do: driftBatch fills the kernel row sums, witnessOf reads them. */
+function rbfWitness(g: Gram, n: number, gamma: number): ReturnType<typeof witnessOf> {
+  const rows = kernelRows(n, g.n - n);
+  driftBatch(g, n, gamma, rows);
+  return witnessOf(rows, n);
+}
+
+describe('witnessOf', () => {
   it('equals the definition, row by row, and its production mean minus its reference mean is the batch MMD²', () => {
     const n = 12;
     const m = 9;
