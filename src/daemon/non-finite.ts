@@ -50,10 +50,10 @@ export interface Rerun {
 }
 
 /**
- * A batch whose Grams hold NaN or infinities: find the failing production rows of
+ * A batch whose Grams (`first`) hold NaN or infinities: find the failing production rows of
  * `stacked` (`size` production rows, then the reference rows) and run again without them.
  */
-export async function rerunWithoutFailing(stacked: Float32Array, size: number, sampleSize: number, run: GramRun): Promise<Rerun> {
+export async function rerunWithoutFailing(stacked: Float32Array, size: number, sampleSize: number, first: Gram[], run: GramRun): Promise<Rerun> {
   const m = stacked.length / sampleSize - size;
   const rowsOf = (subset: readonly number[]): Float32Array => {
     const z = new Float32Array((subset.length + m) * sampleSize);
@@ -70,7 +70,8 @@ export async function rerunWithoutFailing(stacked: Float32Array, size: number, s
   const failing = new Set(await findFailingRows(size, async (subset) => (await grams(rowsOf(subset), subset.length)).every(isFiniteGram)));
   const rows = Array.from({ length: size }, (_, i) => i).filter((i) => !failing.has(i));
   const kept = rowsOf(rows);
-  // With no single row to blame the layers report the failure; with fewer than 4 left there is nothing to score.
-  const scored = failing.size === 0 || rows.length >= MIN_SAMPLES ? await grams(kept, rows.length) : [];
+  // With no single row to blame, the first Grams stand and the layers report the failure;
+  // with fewer than 4 left there is nothing to score.
+  const scored = failing.size === 0 ? first : rows.length >= MIN_SAMPLES ? await grams(kept, rows.length) : [];
   return { rows, stacked: kept, failing: failing.size, grams: scored, inferenceMs };
 }

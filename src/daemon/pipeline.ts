@@ -299,14 +299,14 @@ export class Pipeline {
     const result = this.#deps.grams(stacked, size + m).then(async (r) =>
       r.grams.every(isFiniteGram)
         ? { ...r, n: size, dropped: 0, applyCompanion: await companion }
-        : this.#withoutNonFinite(stacked, size, r.inferenceMs),
+        : this.#withoutNonFinite(stacked, size, r.grams, r.inferenceMs),
     );
     return { size, taken, samples, referenceIndices: reference.indices, started, result };
   }
 
   /** A batch whose Grams hold NaN or infinities: scored without the rows that cause them. */
-  async #withoutNonFinite(stacked: Float32Array, size: number, firstMs: number): Promise<BatchResult> {
-    const r = await rerunWithoutFailing(stacked, size, this.#deps.sampleSize, this.#deps.grams);
+  async #withoutNonFinite(stacked: Float32Array, size: number, first: Gram[], firstMs: number): Promise<BatchResult> {
+    const r = await rerunWithoutFailing(stacked, size, this.#deps.sampleSize, first, this.#deps.grams);
     const n = r.rows.length;
     const scored = r.grams.length > 0 && r.failing > 0;
     const applyCompanion = scored ? await this.#deps.companion?.(r.stacked.subarray(0, n * this.#deps.sampleSize), n) : undefined;

@@ -1,5 +1,4 @@
-import { IoError } from '../errors/index.js';
-import { kafkaClient } from './kafka-client.js';
+import { kafkaClient, unreachable } from './kafka-client.js';
 import type { KafkaSourceOptions } from './kafka.js';
 
 /** What `config check --online` found: facts to print, and problems in the config's field-error format. */
@@ -20,7 +19,7 @@ export async function checkKafka(options: KafkaSourceOptions): Promise<OnlineChe
   try {
     await admin.connect();
   } catch (error) {
-    throw new IoError(`cannot reach Kafka at ${options.brokers.join(',')}: ${(error as Error).message}`, { retriable: true, cause: error });
+    throw unreachable(options.brokers, error);
   }
   try {
     const facts: string[] = [];

@@ -1,4 +1,5 @@
 import { Kafka, logLevel, type KafkaConfig, type RetryOptions } from 'kafkajs';
+import { IoError } from '../errors/index.js';
 import type { Logger } from '../util/logger.js';
 
 export interface KafkaClientOptions {
@@ -25,4 +26,9 @@ export function kafkaClient(options: KafkaClientOptions, extra: { retry?: RetryO
       log[level]({ ...extra, component: 'kafkajs', namespace: entry.namespace }, message);
     },
   });
+}
+
+/** The error for brokers that do not answer: retriable (exit 1), naming them. */
+export function unreachable(brokers: readonly string[], error: unknown): IoError {
+  return new IoError(`cannot reach Kafka at ${brokers.join(',')}: ${(error as Error).message}`, { retriable: true, cause: error });
 }

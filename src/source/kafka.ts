@@ -3,7 +3,7 @@ import type { Logger } from '../util/logger.js';
 import { IoError } from '../errors/index.js';
 import { toOffset, type OffsetMap } from './offsets.js';
 import type { Letter, Source, SourceRecord } from './source.js';
-import { kafkaClient } from './kafka-client.js';
+import { kafkaClient, unreachable } from './kafka-client.js';
 
 /*
  * The Kafka edge (kafkajs). Offsets are committed by the daemon after a checkpoint holds
@@ -93,10 +93,7 @@ export class KafkaSource implements Source {
       await source.#consumer.subscribe({ topics: [options.topic], fromBeginning: options.fromBeginning });
       if (options.deadLetterTopic !== undefined) await source.#checkDeadLetterTopic(options.deadLetterTopic);
     } catch (error) {
-      throw new IoError(`cannot reach Kafka at ${options.brokers.join(',')}: ${(error as Error).message}`, {
-        retriable: true,
-        cause: error,
-      });
+      throw unreachable(options.brokers, error);
     }
     return source;
   }

@@ -1,5 +1,4 @@
-import { IoError } from '../errors/index.js';
-import { kafkaClient, type KafkaClientOptions } from './kafka-client.js';
+import { kafkaClient, unreachable, type KafkaClientOptions } from './kafka-client.js';
 
 /** Messages to one Kafka topic, keyed: for reports that tools read (witnesses), not for samples. */
 export interface Publisher {
@@ -17,7 +16,7 @@ export async function createPublisher(options: KafkaClientOptions, topic: string
   try {
     await producer.connect();
   } catch (error) {
-    throw new IoError(`cannot reach Kafka at ${options.brokers.join(',')}: ${(error as Error).message}`, { retriable: true, cause: error });
+    throw unreachable(options.brokers, error);
   }
   return {
     send: async (messages) => {

@@ -15,7 +15,9 @@ import { afterEach, beforeAll } from 'vitest';
 import { killAll, writeDaemonConfig, type DaemonConfigOptions, type DaemonProcess } from './daemon.js';
 import { writeReference } from './digits.js';
 import { useTempDir } from './files.js';
-import { committedOffsets, endOffsets, freshTopic, requireBroker, uniqueName, waitFor } from './kafka.js';
+import { committedOffsets, endOffsets, freshTopic, produce, requireBroker, uniqueName, waitFor, type TestMessage } from './kafka.js';
+import { rejectedByReason, rejectedOf, samplesOf } from './metrics.js';
+import type { PromSample } from './prom-text.js';
 
 /** Small batches and one ORT thread: quick start-up and steady progress on a small machine (the fault suites). */
 export const SMALL_RUN: Partial<DaemonConfigOptions> = { threads: 1, batchSize: 32, referencePerBatch: 32, calibrationBatches: 8 };
@@ -100,4 +102,23 @@ export async function waitForCommitsAtEnd(groupId: string, topic: string, d: Dae
     throw new Error(`${error.message}: ends ${JSON.stringify([...ends])}, committed ${JSON.stringify([...committed])}\n${d.logTail()}`);
   });
   return ends;
+}
+
+/**
+ * Produces `messages` (`chunkSize` a request), then waits until the daemon has counted every
+ * one, as a sample or a rejection; returns that scrape.
+ */
+export async function produceAndCount(
+  daemon: DaemonProcess,
+  topic: string,
+  messages: readonly TestMessage[],
+  expected: { samples: number; rejected: number },
+  options: { chunkSize?: number; timeoutMs?: number } = {},
+): Promise<PromSample[]> {
+  await produce(topic, messages, options.chunkSize ?? 20);
+  return daemon.waitForMetrics(
+    (s) => samplesOf(s, topic) === expected.samples && rejectedOf(s, topic) === expected.rejected,
+    `${expected.samples} samples and ${expected.rejected} rejections`,
+    { timeoutMs: options.timeoutMs ?? 120_000, intervalMs: 250, show: (s) => ({ samples: samplesOf(s, topic), rejected: rejectedByReason(s, topic) }) },
+  );
 }

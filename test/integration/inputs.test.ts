@@ -20,10 +20,9 @@ import { loadPhotos, PHOTO_DRIFTS, randomCrops, type Photo } from '../../src/dem
 import { MINILM_MODEL, MINILM_TOKENIZER, PHOTO_MODEL, textSets } from '../../src/demo/texts.js';
 import { createPrng } from '../../src/reference/prng.js';
 import { DaemonProcess, NEVER } from '../helpers/daemon.js';
-import { useDaemonSuite } from '../helpers/daemon-suite.js';
-import { produce, type TestMessage } from '../helpers/kafka.js';
-import { minus, rejectedByReason, rejectedOf, samplesOf, scores, windowSums } from '../helpers/metrics.js';
-import { type PromSample } from '../helpers/prom-text.js';
+import { produceAndCount, useDaemonSuite } from '../helpers/daemon-suite.js';
+import type { TestMessage } from '../helpers/kafka.js';
+import { minus, rejectedByReason, scores, windowSums } from '../helpers/metrics.js';
 
 const suite = useDaemonSuite('ckawatch-inputs-suite-');
 let photos: Photo[];
@@ -53,17 +52,6 @@ async function startDaemon(prefix: string, o: Setup): Promise<{ daemon: DaemonPr
     calibrationBatches: 8,
   });
   return { daemon: await DaemonProcess.start(config, { timeoutMs: 60_000 }), topic };
-}
-
-/** Produces `messages`, then waits until every one is applied (samples + rejections) and no batch is pending. */
-async function phase(daemon: DaemonProcess, topic: string, messages: TestMessage[], expected: { samples: number; rejected: number }, chunkSize = 500): Promise<PromSample[]> {
-  // Photos are up to a few hundred kB: a few per request keeps under the broker's 1 MB limit.
-  await produce(topic, messages, chunkSize);
-  return daemon.waitForMetrics(
-    (s) => samplesOf(s, topic) === expected.samples && rejectedOf(s, topic) === expected.rejected,
-    `${expected.samples} samples and ${expected.rejected} rejections`,
-    { timeoutMs: 240_000, intervalMs: 250, show: (s) => ({ samples: samplesOf(s, topic), rejected: rejectedByReason(s, topic) }) },
-  );
 }
 
 function pngClaiming(width: number, height: number): Buffer {
@@ -115,11 +103,12 @@ describe('images from Kafka (JPEG, PNG) through photo-cnn', () => {
       pngClaiming(60_000, 60_000),
       { value: Buffer.alloc(0) },
     ];
-    const clean = await phase(daemon, topic, interleave([...jpegs, ...pngs], bad), { samples: 128, rejected: bad.length }, 4);
+    // Photos are up to a few hundred kB: a few per request keeps under the broker's 1 MB limit.
+    const clean = await produceAndCount(daemon, topic, interleave([...jpegs, ...pngs], bad), { samples: 128, rejected: bad.length }, { chunkSize: 4, timeoutMs: 240_000 });
     expect(rejectedByReason(clean, topic)).toEqual({ bad_image: 3, image_format: 2, image_too_large: 2, empty: 1 });
 
     const recoloured = await randomCrops(photos, random, 128, { drift: PHOTO_DRIFTS['recolour']! });
-    const drifted = await phase(daemon, topic, recoloured, { samples: 256, rejected: bad.length }, 4);
+    const drifted = await produceAndCount(daemon, topic, recoloured, { samples: 256, rejected: bad.length }, { chunkSize: 4, timeoutMs: 240_000 });
     const before = windowSums(clean);
     const after = windowSums(drifted);
     const rows = [...after.keys()].map((layer) => ({ layer, clean: scores(before.get(layer)!), drift: scores(minus(after.get(layer)!, before.get(layer)!)) }));
@@ -151,10 +140,10 @@ describe('text from Kafka through all-MiniLM-L6-v2', () => {
       Buffer.from(`${'long text '.repeat(1000)}`),
       { value: Buffer.alloc(0) },
     ];
-    const clean = await phase(daemon, topic, interleave(sets.clean.slice(0, 128), bad), { samples: 128, rejected: bad.length });
+    const clean = await produceAndCount(daemon, topic, interleave(sets.clean.slice(0, 128), bad), { samples: 128, rejected: bad.length }, { chunkSize: 500, timeoutMs: 240_000 });
     expect(rejectedByReason(clean, topic)).toEqual({ bad_utf8: 3, text_too_long: 2, empty: 1 });
 
-    const drifted = await phase(daemon, topic, sets.drift.slice(0, 128), { samples: 256, rejected: bad.length });
+    const drifted = await produceAndCount(daemon, topic, sets.drift.slice(0, 128), { samples: 256, rejected: bad.length }, { chunkSize: 500, timeoutMs: 240_000 });
     const before = windowSums(clean);
     const after = windowSums(drifted);
     const rows = [...after.keys()].map((layer) => ({ layer, clean: scores(before.get(layer)!), drift: scores(minus(after.get(layer)!, before.get(layer)!)) }));

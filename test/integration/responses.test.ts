@@ -17,11 +17,11 @@ import { encodeInferRequest, encodeInferResponse } from '../../src/decode/oip/me
 import { readNpyFile } from '../../src/io/npy-file.js';
 import { cli } from '../helpers/cli.js';
 import { DaemonProcess, editConfig } from '../helpers/daemon.js';
-import { useDaemonSuite, waitForCommitsAtEnd } from '../helpers/daemon-suite.js';
+import { produceAndCount, useDaemonSuite, waitForCommitsAtEnd } from '../helpers/daemon-suite.js';
 import { heldOutDigits, writeReference } from '../helpers/digits.js';
 import { DIGITS_MODEL, fixture } from '../helpers/fixtures.js';
-import { endOffsets, produce, type TestMessage } from '../helpers/kafka.js';
-import { minus, rejectedByReason, rejectedOf, samplesOf, scores, windowSums } from '../helpers/metrics.js';
+import { endOffsets, type TestMessage } from '../helpers/kafka.js';
+import { minus, rejectedByReason, scores, windowSums } from '../helpers/metrics.js';
 import { runInProcess } from '../helpers/model.js';
 import { valueOf, type PromSample } from '../helpers/prom-text.js';
 
@@ -105,15 +105,6 @@ beforeAll(async () => {
   expect(readNpyFile(referencePath).shape).toEqual([1_000, CLASSES]);
 });
 
-async function phase(daemon: DaemonProcess, topic: string, messages: TestMessage[], expected: { samples: number; rejected: number }): Promise<PromSample[]> {
-  await produce(topic, messages, 20);
-  return daemon.waitForMetrics(
-    (s) => samplesOf(s, topic) === expected.samples && rejectedOf(s, topic) === expected.rejected,
-    `${expected.samples} samples and ${expected.rejected} rejections`,
-    { timeoutMs: 120_000, intervalMs: 250, show: (s) => ({ samples: samplesOf(s, topic), rejected: rejectedByReason(s, topic) }) },
-  );
-}
-
 /**
  * The rotated part alone against the reference (the window's sums after minus before):
  * prediction drift, clearly above the clean part's noise; and the daemon's own verdict on the
@@ -161,14 +152,14 @@ describe('responses as a monitored signal (model.responses) on the real broker',
     ];
     const mixed = [...messages];
     bad.forEach((m, k) => mixed.splice(10 + 20 * k, 0, m));
-    const s1 = await phase(daemon, topic, mixed, { samples: 512, rejected: bad.length });
+    const s1 = await produceAndCount(daemon, topic, mixed, { samples: 512, rejected: bad.length });
     expect(rejectedByReason(s1, topic)).toEqual({ no_tensor: 1, bad_protobuf: 1, wrong_shape: 1 });
     const committed = await waitForCommitsAtEnd(groupId, topic, daemon);
     expect(sum(committed.values())).toBe(mixed.length);
     expect(sum((await endOffsets(topic)).values())).toBe(mixed.length);
 
     const rotated = await logitsOf(concat(heldOutDigits(512, { from: 512, drift: drifts.rotate(40) })), 512);
-    const s2 = await phase(daemon, topic, responses(rotated, 'r'), { samples: 1024, rejected: bad.length });
+    const s2 = await produceAndCount(daemon, topic, responses(rotated, 'r'), { samples: 1024, rejected: bad.length });
 
     expectPredictionDrift(s1, s2, 1024);
     await expect(daemon.stop()).resolves.toEqual({ code: 0, signal: null });
@@ -184,12 +175,12 @@ describe('responses as a monitored signal (model.responses) on the real broker',
     // Each response after its request, as the logger sends them in mode all.
     const events = (rows: readonly Float32Array[], prefix: string): TestMessage[] =>
       groupsOf(rows, 4).flatMap((g, k) => [kserveEvent({ instances: [[0]] }, `${prefix}${k}`, 'request'), kserveResponse(g, k, `${prefix}${k}`)]);
-    const s1 = await phase(daemon, topic, events(clean, 'c'), { samples: 512, rejected: 128 });
+    const s1 = await produceAndCount(daemon, topic, events(clean, 'c'), { samples: 512, rejected: 128 });
     expect(rejectedByReason(s1, topic)).toEqual({ not_response: 128 });
     const committed = await waitForCommitsAtEnd(groupId, topic, daemon);
     expect(sum(committed.values())).toBe(256);
     const rotated = await logitsOf(concat(heldOutDigits(512, { from: 512, drift: drifts.rotate(40) })), 512);
-    const s2 = await phase(daemon, topic, events(rotated, 'r'), { samples: 1024, rejected: 256 });
+    const s2 = await produceAndCount(daemon, topic, events(rotated, 'r'), { samples: 1024, rejected: 256 });
     expectPredictionDrift(s1, s2, 1024);
     await expect(daemon.stop()).resolves.toEqual({ code: 0, signal: null });
   });

@@ -23,11 +23,11 @@ import { loadPhotos, randomCrops } from '../../src/demo/photos.js';
 import { PHOTO_MODEL } from '../../src/demo/texts.js';
 import { createPrng } from '../../src/reference/prng.js';
 import { DaemonProcess, editConfig, NEVER } from '../helpers/daemon.js';
-import { useDaemonSuite, waitForCommitsAtEnd } from '../helpers/daemon-suite.js';
+import { produceAndCount, useDaemonSuite, waitForCommitsAtEnd } from '../helpers/daemon-suite.js';
 import { heldOutDigits, rawMessage } from '../helpers/digits.js';
 import { fixture } from '../helpers/fixtures.js';
 import { endOffsets, produce, type TestMessage } from '../helpers/kafka.js';
-import { minus, rejectedByReason, rejectedOf, samplesOf, scores, windowSums } from '../helpers/metrics.js';
+import { minus, rejectedByReason, samplesOf, scores, windowSums } from '../helpers/metrics.js';
 import type { PromSample } from '../helpers/prom-text.js';
 import { readCheckpointFile } from '../helpers/streams.js';
 
@@ -88,15 +88,6 @@ async function startDaemon(prefix: string, input: Record<string, unknown>) {
   return { topic, groupId, daemon: await DaemonProcess.start(config, { timeoutMs: 60_000 }) };
 }
 
-async function phase(daemon: DaemonProcess, topic: string, messages: TestMessage[], expected: { samples: number; rejected: number }): Promise<PromSample[]> {
-  await produce(topic, messages, 20);
-  return daemon.waitForMetrics(
-    (s) => samplesOf(s, topic) === expected.samples && rejectedOf(s, topic) === expected.rejected,
-    `${expected.samples} samples and ${expected.rejected} rejections`,
-    { timeoutMs: 120_000, intervalMs: 250, show: (s) => ({ samples: samplesOf(s, topic), rejected: rejectedByReason(s, topic) }) },
-  );
-}
-
 /** Every layer's rotated part against its clean part: MMD² up on each, CKA down on the most moved. */
 function expectDrift(clean: PromSample[], drifted: PromSample[]): void {
   const before = windowSums(clean);
@@ -127,7 +118,7 @@ describe('serving systems\' topics on the real broker', () => {
     bad.forEach((m, k) => mixed.splice(10 + 20 * k, 0, m));
     expect(cleanSizes).toContain(1);
     expect(cleanSizes).toContain(8);
-    const s1 = await phase(daemon, topic, mixed, { samples: 512, rejected: bad.length });
+    const s1 = await produceAndCount(daemon, topic, mixed, { samples: 512, rejected: bad.length });
     expect(rejectedByReason(s1, topic)).toEqual({ bad_protobuf: 1, wrong_shape: 1, bytes_tensor: 1, empty: 1 });
     // Every request committed: the last sample of each is in the state.
     const committed = await waitForCommitsAtEnd(groupId, topic, daemon);
@@ -135,7 +126,7 @@ describe('serving systems\' topics on the real broker', () => {
     expect(sum((await endOffsets(topic)).values())).toBe(mixed.length);
 
     const rotated = heldOutDigits(512, { from: 512, drift: drifts.rotate(40) });
-    const s2 = await phase(daemon, topic, groups(rotated, sizes(512)).map((g, k) => seldonRequest(g, k % 2 === 0 ? 'contents' : 'raw', `r${k}`)), { samples: 1024, rejected: bad.length });
+    const s2 = await produceAndCount(daemon, topic, groups(rotated, sizes(512)).map((g, k) => seldonRequest(g, k % 2 === 0 ? 'contents' : 'raw', `r${k}`)), { samples: 1024, rejected: bad.length });
     expectDrift(s1, s2);
     await expect(daemon.stop()).resolves.toEqual({ code: 0, signal: null });
   });
@@ -156,13 +147,13 @@ describe('serving systems\' topics on the real broker', () => {
     ];
     const mixed = [...requests];
     bad.forEach((m, k) => mixed.splice(5 + 15 * k, 0, m));
-    const s1 = await phase(daemon, topic, mixed, { samples: 200, rejected: bad.length });
+    const s1 = await produceAndCount(daemon, topic, mixed, { samples: 200, rejected: bad.length });
     expect(rejectedByReason(s1, topic)).toEqual({ not_request: 2, bad_json: 1, wrong_shape: 1, unknown_encoding: 1 });
     const committed = await waitForCommitsAtEnd(groupId, topic, daemon);
     expect(sum(committed.values())).toBe(mixed.length);
 
     const rotated = heldOutDigits(200, { from: 256, drift: drifts.rotate(40) });
-    const s2 = await phase(daemon, topic, groups(rotated, cleanSizes).map((g, k) => kserveRequest(g, k)), { samples: 400, rejected: bad.length });
+    const s2 = await produceAndCount(daemon, topic, groups(rotated, cleanSizes).map((g, k) => kserveRequest(g, k)), { samples: 400, rejected: bad.length });
     expectDrift(s1, s2);
     await expect(daemon.stop()).resolves.toEqual({ code: 0, signal: null });
   });
@@ -237,7 +228,7 @@ describe('serving systems\' topics on the real broker', () => {
       Buffer.from(encodeInferRequest({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 3], contents: { fp32_contents: [1, 2, 3] } }] })),
     ];
     const daemon = await DaemonProcess.start(config, { timeoutMs: 90_000 });
-    const s = await phase(daemon, topic, [...requests.slice(0, 5), ...bad, ...requests.slice(5)], { samples: crops.length, rejected: bad.length });
+    const s = await produceAndCount(daemon, topic, [...requests.slice(0, 5), ...bad, ...requests.slice(5)], { samples: crops.length, rejected: bad.length });
     expect(rejectedByReason(s, topic)).toEqual({ image_format: 1, bad_image: 1, wrong_dtype: 1 });
     const committed = await waitForCommitsAtEnd(groupId, topic, daemon);
     expect(sum(committed.values())).toBe(requests.length + bad.length);
