@@ -23,6 +23,7 @@
  *   npx tsx bench/compare.ts [--size 64] [--images 256] [--batch 64] [--threads 2] [--rounds 5]
  *                            [--torch-rounds 2] [--tap-graph auto|plain|channel-split] [--skip-torch]
  */
+import { asGram } from '../src/cka/pool.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
@@ -140,7 +141,7 @@ function timed(model: TappedModel, clock: { inferenceMs: number }): GramModel {
     async grams(samples, n) {
       const r = await model.run(samples, n);
       clock.inferenceMs += r.inferenceMs;
-      return r.grams;
+      return r.grams.map(asGram);
     },
   };
 }

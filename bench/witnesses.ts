@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { driftBatch, kernelRows, medianGamma } from '../src/cka/drift.js';
+import { asGram } from '../src/cka/pool.js';
 import { Witnesses } from '../src/daemon/witnesses.js';
 import { TappedModel } from '../src/model/tapped.js';
 import { readNpyFile } from '../src/io/npy-file.js';
@@ -48,10 +49,10 @@ const n = 64;
 const rows = 128;
 const stacked = data.slice(0, rows * 784);
 const inference: number[] = [];
-let grams = (await model.run(stacked, rows)).grams;
+let grams = (await model.run(stacked, rows)).grams.map(asGram);
 for (let i = 0; i < 10; i++) {
   const started = performance.now();
-  grams = (await model.run(stacked, rows)).grams;
+  grams = (await model.run(stacked, rows)).grams.map(asGram);
   inference.push(performance.now() - started);
 }
 const gammas = grams.map((g) => medianGamma({ n: 64, data: Float64Array.from({ length: 64 * 64 }, (_, k) => g.data[(64 + Math.floor(k / 64)) * rows + 64 + (k % 64)]!) }));

@@ -1,16 +1,29 @@
 import { z } from 'zod';
-import { driftBatch, type DriftSums } from '../cka/drift.js';
-import type { Gram } from '../cka/gram.js';
+import { driftBatch, driftPooled, type DriftSums } from '../cka/drift.js';
+import { isPoolBatch, type LayerOutput, type PoolSummary } from '../cka/pool.js';
 import { STATISTICS } from '../cka/statistic.js';
 import { CkawatchError, DataError, StatisticsError } from '../errors/index.js';
-import { createSampler } from '../reference/sampler.js';
+import { createSampler, type ReferenceSampler } from '../reference/sampler.js';
 import { deriveSeed } from '../reference/prng.js';
 import type { Reference } from '../reference/reference.js';
 import type { Logger } from '../util/logger.js';
 import { calibrate, MIN_CALIBRATION_BATCHES, type Calibration } from './calibrate.js';
 
 /*
- * Start-up (and reference-change) calibration of the drift thresholds:
+ * Start-up (and reference-change) calibration of the drift thresholds.
+ *
+ * With a reference pool (the default), null batches are n held-out reference samples,
+ * scored against the pool exactly as production batches are:
+ *
+ *   reference ──seeded split──▶ pool (features cached, see model/reference-pool.ts)
+ *                           └─▶ held out ──per batch: n distinct samples──▶ model ──▶ Gram rows vs pool
+ *   ──driftRows──▶ per-layer null batch sums ──calibrate()──▶ thresholds(K)
+ *
+ * The pool is a finite sample, so it sits at some offset from the distribution it was
+ * drawn from, and every production batch shares that offset. Null batches against the same
+ * pool share it too, so the thresholds include it; the held-out part never meets the pool
+ * within a batch, so no sample is compared with itself. (alibi-detect's online detectors
+ * split their reference the same way.) Without a pool (reference.scheme: draws):
  *
  *   reference ──per batch: n + m distinct samples (seeded)──▶ first n: pseudo-production
  *                                                             last m:  reference draws
@@ -26,7 +39,7 @@ import { calibrate, MIN_CALIBRATION_BATCHES, type Calibration } from './calibrat
 /** What calibration needs from the model: TappedModel fits. */
 export interface GramModel {
   readonly layers: readonly string[];
-  run(samples: Float32Array, n: number): Promise<{ grams: Gram[] }>;
+  run(samples: Float32Array, n: number): Promise<{ grams: LayerOutput[] }>;
 }
 
 export interface CalibrationRun {
@@ -34,6 +47,11 @@ export interface CalibrationRun {
   readonly reference: Reference;
   /** RBF gamma per layer: the ones production batches use */
   readonly gammas: readonly number[];
+  /**
+   * With a pool: its summary per layer (the model scores against it), and the held-out rows
+   * null batches are drawn from. Without: each batch draws n + m rows of the whole reference.
+   */
+  readonly pool?: { readonly summaries: readonly PoolSummary[]; readonly heldOut: Int32Array } | undefined;
   /** production samples per batch (batch.size) and reference samples per batch (reference.samplesPerBatch) */
   readonly n: number;
   readonly m: number;
@@ -57,6 +75,8 @@ export interface CalibrationKey {
   readonly batches: number;
   readonly falseAlarmRate: number;
   readonly seed: number;
+  /** what each batch is compared with: 'draws', or the pool's size and sketch width ('pool 2048 sketch 1024') */
+  readonly scheme: string;
 }
 
 export interface StoredCalibration {
@@ -70,13 +90,23 @@ const PROGRESS_EVERY_MS = 5_000;
 export async function calibrateReference(o: CalibrationRun): Promise<Calibration> {
   const { model, reference, n, m, logger } = o;
   const size = reference.sampleSize;
-  const sampler = createSampler(reference, deriveSeed(o.seed, 100));
-  if (reference.count < n + m) {
+  const pool = o.pool;
+  const sampler: ReferenceSampler = createSampler(reference, deriveSeed(o.seed, 100), pool?.heldOut);
+  const rows = pool ? n : n + m;
+  if (sampler.pool.length < rows) {
     throw new DataError(
-      `reference ${reference.name} has ${reference.count} samples; calibration draws ${n} pseudo-production and ${m} reference ` +
-        `samples per batch, all distinct, so it needs at least ${n + m}: add samples, or lower batch.size or reference.samplesPerBatch`,
+      pool
+        ? `reference ${reference.name}: ${pool.heldOut.length} samples are held out of the pool for calibration, fewer than the ${n} of one batch: ` +
+            'add samples, lower reference.pool or batch.size'
+        : `reference ${reference.name} has ${reference.count} samples; calibration draws ${n} pseudo-production and ${m} reference ` +
+            `samples per batch, all distinct, so it needs at least ${n + m}: add samples, or lower batch.size or reference.samplesPerBatch`,
     );
   }
+  const score = (output: LayerOutput, l: number): DriftSums => {
+    if (pool && isPoolBatch(output)) return driftPooled(output, pool.summaries[l]!);
+    if (!pool && !isPoolBatch(output)) return driftBatch(output, n, o.gammas[l]!);
+    throw new StatisticsError(pool ? 'the model is not scoring against the pool' : 'the model scores against a pool, but calibration draws fresh rows');
+  };
   const perLayer: (DriftSums[] | null)[] = model.layers.map(() => []);
   const started = o.now();
   let lastLog = started;
@@ -92,14 +122,14 @@ export async function calibrateReference(o: CalibrationRun): Promise<Calibration
       );
       break;
     }
-    const stacked = new Float32Array((n + m) * size);
-    sampler.drawInto(stacked, 0, n + m);
-    const { grams } = await model.run(stacked, n + m);
+    const stacked = new Float32Array(rows * size);
+    sampler.drawInto(stacked, 0, rows);
+    const { grams } = await model.run(stacked, rows);
     grams.forEach((gram, l) => {
       const sums = perLayer[l];
       if (!sums) return;
       try {
-        sums.push(driftBatch(gram, n, o.gammas[l]!));
+        sums.push(score(gram, l));
       } catch (error) {
         if (!(error instanceof StatisticsError)) throw error;
         logger.warn({ layer: model.layers[l], err: error.message }, 'layer left out of calibration: it will have no calibrated thresholds');
@@ -116,7 +146,8 @@ export async function calibrateReference(o: CalibrationRun): Promise<Calibration
   const calibration = calibrate(usable, {
     falseAlarmRate: o.falseAlarmRate,
     seed: o.seed,
-    sizes: { n, m, reference: reference.count },
+    // With a pool, what calibration cannot see is the held-out part's own offset (the pool's is shared).
+    sizes: { n, m, reference: pool ? pool.heldOut.length : reference.count },
   });
   logger.info({ batches: done, elapsedMs: o.now() - started, falseAlarmRate: o.falseAlarmRate }, 'thresholds calibrated');
   return calibration;
@@ -139,6 +170,8 @@ export const storedCalibrationSchema = z.object({
     batches: z.number().int().positive(),
     falseAlarmRate: finite,
     seed: z.number().int().nonnegative(),
+    // Checkpoints from before the pool were all made with fresh draws.
+    scheme: z.string().default('draws'),
   }),
   calibration: z.object({
     falseAlarmRate: finite,
@@ -161,6 +194,7 @@ export function sameKey(a: CalibrationKey, b: CalibrationKey): boolean {
     a.m === b.m &&
     a.batches === b.batches &&
     a.falseAlarmRate === b.falseAlarmRate &&
-    a.seed === b.seed
+    a.seed === b.seed &&
+    a.scheme === b.scheme
   );
 }

@@ -1,6 +1,7 @@
 import { StatisticsError } from '../errors/index.js';
 import { assertGram, assertMinSamples, diagonalBlock, type Gram } from './gram.js';
 import { hsicOfCentered, uCenter } from './hsic.js';
+import { poolSummary, productionBlock, rbfKernel, reduceBatch, topRows, type GramRows, type PoolBatch, type PoolSummary } from './pool.js';
 
 /**
  * Drift statistics of a production batch X (n samples) against reference samples R
@@ -85,91 +86,96 @@ export function kernelRows(n: number, m: number): KernelRows {
 }
 
 /**
- * One batch's contribution. `g` is the (n+m)×(n+m) Gram of [X; R] with the n production
- * rows first; `rbfGamma` is the RBF kernel's 1/bandwidth² (see medianGamma). With `rows`
- * (from kernelRows(n, m)), also the kernel row sums witnesses need.
+ * One batch's contribution, from a stacked Gram: `g` is the (n+m)×(n+m) Gram of [X; R] with
+ * the n production rows first; `rbfGamma` is the RBF kernel's 1/bandwidth² (see medianGamma).
+ * With `rows` (from kernelRows(n, m)), also the kernel row sums witnesses need.
  */
 export function driftBatch(g: Gram, n: number, rbfGamma: number, rows?: KernelRows): DriftSums {
   assertGram(g, 'stacked Gram');
-  const m = g.n - n;
+  assertMinSamples(n, 'production batch');
+  assertMinSamples(g.n - n, 'reference batch');
+  return driftRows(topRows(g, n), poolSummary(diagonalBlock(g, n, g.n - n), rbfGamma), rows);
+}
+
+/** One batch's contribution from the top n rows of the Gram of [X; P] (K and C) and the summary of P. */
+export function driftRows(g: GramRows, pool: PoolSummary, rows?: KernelRows): DriftSums {
+  return driftPooled(reduceBatch(g, pool), pool, rows);
+}
+
+/**
+ * One batch's contribution against a pool, from the batch reduced against it (PoolBatch:
+ * what the daemon's pool head computes inside the model) and the pool's summary. O(n² + m).
+ *
+ * The double-centred cross block's norm from sums alone: with R_i, Q_j the row and column
+ * sums of C and T its total, ‖H_n C H_m‖² = Σ C² − Σ R_i²/m − Σ Q_j²/n + T²/(nm) (double
+ * centring is an orthogonal projection). Centring by the pool's mean keeps R_i near 0, so
+ * the subtraction loses little.
+ */
+export function driftPooled(b: PoolBatch, pool: PoolSummary, rows?: KernelRows): DriftSums {
+  const { n, m } = b;
   assertMinSamples(n, 'production batch');
   assertMinSamples(m, 'reference batch');
-  if (!(rbfGamma > 0) || !Number.isFinite(rbfGamma)) {
-    throw new StatisticsError(`RBF gamma must be a positive number, got ${rbfGamma}`);
-  }
-  const size = g.n;
-  const d = g.data;
-  const ku = uCenter(diagonalBlock(g, 0, n), 'production Gram');
-  const lu = uCenter(diagonalBlock(g, n, m), 'reference Gram');
+  if (pool.m !== m) throw new StatisticsError(`a batch against ${m} reference rows, but the pool summary has ${pool.m}`);
+  const width = n + 4;
+  const r = b.rows;
+  const k = productionBlock(b, n).data;
+  const ku = uCenter({ n, data: k }, 'production Gram');
 
-  // Double-centred cross block H_n C H_m, and the kernel sums for MMD².
-  const rowMean = new Float64Array(n);
-  const colMean = new Float64Array(m);
-  let crossLinear = 0;
+  let total = 0;
+  let rowSquares = 0;
+  let squares = 0;
   let crossRbf = 0;
   for (let i = 0; i < n; i++) {
-    const gii = d[i * size + i]!;
-    for (let j = 0; j < m; j++) {
-      const v = d[i * size + n + j]!;
-      rowMean[i]! += v;
-      colMean[j]! += v;
-      const k = rbf(gii, d[(n + j) * size + n + j]!, v, rbfGamma);
-      crossRbf += k;
-      if (rows) {
-        rows.toR[i]! += k;
-        rows.toX[n + j]! += k;
-        if (k > rows.nearestR[i]!) rows.nearestR[i] = k;
-      }
+    const sum = r[i * width + n]!;
+    total += sum;
+    rowSquares += sum * sum;
+    squares += r[i * width + n + 1]!;
+    const toR = r[i * width + n + 2]!;
+    crossRbf += toR;
+    if (rows) {
+      rows.toR[i]! += toR;
+      const nearest = r[i * width + n + 3]!;
+      if (nearest > rows.nearestR[i]!) rows.nearestR[i] = nearest;
     }
-    crossLinear += rowMean[i]!;
-    rowMean[i]! /= m;
   }
-  for (let j = 0; j < m; j++) colMean[j]! /= n;
-  const grand = crossLinear / (n * m);
-  let axrNumerator = 0;
+  let columnSquares = 0;
+  for (let j = 0; j < m; j++) columnSquares += b.columns[j]! ** 2;
+  const axrNumerator = Math.max(0, squares - rowSquares / m - columnSquares / n + (total * total) / (n * m));
+
+  let linear = 0;
+  let kernel = 0;
   for (let i = 0; i < n; i++) {
-    for (let j = 0; j < m; j++) {
-      const c = d[i * size + n + j]! - rowMean[i]! - colMean[j]! + grand;
-      axrNumerator += c * c;
-    }
-  }
-  const within = (start: number, count: number, sums: Float64Array | undefined): { linear: number; rbf: number } => {
-    let linear = 0;
-    let kernel = 0;
-    for (let i = start; i < start + count; i++) {
-      for (let j = i + 1; j < start + count; j++) {
-        const v = d[i * size + j]!;
-        linear += 2 * v;
-        const k = rbf(d[i * size + i]!, d[j * size + j]!, v, rbfGamma);
-        kernel += 2 * k;
-        if (sums) {
-          sums[i]! += k;
-          sums[j]! += k;
-        }
+    for (let j = i + 1; j < n; j++) {
+      const v = k[i * n + j]!;
+      linear += 2 * v;
+      const kv = rbfKernel(k[i * n + i]!, k[j * n + j]!, v, pool.gamma);
+      kernel += 2 * kv;
+      if (rows) {
+        rows.toX[i]! += kv;
+        rows.toX[j]! += kv;
       }
     }
-    return { linear: linear / (count * (count - 1)), rbf: kernel / (count * (count - 1)) };
-  };
-  const x = within(0, n, rows?.toX);
-  const r = within(n, m, rows?.toR);
+  }
+  if (rows) {
+    for (let j = 0; j < m; j++) {
+      rows.toX[n + j]! += b.columns[m + j]!;
+      rows.toR[n + j]! += pool.rbfRowSums[j]!;
+    }
+  }
+  const pairs = n * (n - 1);
   const sums: DriftSums = {
     batches: 1,
     samples: n,
     axr: axrNumerator / ((n - 1) * (m - 1)),
     axx: hsicOfCentered(ku, ku, n),
-    arr: hsicOfCentered(lu, lu, m),
-    mmdLinear: x.linear + r.linear - (2 * crossLinear) / (n * m),
-    mmdRbf: x.rbf + r.rbf - (2 * crossRbf) / (n * m),
+    arr: pool.arr,
+    mmdLinear: linear / pairs + pool.linearWithin - (2 * total) / (n * m),
+    mmdRbf: kernel / pairs + pool.rbfWithin - (2 * crossRbf) / (n * m),
   };
   for (const key of DRIFT_FIELDS) {
-    if (!Number.isFinite(sums[key])) throw new StatisticsError(`stacked Gram gives a non-finite ${key}`);
+    if (!Number.isFinite(sums[key])) throw new StatisticsError(`the batch gives a non-finite ${key}`);
   }
   return sums;
-}
-
-function rbf(gaa: number, gbb: number, gab: number, gamma: number): number {
-  // Squared distance from inner products; clamp the tiny negatives float rounding leaves.
-  return Math.exp(-gamma * Math.max(0, gaa + gbb - 2 * gab));
 }
 
 /**

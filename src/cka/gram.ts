@@ -53,12 +53,6 @@ export function gramOf(features: Numeric, n: number, d: number): Gram {
   return { n, data };
 }
 
-/** True when every entry is a finite number. */
-export function isFiniteGram(g: Gram): boolean {
-  for (let i = 0; i < g.data.length; i++) if (!Number.isFinite(g.data[i]!)) return false;
-  return true;
-}
-
 /** The square block of `g` that starts at row and column `start` and has `size` rows. */
 export function diagonalBlock(g: Gram, start: number, size: number): Gram {
   if (start < 0 || size < 0 || start + size > g.n) {

@@ -36,12 +36,7 @@ async function checkDeep(config: Config): Promise<string[]> {
     const decoder = createInputDecoder(config.input, model.layout, config.model.responses);
     if (decoder.mode === 'async') await decoder.close();
     const reference = await loadReferenceFor(config.reference.path, config.input, model.layout);
-    const needed = config.batch.size + config.reference.samplesPerBatch;
-    if (reference.count < needed) {
-      throw new DataError(
-        `reference ${reference.name} has ${reference.count} samples; calibration needs ${needed} distinct ones per batch (batch.size + reference.samplesPerBatch)`,
-      );
-    }
+    referenceSizeFits(reference.count, reference.name, config);
     const facts = [
       `model ${config.model.path ?? `responses '${config.model.responses?.tensor}' (identity model)`}: sha256 ${sha256.slice(0, 12)}, input '${model.input.name}' [${model.input.sampleShape.join(',')}], ${model.layers.length} layers: ${model.layers.join(', ')}`,
       `reference ${config.reference.path}: ${reference.count} samples of [${reference.sampleShape.join(',')}]`,
@@ -62,4 +57,23 @@ async function checkOnline(config: Config): Promise<string[]> {
   const { facts, problems } = await checkKafka(kafkaOptions(config.source, cliLogger()));
   if (problems.length > 0) throw new ConfigError(problems.join('\n'));
   return [...facts];
+}
+
+/** What a reference must hold for calibration: a pool and a held-out batch, or n + m distinct draws. */
+function referenceSizeFits(count: number, name: string, config: Config): void {
+  const { batch, reference } = config;
+  if (reference.scheme === 'draws') {
+    const needed = batch.size + reference.samplesPerBatch;
+    if (count < needed) {
+      throw new DataError(`reference ${name} has ${count} samples; calibration needs ${needed} distinct ones per batch (batch.size + reference.samplesPerBatch)`);
+    }
+    return;
+  }
+  const pool = Math.min(reference.pool, Math.floor(count / 2));
+  if (pool < 4 || count - pool < batch.size) {
+    throw new DataError(
+      `reference ${name} has ${count} samples; with the pool scheme, at most half go to the pool and the rest must hold ` +
+        `one calibration batch (batch.size ${batch.size}): it needs at least ${Math.max(8, 2 * batch.size)}`,
+    );
+  }
 }

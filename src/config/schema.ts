@@ -126,6 +126,13 @@ const candidateSection = (ctx: SchemaContext) =>
 const referenceSection = (ctx: SchemaContext) =>
   z.strictObject({
     path: filePath(ctx, 'a .npy file'),
+    // pool: every batch against `pool` reference samples whose features are computed once
+    // (the rest calibrate); draws: against samplesPerBatch fresh ones run with it through the model.
+    scheme: z.enum(['pool', 'draws'], { error: 'pool or draws' }).default('pool'),
+    pool: wholeNumber(4, 1 << 16).default(2048),
+    // Layers with more features per sample are CountSketched to this many in the graph.
+    sketchWidth: wholeNumber(16, 1 << 16).default(1024),
+    maxCacheMiB: wholeNumber(1, 1 << 20).default(1024),
     samplesPerBatch: wholeNumber(4, MAX_BATCH).default(64),
     seed: wholeNumber(0, 2 ** 32 - 1).default(1),
   });

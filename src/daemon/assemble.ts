@@ -33,6 +33,7 @@ import type { Blindness } from './blindness.js';
 import { PairedMode } from './paired.js';
 import type { Counters, Pipeline, PipelineDeps, ScoredBatch } from './pipeline.js';
 import { viewSample, viewTensor, Witnesses } from './witnesses.js';
+import { batchReference } from './batch-reference.js';
 import { Calibrator } from './reference.js';
 import { checkPin, sha256File } from './startup.js';
 
@@ -114,12 +115,16 @@ async function writeIdentityModel(tensor: string, shape: readonly number[]): Pro
   return path;
 }
 
-export function openCalibrator(config: Config, model: TappedModel, logger: Logger, now: () => number): Promise<Calibrator> {
+export function openCalibrator(config: Config, model: TappedModel, metrics: Metrics, logger: Logger, now: () => number): Promise<Calibrator> {
   return Calibrator.open({
     model,
     path: config.reference.path,
     n: config.batch.size,
     m: config.reference.samplesPerBatch,
+    scheme: config.reference.scheme,
+    pool: config.reference.pool,
+    sketchWidth: config.reference.sketchWidth,
+    maxCacheBytes: config.reference.maxCacheMiB * 2 ** 20,
     seed: config.reference.seed,
     batches: config.calibration.batches,
     timeLimitMs: config.calibration.timeLimit,
@@ -129,6 +134,7 @@ export function openCalibrator(config: Config, model: TappedModel, logger: Logge
     logger,
     now,
     load: (path) => loadReferenceVersion(path, config.input, model.layout),
+    onPool: (pool) => metrics.setReferencePool(pool),
   });
 }
 
@@ -174,19 +180,17 @@ export function pipelineDeps(o: {
   const { model, calibrator, windows, paired, metrics, logger } = o;
   return {
     layers: model.layers,
-    // Read per batch: a changed reference file swaps both in (see Calibrator.watch).
-    get gammas() {
-      return calibrator.state.gammas;
+    // Read per batch: a changed reference file swaps a new one in (see Calibrator.watch).
+    get reference() {
+      return batchReference(calibrator.state, o.config.reference.samplesPerBatch);
     },
     batchSize: o.config.batch.size,
-    referencePerBatch: o.config.reference.samplesPerBatch,
     sampleSize: model.sampleSize,
     decode: o.decode,
     // Read per accept: a changed reference file moves the default bound with it.
     get maxAbs() {
       return o.config.input.maxAbs ?? calibrator.state.maxAbs;
     },
-    drawReference: (k) => calibrator.state.sampler.drawIndexed(k),
     grams: (stacked, rows) => model.run(stacked, rows),
     addToWindows: (l, sums, at) => windows.add(model.layers[l]!, driftToVector(sums), at),
     ...(paired ? { companion: (production: Float32Array, n: number) => paired.companion(production, n) } : {}),

@@ -153,7 +153,7 @@ export class Daemon {
 
     const { model, sha256: modelSha256 } = await openModel(config, this.#log);
     this.#model = model;
-    const calibrator = await openCalibrator(config, model, this.#log, this.#now);
+    const calibrator = await openCalibrator(config, model, this.#metrics, this.#log, this.#now);
     this.#calibrator = calibrator;
     // Before any statistics: may reload the model with other Gram graphs, or on another provider.
     const precision = await checkGramPrecision(model, calibrator.state.sampler, config.model.gramTolerance, this.#log);
@@ -196,8 +196,8 @@ export class Daemon {
     // A new reference invalidates every window sum (other samples, other RBF bandwidths)
     // and witness: they restart empty, counters and offsets go on.
     calibrator.watch((adopt) =>
-      pipeline.exclusive(() => {
-        adopt();
+      pipeline.exclusive(async () => {
+        await adopt();
         windows.restore(createWindowSet(windowSpecs, model.layers, DRIFT_WIDTH).snapshot());
         witnesses?.clear();
       }),

@@ -9,7 +9,8 @@
  * among n this costs about 2k·log2(n) extra runs, paid only when it happens (input.maxAbs
  * refuses most such samples before they reach the model).
  */
-import { isFiniteGram, MIN_SAMPLES, type Gram } from '../cka/gram.js';
+import { MIN_SAMPLES } from '../cka/gram.js';
+import { isFiniteOutput, type LayerOutput } from '../cka/pool.js';
 
 /**
  * Indices (0..rows-1) of the rows whose own run fails, given that the run of all `rows`
@@ -37,7 +38,7 @@ export async function findFailingRows(rows: number, passes: (subset: readonly nu
 }
 
 /** One run of the model and its Gram taps over `rows` stacked rows. */
-export type GramRun = (stacked: Float32Array, rows: number) => Promise<{ grams: Gram[]; inferenceMs: number }>;
+export type GramRun = (stacked: Float32Array, rows: number) => Promise<{ grams: LayerOutput[]; inferenceMs: number }>;
 
 export interface Rerun {
   /** the production rows kept, in batch order, and their stacked values followed by the reference rows */
@@ -45,7 +46,7 @@ export interface Rerun {
   readonly stacked: Float32Array;
   readonly failing: number;
   /** the Grams of `stacked`; empty when fewer than 4 rows are left to score */
-  readonly grams: Gram[];
+  readonly grams: LayerOutput[];
   readonly inferenceMs: number;
 }
 
@@ -53,7 +54,7 @@ export interface Rerun {
  * A batch whose Grams (`first`) hold NaN or infinities: find the failing production rows of
  * `stacked` (`size` production rows, then the reference rows) and run again without them.
  */
-export async function rerunWithoutFailing(stacked: Float32Array, size: number, sampleSize: number, first: Gram[], run: GramRun): Promise<Rerun> {
+export async function rerunWithoutFailing(stacked: Float32Array, size: number, sampleSize: number, first: LayerOutput[], run: GramRun): Promise<Rerun> {
   const m = stacked.length / sampleSize - size;
   const rowsOf = (subset: readonly number[]): Float32Array => {
     const z = new Float32Array((subset.length + m) * sampleSize);
@@ -62,12 +63,12 @@ export async function rerunWithoutFailing(stacked: Float32Array, size: number, s
     return z;
   };
   let inferenceMs = 0;
-  const grams = async (z: Float32Array, rows: number): Promise<Gram[]> => {
+  const grams = async (z: Float32Array, rows: number): Promise<LayerOutput[]> => {
     const r = await run(z, rows + m);
     inferenceMs += r.inferenceMs;
     return r.grams;
   };
-  const failing = new Set(await findFailingRows(size, async (subset) => (await grams(rowsOf(subset), subset.length)).every(isFiniteGram)));
+  const failing = new Set(await findFailingRows(size, async (subset) => (await grams(rowsOf(subset), subset.length)).every(isFiniteOutput)));
   const rows = Array.from({ length: size }, (_, i) => i).filter((i) => !failing.has(i));
   const kept = rowsOf(rows);
   // With no single row to blame, the first Grams stand and the layers report the failure;

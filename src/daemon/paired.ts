@@ -1,4 +1,4 @@
-import { diagonalBlock, type Gram } from '../cka/gram.js';
+import { productionBlock, type LayerOutput } from '../cka/pool.js';
 import { pairedBatch, type PairedSums } from '../cka/paired.js';
 import type { Config } from '../config/schema.js';
 import { ModelError, StatisticsError } from '../errors/index.js';
@@ -16,12 +16,15 @@ import { checkGramPrecision, checkPin, sha256File } from './startup.js';
  * Paired mode: the candidate model runs on the SAME production rows as the model, and
  * torch_cka's statistic (minibatch paired CKA) compares matching layers:
  *
- *   batch [X; R] ──model──▶ G per layer ──top-left n×n block──▶ K = G[X,X]  ┐
- *   X ──────────candidate──▶ L per layer ────────────────────────────────────┴─▶ pairedBatch(K, L)
+ *   batch X ──model──▶ output per layer ──production block──▶ K = G[X,X]  ┐
+ *   X ──────candidate──▶ L per layer ──────────────────────────────────────┴─▶ pairedBatch(K, L)
  *                                                                      ──▶ paired window sums
  *
- * The model's Gram was centred with the mean of the stacked batch, not of X; U-centering
- * removes any row/column shift, so K gives the same HSIC as X's own Gram.
+ * The model's Gram was centred with the mean of the pool (or of the stacked batch), not of
+ * X; U-centering removes any row/column shift, so K gives the same HSIC as X's own Gram.
+ * A layer the pool sketches (model/reference-pool.ts) gives the sketched Gram: HSIC(K, L)
+ * stays unbiased, HSIC(K, K) gains the sketch's variance, so its paired CKA reads lower;
+ * raise reference.sketchWidth above the layer's width for the exact value.
  */
 
 /** A pair of compared tensors: `layer` of the model, `candidate` of the candidate model. */
@@ -107,14 +110,14 @@ export class PairedMode {
   }
 
   /** The pipeline's companion: candidate Grams of the production rows, then paired sums applied with the batch. */
-  async companion(production: Float32Array, n: number): Promise<(grams: readonly Gram[], at: number) => void> {
+  async companion(production: Float32Array, n: number): Promise<(grams: readonly LayerOutput[], at: number) => void> {
     const candidateGrams = await this.#candidate.grams(production, n);
     const byTap = new Map(this.#candidate.layers.map((t, i) => [t, candidateGrams[i]!]));
     const modelIndex = new Map(this.#model.layers.map((l, i) => [l, i]));
     return (grams, at) => {
       for (const pair of this.pairs) {
         try {
-          const k = diagonalBlock(grams[modelIndex.get(pair.layer)!]!, 0, n);
+          const k = productionBlock(grams[modelIndex.get(pair.layer)!]!, n);
           const sums = pairedBatch(k, byTap.get(pair.candidate)!);
           this.windows.add(pair.layer, PAIRED_FIELDS.map((f) => sums[f]), at);
         } catch (error) {

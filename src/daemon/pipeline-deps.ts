@@ -1,10 +1,9 @@
 import type { DriftSums, KernelRows } from '../cka/drift.js';
 import type { MessageHeaders } from '../decode/types.js';
-import type { Gram } from '../cka/gram.js';
+import type { LayerOutput } from '../cka/pool.js';
 import type { StatisticsError } from '../errors/index.js';
 import type { Result } from '../io/result.js';
 import type { OffsetMap } from '../source/offsets.js';
-import type { ReferenceDraw } from '../reference/sampler.js';
 import type { SourceRecord } from '../source/source.js';
 import type { PartialRecords } from './partial.js';
 
@@ -68,29 +67,40 @@ export interface ScoredBatch {
   readonly at: number;
 }
 
+/**
+ * What a batch is compared with (batch-reference.ts): rows stacked under its production
+ * rows before the model (fresh reference draws), or none (a pool inside the model).
+ */
+export interface BatchReference {
+  /** reference rows each batch is compared with (m) */
+  readonly rows: number;
+  /** the rows to stack (count × sampleSize values; empty with a pool) and the reference index of each of the m rows */
+  draw(): { readonly rows: Float32Array; readonly count: number; readonly indices: Int32Array };
+  /** one layer's statistics from the model's output for [X (n rows); the drawn rows] */
+  score(layer: number, output: LayerOutput, n: number, kernels?: KernelRows): DriftSums;
+}
+
 export interface PipelineDeps {
   readonly layers: readonly string[];
-  /** RBF gamma per layer, fixed from the reference at start-up */
-  readonly gammas: readonly number[];
+  /** read once per batch: a changed reference file swaps it between batches */
+  readonly reference: BatchReference;
   readonly batchSize: number;
-  readonly referencePerBatch: number;
   readonly sampleSize: number;
   /** `headers`: the record's Kafka headers, for decoders that read them (encoding auto) */
   readonly decode: (bytes: Uint8Array, headers?: MessageHeaders) => Decoded;
   /** largest |value| a decoded sample may hold; beyond it the sample is rejected as out_of_range */
   readonly maxAbs: number;
-  /** m reference rows for a batch, and their indices in the reference */
-  readonly drawReference: (m: number) => ReferenceDraw;
-  readonly grams: (stacked: Float32Array, rows: number) => Promise<{ grams: Gram[]; inferenceMs: number }>;
+  /** the model's output per layer for `rows` stacked samples: their Grams, or the batch reduced against a pool */
+  readonly grams: (stacked: Float32Array, rows: number) => Promise<{ grams: LayerOutput[]; inferenceMs: number }>;
   /** adds one layer's batch sums to the windows at time `at` */
   readonly addToWindows: (layer: number, sums: DriftSums, at: number) => void;
   /**
    * Paired mode: a second model on the production rows alone, started alongside the
-   * primary's run. It resolves to what to apply with the batch (given the primary's Grams,
-   * whose top-left n×n blocks are the production rows'), so that its window sums move
-   * together with everything else.
+   * primary's run. It resolves to what to apply with the batch (given the primary's output,
+   * which holds the production rows' Gram), so that its window sums move together with
+   * everything else.
    */
-  readonly companion?: (production: Float32Array, n: number) => Promise<(grams: readonly Gram[], at: number) => void>;
+  readonly companion?: (production: Float32Array, n: number) => Promise<(grams: readonly LayerOutput[], at: number) => void>;
   readonly now: () => number;
   readonly onReject?: (record: SourceRecord, reason: string, detail: string) => void;
   /** a record skipped because the state holds its offset already (redelivery, or a log that went backwards) */

@@ -1,12 +1,13 @@
-import { driftBatch, kernelRows } from '../cka/drift.js';
-import { isFiniteGram, MIN_SAMPLES, type Gram } from '../cka/gram.js';
+import { kernelRows } from '../cka/drift.js';
+import { MIN_SAMPLES } from '../cka/gram.js';
+import { isFiniteOutput, type LayerOutput } from '../cka/pool.js';
 import { StatisticsError } from '../errors/index.js';
 import { advance, cloneOffsets, nextOffset, type OffsetMap } from '../source/offsets.js';
 import type { SourceRecord } from '../source/source.js';
 import { samplesInRange } from '../decode/finite.js';
 import { rerunWithoutFailing } from './non-finite.js';
 import { PartialTracker } from './partial.js';
-import type { Counters, Decoded, PipelineDeps, PipelineState, SampleOrigin, Unscored } from './pipeline-deps.js';
+import type { BatchReference, Counters, Decoded, PipelineDeps, PipelineState, SampleOrigin, Unscored } from './pipeline-deps.js';
 
 export type { BatchReport, Counters, Decoded, PipelineDeps, PipelineState, SampleOrigin, ScoredBatch, Unscored, UnscoredReason } from './pipeline-deps.js';
 
@@ -16,10 +17,11 @@ export type { BatchReport, Counters, Decoded, PipelineDeps, PipelineState, Sampl
  *   records ──decode──▶ FIFO of entries (samples and rejections, in arrival order)
  *                         │  n good samples (or >= 4 after max-wait)
  *                         ▼
- *            [X (n) ; R (m reference draws)] ──model──▶ one (n+m)² Gram per layer
+ *            X (n) ──model (reference pool inside)──▶ per layer, X reduced against the pool
+ *              (or [X; R] with m fresh reference draws ──▶ one (n+m)² Gram per layer)
  *                         │
  *                         ▼
- *        driftBatch per layer ──▶ window sums   +   counters   +   offsets
+ *        reference.score per layer ──▶ window sums   +   counters   +   offsets
  *                                   (applied together: the state a checkpoint holds)
  *
  * The model run of batch k+1 overlaps the statistics of batch k (two threads busy, not
@@ -58,12 +60,12 @@ type Entry =
  * non-finite; `rows` then says which of the batch's rows they are.
  */
 type BatchResult = {
-  grams: Gram[];
+  grams: LayerOutput[];
   n: number;
   dropped: number;
   rows?: readonly number[];
   inferenceMs: number;
-  applyCompanion: ((grams: readonly Gram[], at: number) => void) | undefined;
+  applyCompanion: ((grams: readonly LayerOutput[], at: number) => void) | undefined;
 };
 
 interface StartedBatch {
@@ -73,6 +75,8 @@ interface StartedBatch {
   /** where its good samples came from, in row order, and the reference rows' indices */
   readonly samples: readonly SampleOrigin[];
   readonly referenceIndices: Int32Array;
+  /** what the batch was drawn and is scored against (a reference swap cannot fall between the two) */
+  readonly reference: BatchReference;
   readonly started: number;
   readonly result: Promise<BatchResult>;
 }
@@ -97,7 +101,7 @@ export class Pipeline {
   readonly #partial: PartialTracker;
 
   constructor(deps: PipelineDeps, restored?: PipelineState) {
-    if (deps.batchSize < MIN_SAMPLES || deps.referencePerBatch < MIN_SAMPLES) {
+    if (deps.batchSize < MIN_SAMPLES || deps.reference.rows < MIN_SAMPLES) {
       throw new StatisticsError(`batch size and reference samples per batch must be at least ${MIN_SAMPLES}`);
     }
     this.#deps = deps;
@@ -269,7 +273,10 @@ export class Pipeline {
    * applied) and starts its model run; null when no batch is due.
    */
   #startBatch(flush: boolean): StartedBatch | null {
-    const { sampleSize, referencePerBatch: m, batchSize } = this.#deps;
+    const { sampleSize, batchSize } = this.#deps;
+    const reference = this.#deps.reference;
+    const drawn = reference.draw();
+    const m = drawn.count;
     const available = this.#good - this.#reservedGood;
     const size = available >= batchSize ? batchSize : flush && available >= MIN_SAMPLES ? available : 0;
     if (size === 0) return null;
@@ -289,23 +296,22 @@ export class Pipeline {
       stacked.set(entry.sample, sampleSize * samples.length);
       samples.push(entry.origin);
     }
-    const reference = this.#deps.drawReference(m);
-    stacked.set(reference.rows, size * sampleSize);
+    stacked.set(drawn.rows, size * sampleSize);
     this.#reserved += taken;
     this.#reservedGood += size;
 
     const companion = this.#deps.companion?.(stacked.subarray(0, size * sampleSize), size);
     companion?.catch(() => undefined); // awaited below; if the primary run throws first, not an unhandled rejection
     const result = this.#deps.grams(stacked, size + m).then(async (r) =>
-      r.grams.every(isFiniteGram)
+      r.grams.every(isFiniteOutput)
         ? { ...r, n: size, dropped: 0, applyCompanion: await companion }
         : this.#withoutNonFinite(stacked, size, r.grams, r.inferenceMs),
     );
-    return { size, taken, samples, referenceIndices: reference.indices, started, result };
+    return { size, taken, samples, referenceIndices: drawn.indices, reference, started, result };
   }
 
   /** A batch whose Grams hold NaN or infinities: scored without the rows that cause them. */
-  async #withoutNonFinite(stacked: Float32Array, size: number, first: Gram[], firstMs: number): Promise<BatchResult> {
+  async #withoutNonFinite(stacked: Float32Array, size: number, first: LayerOutput[], firstMs: number): Promise<BatchResult> {
     const r = await rerunWithoutFailing(stacked, size, this.#deps.sampleSize, first, this.#deps.grams);
     const n = r.rows.length;
     const scored = r.grams.length > 0 && r.failing > 0;
@@ -315,16 +321,16 @@ export class Pipeline {
 
   /** Statistics of a started batch, then applied: windows, counters and offsets together. */
   #finishBatch(batch: StartedBatch, result: BatchResult): void {
-    const { layers, gammas } = this.#deps;
+    const { layers } = this.#deps;
     const { size, taken } = batch;
     const { grams, n, dropped, inferenceMs, applyCompanion } = result;
     const at = this.#deps.now();
-    // Kernel row sums, filled by driftBatch on the way, when witnesses want them.
-    const kernels = layers.map(() => (this.#deps.onScored && n >= MIN_SAMPLES ? kernelRows(n, this.#deps.referencePerBatch) : null));
+    // Kernel row sums, filled by the statistics on the way, when witnesses want them.
+    const kernels = layers.map(() => (this.#deps.onScored && n >= MIN_SAMPLES ? kernelRows(n, batch.reference.rows) : null));
     const sums = layers.map((layer, l) => {
       if (n < MIN_SAMPLES) return null;
       try {
-        return driftBatch(grams[l]!, n, gammas[l]!, kernels[l] ?? undefined);
+        return batch.reference.score(l, grams[l]!, n, kernels[l] ?? undefined);
       } catch (error) {
         if (!(error instanceof StatisticsError)) throw error;
         this.#deps.onLayerError?.(layer, error);

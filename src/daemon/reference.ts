@@ -5,6 +5,9 @@ import type { Statistic } from '../cka/statistic.js';
 import { defaultMaxAbs } from '../decode/finite.js';
 import { referenceDigest } from '../decode/reference.js';
 import type { TappedModel } from '../model/tapped.js';
+import { buildReferencePool, type ReferencePool } from '../model/reference-pool.js';
+import { deriveSeed } from '../reference/prng.js';
+import { splitPool } from '../reference/split.js';
 import { createSampler, type ReferenceSampler } from '../reference/sampler.js';
 import { loadReference } from '../reference/load.js';
 import type { Reference } from '../reference/reference.js';
@@ -17,7 +20,13 @@ export interface CalibratorOptions {
   /** the reference .npy (config reference.path) */
   readonly path: string;
   readonly n: number;
+  /** reference rows per batch with the draws scheme */
   readonly m: number;
+  /** pool: the whole pool behind every batch (model/reference-pool.ts); draws: m fresh rows per batch */
+  readonly scheme: 'pool' | 'draws';
+  readonly pool: number;
+  readonly sketchWidth: number;
+  readonly maxCacheBytes: number;
   readonly seed: number;
   readonly batches: number;
   readonly timeLimitMs: number;
@@ -27,6 +36,8 @@ export interface CalibratorOptions {
   readonly overrides: StaticThresholds;
   readonly logger: Logger;
   readonly now: () => number;
+  /** Hears of each pool the model takes (start-up, a changed reference): for ckawatch_reference_cache_bytes. */
+  readonly onPool?: (pool: ReferencePool) => void;
   /** Loads the reference and its digest (default: a .npy of the model input); images and text come preprocessed. */
   readonly load?: (path: string) => Promise<{ sha256: string; reference: Reference }>;
 }
@@ -41,10 +52,12 @@ export interface ReferenceState {
   readonly gammas: readonly number[];
   /** the default input.maxAbs: DEFAULT_RANGE_FACTOR x this reference's largest |value| */
   readonly maxAbs: number;
+  /** with the pool scheme, once prepared: the pool and its summaries; the model scores against it */
+  readonly pool: ReferencePool | null;
 }
 
-/** Swaps a new reference in: calls `adopt` at a point where no batch is running. */
-export type Swap = (adopt: () => void) => Promise<void>;
+/** Swaps a new reference in: calls (and awaits) `adopt` at a point where no batch is running. */
+export type Swap = (adopt: () => Promise<void> | void) => Promise<void>;
 
 /** What a checkpoint may carry over for a reference: bandwidths and a calibration. */
 export interface RestoredReference {
@@ -77,7 +90,7 @@ export class Calibrator {
   static async open(options: CalibratorOptions): Promise<Calibrator> {
     const { sha256, reference } = await loadVersion(options);
     const sampler = createSampler(reference, options.seed);
-    return new Calibrator(options, { sha256, reference, sampler, gammas: [], maxAbs: defaultMaxAbs(reference.data) });
+    return new Calibrator(options, { sha256, reference, sampler, gammas: [], maxAbs: defaultMaxAbs(reference.data), pool: null });
   }
 
   get state(): ReferenceState {
@@ -93,21 +106,50 @@ export class Calibrator {
     return this.#stored;
   }
 
-  /** Bandwidths and thresholds, reusing a checkpoint's when they were made for these reference bytes. */
+  /** Bandwidths (and the pool) and thresholds, reusing a checkpoint's when they were made for these reference bytes. */
   async prepare(restored: RestoredReference | null): Promise<void> {
     const { model } = this.#o;
-    const gammas =
-      restored && restored.gammas.length === model.layers.length
-        ? restored.gammas
-        : await rbfGammas(model, this.#state.sampler, Math.min(this.#state.reference.count, 256));
-    this.#state = { ...this.#state, gammas };
-    const key = this.#key(this.#state.sha256);
+    const kept = restored && restored.gammas.length === model.layers.length ? restored.gammas : undefined;
+    this.#state = await this.#withBandwidths(this.#state, kept);
+    const key = this.#key(this.#state);
     if (restored?.calibration && sameKey(restored.calibration.key, key) && sameLayers(restored.calibration.calibration, model.layers)) {
       this.#stored = restored.calibration;
       this.#o.logger.info({ batches: restored.calibration.calibration.batches }, 'thresholds restored from the checkpoint (same reference, same settings)');
       return;
     }
     this.#stored = { key, calibration: await this.#calibrate(this.#state) };
+  }
+
+  /**
+   * The RBF bandwidths, and with the pool scheme the pool: its features go into the model
+   * (model.usePool), so production batches are scored against it from then on.
+   */
+  async #withBandwidths(state: ReferenceState, gammas: readonly number[] | undefined): Promise<ReferenceState> {
+    const o = this.#o;
+    if (o.scheme === 'draws') {
+      return { ...state, gammas: gammas ?? (await rbfGammas(o.model, state.sampler, Math.min(state.reference.count, 256))) };
+    }
+    const { pool: indices } = splitPool(state.reference.count, o.pool, deriveSeed(o.seed, 200));
+    const started = o.now();
+    const pool = await buildReferencePool(o.model, {
+      reference: state.reference,
+      indices,
+      sketchWidth: o.sketchWidth,
+      seed: o.seed,
+      maxBytes: o.maxCacheBytes,
+      gammas,
+      onProgress: (stage, done, of) => {
+        if (done === of) o.logger.info({ stage, rows: of, elapsedMs: o.now() - started }, 'reference pool');
+      },
+    });
+    for (const l of pool.layers) {
+      o.logger.info(
+        { layer: l.layer, rows: indices.length, features: l.dims, sketch: l.sketch?.width, bytes: l.bytes, sketchError: l.sketchError, gramError: l.gramError },
+        l.sketch ? `reference pool: layer sketched from ${l.dims} to ${l.sketch.width} features` : 'reference pool',
+      );
+    }
+    o.onPool?.(pool);
+    return { ...state, pool, gammas: pool.layers.map((l) => l.summary.gamma) };
   }
 
   /** Thresholds of one layer for a window of `batches` batches: static overrides, else calibrated; {} before calibration. */
@@ -139,20 +181,31 @@ export class Calibrator {
 
   /** Hashes the reference file; if its bytes changed, recalibrates and swaps it in. True when it changed. */
   async checkReference(swap: Swap): Promise<boolean> {
-    const { logger, model, seed } = this.#o;
+    const { logger, seed } = this.#o;
     // The same digest the loader records: the file's SHA-256, or a folder of images' (name, bytes) digest.
     const sha256 = referenceDigest(this.#o.path);
     if (sha256 === this.#state.sha256) return false;
     logger.warn({ path: this.#o.path, from: this.#state.sha256, to: sha256 }, 'reference file changed: recalibrating against the new one');
     const version = await loadVersion(this.#o);
     const sampler = createSampler(version.reference, seed);
-    const gammas = await rbfGammas(model, sampler, Math.min(version.reference.count, 256));
-    const next: ReferenceState = { sha256: version.sha256, reference: version.reference, sampler, gammas, maxAbs: defaultMaxAbs(version.reference.data) };
-    const calibration = await this.#calibrate(next);
-    await swap(() => {
-      this.#state = next;
-      this.#stored = { key: this.#key(next.sha256), calibration };
-    });
+    const fresh: ReferenceState = { sha256: version.sha256, reference: version.reference, sampler, gammas: [], maxAbs: defaultMaxAbs(version.reference.data), pool: null };
+    let next = fresh;
+    if (this.#o.scheme === 'draws') {
+      // The model stays as it is: calibrate beside production, then swap between batches.
+      next = await this.#withBandwidths(fresh, undefined);
+      const calibration = await this.#calibrate(next);
+      await swap(() => {
+        this.#state = next;
+        this.#stored = { key: this.#key(next), calibration };
+      });
+    } else {
+      // The pool lives in the model that production uses, so scoring waits while the new
+      // pool is built and calibrated; from the moment the model holds it, it is the state.
+      await swap(async () => {
+        next = this.#state = await this.#withBandwidths(fresh, undefined);
+        this.#stored = { key: this.#key(next), calibration: await this.#calibrate(next) };
+      });
+    }
     logger.info({ sha256: next.sha256 }, 'new reference in use: windows restarted, thresholds recalibrated');
     return true;
   }
@@ -163,9 +216,12 @@ export class Calibrator {
     await this.#schedule?.stop();
   }
 
-  #key(referenceSha256: string): CalibrationKey {
+  #key(state: ReferenceState): CalibrationKey {
     const o = this.#o;
-    return { referenceSha256, n: o.n, m: o.m, batches: o.batches, falseAlarmRate: o.falseAlarmRate, seed: o.seed };
+    const referenceSha256 = state.sha256;
+    const scheme = o.scheme === 'draws' ? 'draws' : `pool ${state.pool?.indices.length ?? o.pool} sketch ${o.sketchWidth}`;
+    const m = o.scheme === 'draws' ? o.m : (state.pool?.indices.length ?? o.pool);
+    return { referenceSha256, n: o.n, m, batches: o.batches, falseAlarmRate: o.falseAlarmRate, seed: o.seed, scheme };
   }
 
   #calibrate(state: ReferenceState): Promise<Calibration> {
@@ -174,8 +230,9 @@ export class Calibrator {
       model: o.model,
       reference: state.reference,
       gammas: state.gammas,
+      pool: state.pool ? { summaries: state.pool.layers.map((l) => l.summary), heldOut: splitPool(state.reference.count, o.pool, deriveSeed(o.seed, 200)).heldOut } : undefined,
       n: o.n,
-      m: o.m,
+      m: state.pool ? state.pool.indices.length : o.m,
       batches: o.batches,
       timeLimitMs: o.timeLimitMs,
       falseAlarmRate: o.falseAlarmRate,

@@ -175,6 +175,18 @@ function definePipelineMetrics(registry: Registry) {
       labelNames: ['layer', 'graph'] as const,
       registers,
     }),
+    referenceCacheBytes: new Gauge({
+      name: 'ckawatch_reference_cache_bytes',
+      help: 'Bytes the reference pool keeps for the layer: its (sketched) features inside the model and their summary',
+      labelNames: ['layer'] as const,
+      registers,
+    }),
+    sketchError: new Gauge({
+      name: 'ckawatch_sketch_relative_error',
+      help: 'Relative Frobenius error of the layer\'s CountSketched Gram against its exact Gram on pool samples, measured at start-up',
+      labelNames: ['layer'] as const,
+      registers,
+    }),
     buildInfo: new Gauge({
       name: 'ckawatch_build_info',
       help: 'Always 1; versions as labels',

@@ -6,6 +6,7 @@ import { oncePerTurn } from './once-per-scrape.js';
 import { createPairedRefresh, type PairedSource } from './paired-gauges.js';
 import { createWindowRefresh, type LateSource, type ScoreSource } from './window-gauges.js';
 import type { PrecisionReport } from '../model/tapped.js';
+import type { ReferencePool } from '../model/reference-pool.js';
 
 export type { CounterSeed } from './counter-seed.js';
 
@@ -42,6 +43,8 @@ export type Metrics = PipelineMetrics & {
   setExecutionProvider(provider: string): void;
   /** the start-up precision check's error per layer (constant layers, with no error, are left out) */
   setGramPrecision(report: PrecisionReport): void;
+  /** the reference pool's size and precision per layer (ckawatch_reference_cache_bytes); null: no pool */
+  setReferencePool(pool: ReferencePool | null): void;
   /** adds counts restored from a checkpoint; once, at start-up */
   seedCounters(seed: CounterSeed): void;
   /** the counts to write into a checkpoint */
@@ -105,6 +108,15 @@ export function createMetrics(options: MetricsOptions): Metrics {
     setGramPrecision(report) {
       pipeline.gramError.reset();
       for (const t of report.taps) if (t.error !== null) pipeline.gramError.set({ layer: t.layer, graph: t.variant }, t.error);
+    },
+    setReferencePool(pool) {
+      pipeline.referenceCacheBytes.reset();
+      pipeline.sketchError.reset();
+      for (const l of pool?.layers ?? []) {
+        pipeline.referenceCacheBytes.set({ layer: l.layer }, l.bytes);
+        if (l.sketchError !== null) pipeline.sketchError.set({ layer: l.layer }, l.sketchError);
+        if (l.gramError !== null) pipeline.gramError.set({ layer: l.layer, graph: 'pool' }, l.gramError);
+      }
     },
     seedCounters: (seed) => seedCounters(pipeline, seed),
     readCounters: () => readCounters(pipeline),

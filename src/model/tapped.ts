@@ -4,8 +4,9 @@
  */
 import { basename } from 'node:path';
 import type { Gram } from '../cka/gram.js';
+import { asGram, type LayerOutput } from '../cka/pool.js';
 import { ModelError } from '../errors/index.js';
-import { probeModel, type GramVariantOption, type PoolingOptions } from './graph/augment.js';
+import { probeModel, type GramVariant, type GramVariantOption, type PoolingOptions, type TapHead } from './graph/augment.js';
 import type { ModelInput } from './graph/input.js';
 import { defaultLayers } from './graph/layers.js';
 import { layoutFeeds, sampleLayout, type SampleLayout } from './runtime/layout.js';
@@ -45,6 +46,9 @@ export class TappedModel {
   /** The attention-mask input when every layer is pooled: batches are then cut to their longest unmasked length. */
   readonly #trim: string | undefined;
   #precision: PrecisionReport | null = null;
+  #pooled = false;
+  /** The precision check's per-tap Gram graphs, kept when the runner is reloaded. */
+  #overrides: Readonly<Record<string, GramVariant>> = {};
 
   private constructor(
     name: string,
@@ -107,17 +111,66 @@ export class TappedModel {
     return this.#runner;
   }
 
-  /** Grams of every layer for `n` samples laid out row after row (the array is copied). */
+  /** Grams of every layer for `n` samples laid out row after row (the array is copied); not with a pool in use. */
   async grams(samples: Float32Array, n: number): Promise<Gram[]> {
-    return (await this.run(samples, n)).grams;
+    return (await this.run(samples, n)).grams.map(asGram);
   }
 
-  async run(samples: Float32Array, n: number): Promise<{ grams: Gram[]; inferenceMs: number }> {
+  /**
+   * Per layer, the Gram of the `n` samples, or once usePool() was called, the samples
+   * reduced against the layer's reference pool (cka/pool.ts PoolBatch).
+   */
+  async run(samples: Float32Array, n: number): Promise<{ grams: LayerOutput[]; inferenceMs: number }> {
+    this.#assertRows(samples, n);
+    const result = await this.#runner.run(layoutFeeds(this.layout, samples, n, this.#trim), n);
+    return { grams: result.grams, inferenceMs: result.inferenceMs };
+  }
+
+  /** Whether run() scores against a reference pool (usePool). */
+  get pooled(): boolean {
+    return this.#pooled;
+  }
+
+  /**
+   * Each layer's features for `count` samples, through `head` (a features head: flattened,
+   * sketched where it says), in runs of `chunk` rows on a second session of the model, on
+   * the provider in use. `onChunk` hears of each run (start-up progress).
+   */
+  async features(samples: Float32Array, count: number, head: Extract<TapHead, { kind: 'features' }>, chunk: number, onChunk?: (done: number) => void): Promise<Float32Array[]> {
+    this.#assertRows(samples, count);
+    const runner = await WorkerModelRunner.create({ ...this.#runnerOptions, providers: [this.provider], head });
+    try {
+      const parts: Float32Array[][] = this.layers.map(() => []);
+      for (let first = 0; first < count; first += chunk) {
+        const rows = Math.min(chunk, count - first);
+        const part = samples.slice(first * this.sampleSize, (first + rows) * this.sampleSize);
+        (await runner.features(layoutFeeds(this.layout, part, rows, this.#trim), rows)).forEach((f, l) => parts[l]!.push(f));
+        onChunk?.(first + rows);
+      }
+      return parts.map((p) => {
+        const out = new Float32Array(p.reduce((s, a) => s + a.length, 0));
+        let at = 0;
+        for (const a of p) {
+          out.set(a, at);
+          at += a.length;
+        }
+        return out;
+      });
+    } finally {
+      await runner.close();
+    }
+  }
+
+  /** From now on run() scores against these pools (a pool head): the model is reloaded with them baked in. */
+  async usePool(head: Extract<TapHead, { kind: 'pool' }>): Promise<void> {
+    await this.#replaceRunner({ ...this.#runnerOptions, providers: [this.provider], overrides: this.#overrides, head });
+    this.#pooled = true;
+  }
+
+  #assertRows(samples: Float32Array, n: number): void {
     if (samples.length !== n * this.sampleSize) {
       throw new ModelError(`expected ${n} samples of ${this.sampleSize} values, got ${samples.length} values`);
     }
-    const result = await this.#runner.run(layoutFeeds(this.layout, samples, n, this.#trim), n);
-    return { grams: result.grams, inferenceMs: result.inferenceMs };
   }
 
   /** The last precision check's outcome; null before checkPrecision. */
@@ -174,6 +227,7 @@ export class TappedModel {
         }
         if (verdict.taps.some((t, i) => t.variant !== this.#runner.tapVariants[i])) {
           const overrides = Object.fromEntries(verdict.taps.map((t) => [t.layer, t.variant]));
+          this.#overrides = overrides;
           await this.#replaceRunner({ ...options, providers: [provider], overrides });
         }
         this.#precision = { provider, tolerance, taps: verdict.taps, refused };

@@ -53,7 +53,7 @@ describe('config check --deep', () => {
     const cases: [string, string, RegExp][] = [
       [config('unknown-layer', (c) => (c['model']!['layers'] = ['/no/such/tensor'])), 'unknown layer', /\/no\/such\/tensor/],
       [config('wrong-shape', (c) => (c['reference']!['path'] = wrongShape)), 'wrong shape', /\[10\]|\[100,10\]|shape/],
-      [config('too-small', (c) => (c['batch']!['size'] = 96)), 'too small', /has 100 samples; calibration needs 128/],
+      [config('too-small', (c) => (c['batch']!['size'] = 96)), 'too small', /has 100 samples; with the pool scheme, at most half go to the pool and the rest must hold one calibration batch \(batch.size 96\): it needs at least 192/],
     ];
     for (const [file, what, message] of cases) {
       // Plain `config check` passes each of them: only --deep opens the files.

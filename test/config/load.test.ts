@@ -76,9 +76,13 @@ describe('loadConfig', () => {
           "tapGraph": "auto",
         },
         "reference": {
+          "maxCacheMiB": 1024,
           "path": "/etc/ckawatch/ref.npy",
+          "pool": 2048,
           "samplesPerBatch": 64,
+          "scheme": "pool",
           "seed": 1,
+          "sketchWidth": 1024,
         },
         "source": {
           "kind": "file",

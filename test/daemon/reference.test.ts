@@ -16,6 +16,8 @@ const LAYERS = ['/pool2/MaxPool_output_0', 'logits'];
 
 const tmp = useTempDir('ckawatch-calibrator-');
 let model: TappedModel;
+/** The pool scheme bakes the pool into its model: the draws scheme gets a model of its own. */
+let drawsModel: TappedModel;
 const logger = recordingLogger();
 const messages = (): (string | undefined)[] => logger.records.map((r) => r.msg);
 
@@ -30,6 +32,10 @@ const options = (path: string, extra: Partial<CalibratorOptions> = {}): Calibrat
   path,
   n: 16,
   m: 16,
+  scheme: 'pool',
+  pool: 64,
+  sketchWidth: 1024,
+  maxCacheBytes: 2 ** 30,
   seed: 1,
   batches: 12,
   timeLimitMs: 60_000,
@@ -42,11 +48,13 @@ const options = (path: string, extra: Partial<CalibratorOptions> = {}): Calibrat
 
 beforeAll(async () => {
   model = await TappedModel.open({ path: DIGITS_MODEL, layers: LAYERS, providers: ['cpu'], variant: 'auto', logger });
+  drawsModel = await TappedModel.open({ path: DIGITS_MODEL, layers: LAYERS, providers: ['cpu'], variant: 'auto', logger });
   writeReference(tmp.path('reference.npy'), 0, 300);
 });
 
 afterAll(async () => {
   await model.close();
+  await drawsModel.close();
 });
 
 describe('Calibrator', () => {
@@ -98,9 +106,9 @@ describe('Calibrator', () => {
     await c.prepare(null);
     const before = { sha: c.state.sha256, thresholds: c.thresholds('logits', 4) };
     let swaps = 0;
-    const swap = async (adopt: () => void): Promise<void> => {
+    const swap = async (adopt: () => Promise<void> | void): Promise<void> => {
       expect(c.state.sha256).toBe(before.sha); // nothing changed before the swap
-      adopt();
+      await adopt();
       swaps += 1;
     };
     expect(await c.checkReference(swap)).toBe(false);
@@ -118,7 +126,8 @@ describe('Calibrator', () => {
   it('stops a recalibration at shutdown and keeps the reference in use', async () => {
     const path = tmp.path('stopping.npy');
     writeReference(path, 0, 300);
-    const c = await Calibrator.open(options(path, { batches: 400 }));
+    // With fresh draws the model is untouched until the swap (a pool would already be in it).
+    const c = await Calibrator.open(options(path, { batches: 400, scheme: 'draws', model: drawsModel }));
     await c.prepare({ gammas: [1, 1] }); // any bandwidths: only the recalibration matters here
     const sha = c.state.sha256;
     writeReference(path, 3000, 300);
@@ -128,10 +137,36 @@ describe('Calibrator', () => {
     expect(c.state.sha256).toBe(sha);
   });
 
+  it('scores against a pool of at most half the reference, with the rest held out for calibration', async () => {
+    const c = await Calibrator.open(options(tmp.path('reference.npy'), { pool: 4096 }));
+    await c.prepare(null);
+    const pool = c.state.pool!;
+    expect(pool.indices.length).toBe(150);
+    expect(pool.layers.map((l) => [l.layer, l.dims, l.sketch, l.bytes])).toEqual([
+      [LAYERS[0], 400, null, 150 * 401 * 4 + 2 * 150 * 8],
+      ['logits', 10, null, 150 * 11 * 4 + 2 * 150 * 8],
+    ]);
+    expect(c.stored!.key).toMatchObject({ m: 150, scheme: 'pool 150 sketch 1024' });
+    expect(model.pooled).toBe(true);
+    // A sketch narrower than pool2's 400 features: bounded, unbiased, and its error measured.
+    const sketched = await Calibrator.open(options(tmp.path('reference.npy'), { sketchWidth: 64 }));
+    await sketched.prepare(null);
+    const layer = sketched.state.pool!.layers[0]!;
+    expect(layer.sketch?.width).toBe(64);
+    expect(layer.sketchError).toBeGreaterThan(0);
+    expect(layer.sketchError).toBeLessThan(1);
+    expect(layer.gramError).toBeLessThan(1e-4);
+  });
+
+  it('refuses a pool that would not fit its memory bound, naming the layers', async () => {
+    const c = await Calibrator.open(options(tmp.path('reference.npy'), { maxCacheBytes: 50_000 }));
+    await expect(c.prepare(null)).rejects.toThrow(/the reference pool would keep 0\.1 MiB \(\/pool2\/MaxPool_output_0: 0\.1 MiB, logits: 0\.0 MiB\), more than reference\.maxCacheMiB/);
+  });
+
   it('refuses a reference too small for distinct calibration draws', async () => {
     const path = tmp.path('tiny.npy');
     writeReference(path, 0, 30);
-    const c = await Calibrator.open(options(path));
+    const c = await Calibrator.open(options(path, { scheme: 'draws', model: drawsModel }));
     await expect(c.prepare(null)).rejects.toThrowErrorMatchingInlineSnapshot(
       `[DataError: reference tiny.npy has 30 samples; calibration draws 16 pseudo-production and 16 reference samples per batch, all distinct, so it needs at least 32: add samples, or lower batch.size or reference.samplesPerBatch]`,
     );

@@ -1,4 +1,7 @@
 /** Small dense helpers for the math-core tests: seeded normals, products, orthogonal matrices. */
+import { driftBatch } from '../../src/cka/drift.js';
+import { asGram } from '../../src/cka/pool.js';
+import type { BatchReference } from '../../src/daemon/pipeline-deps.js';
 import { rng } from './random.js';
 
 export function normals(seed: number, count: number): Float64Array {
@@ -71,4 +74,18 @@ export function stack(a: Float64Array, b: Float64Array): Float64Array {
   out.set(a);
   out.set(b, a.length);
   return out;
+}
+
+/** A whole Gram as a model run's output (Gram rows with no pool), as the pipeline takes it. */
+export function asRows(g: { readonly n: number; readonly data: Float32Array | Float64Array }): { n: number; m: 0; data: Float32Array | Float64Array } {
+  return { n: g.n, m: 0, data: g.data };
+}
+
+/** Fresh-draws batch reference over fixed rows (the first m of `reference`, d values each), RBF gamma `gamma`. */
+export function fixedDraws(reference: Float32Array, d: number, m: number, gamma: number): BatchReference {
+  return {
+    rows: m,
+    draw: () => ({ rows: reference.slice(0, m * d), count: m, indices: Int32Array.from({ length: m }, (_, i) => i) }),
+    score: (_layer, output, n, kernels) => driftBatch(asGram(output), n, gamma, kernels),
+  };
 }

@@ -8,10 +8,11 @@
  * only because of who owns which test folder, and belongs with test/daemon/pipeline.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { gramOf, type Gram } from '../../src/cka/gram.js';
+import { gramOf } from '../../src/cka/gram.js';
+import type { GramRows } from '../../src/cka/pool.js';
 import { Pipeline, type PipelineDeps } from '../../src/daemon/pipeline.js';
 import type { SourceRecord } from '../../src/source/source.js';
-import { normals } from '../helpers/linalg.js';
+import { asRows, fixedDraws, normals } from '../helpers/linalg.js';
 
 const D = 3;
 
@@ -35,20 +36,18 @@ function deps(events: string[], overrides: Partial<PipelineDeps> = {}): Pipeline
   let clock = 0;
   return {
     layers: ['identity'],
-    gammas: [0.5],
+    reference: fixedDraws(reference, D, 6, 0.5),
     batchSize: 8,
-    referencePerBatch: 6,
     sampleSize: D,
     decode: (bytes) =>
       bytes.length === 4 * D ? { ok: true, value: new Float32Array(new Uint8Array(bytes).buffer) } : { ok: false, reason: 'wrong_size', detail: `${bytes.length} bytes` },
     maxAbs: 1e3,
-    drawReference: (m) => ({ rows: reference.slice(0, m * D), indices: Int32Array.from({ length: m }, (_, i) => i) }),
-    grams: async (stacked, rows): Promise<{ grams: Gram[]; inferenceMs: number }> => {
+    grams: async (stacked, rows): Promise<{ grams: GramRows[]; inferenceMs: number }> => {
       const k = runs++;
       events.push(`run ${k}`);
       await new Promise((r) => setTimeout(r, 2));
       events.push(`ran ${k}`);
-      return { grams: [gramOf(stacked, rows, D)], inferenceMs: 2 };
+      return { grams: [asRows(gramOf(stacked, rows, D))], inferenceMs: 2 };
     },
     addToWindows: (_l, sums) => events.push(`apply ${sums.samples}`),
     now: () => ++clock,

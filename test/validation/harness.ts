@@ -14,6 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { driftScores } from '../../src/cka/drift.js';
+import { batchReference } from '../../src/daemon/batch-reference.js';
 import { Calibrator } from '../../src/daemon/reference.js';
 import { Pipeline } from '../../src/daemon/pipeline.js';
 import type { SourceRecord } from '../../src/source/source.js';
@@ -47,7 +48,13 @@ export interface ValidationOptions {
   readonly modelPath: string;
   readonly layers?: readonly string[];
   readonly n: number;
+  /** reference rows per batch with the draws scheme */
   readonly m: number;
+  /** what each batch is compared with (reference.scheme): default pool */
+  readonly scheme?: 'pool' | 'draws';
+  /** reference.pool and reference.sketchWidth: defaults 2048 and 1024 */
+  readonly pool?: number;
+  readonly sketchWidth?: number;
   readonly falseAlarmRate: number;
   readonly calibrationBatches: number;
   /** K: batches per window */
@@ -185,6 +192,10 @@ export async function runValidation(o: ValidationOptions): Promise<ValidationRes
       path: referencePath,
       n: o.n,
       m: o.m,
+      scheme: o.scheme ?? 'pool',
+      pool: o.pool ?? 2048,
+      sketchWidth: o.sketchWidth ?? 1024,
+      maxCacheBytes: 2 ** 31,
       seed: o.seed,
       batches: o.calibrationBatches,
       timeLimitMs: 30 * 60_000,
@@ -203,13 +214,11 @@ export async function runValidation(o: ValidationOptions): Promise<ValidationRes
     let windows: WindowSet = createWindowSet(windowSpec, model.layers, DRIFT_WIDTH);
     const pipeline = new Pipeline({
       layers: model.layers,
-      gammas: calibrator.state.gammas,
+      reference: batchReference(calibrator.state, o.m),
       batchSize: o.n,
-      referencePerBatch: o.m,
       sampleSize: DIGIT_SIZE,
       decode: (bytes) => ({ ok: true, value: new Float32Array(bytes.slice().buffer) }),
       maxAbs: Number.MAX_VALUE, // held-out digits, drifted on purpose: none is refused
-      drawReference: (k) => calibrator.state.sampler.drawIndexed(k),
       grams: (stacked, rows) => model.run(stacked, rows),
       addToWindows: (l, sums, at) => windows.add(model.layers[l]!, driftToVector(sums), at),
       now: () => clock,

@@ -17,8 +17,10 @@ import {
   type ModelMessage,
   type ModelProto,
   type NodeProto,
+  type TensorProto,
   type ValueInfoProto,
 } from './proto.js';
+import { featuresHead, poolHead, type Sketch, type TapPool } from './reference-graph.js';
 import { closeMatches } from './tap-names.js';
 import { type Pooling, type PoolingOption } from '../../config/vocabulary.js';
 
@@ -54,7 +56,18 @@ export interface AugmentOptions {
    * the precision probe learns them from a run, so that `auto` sees [N, C, H, W].
    */
   readonly shapes?: Readonly<Record<string, readonly number[]>>;
+  /** What each tap's output is: its Gram (the default), or a reference head (reference-graph.ts). */
+  readonly head?: TapHead;
 }
+
+/**
+ * The reference heads: `features` outputs each tap's (sketched) features [N, k], for
+ * building a pool once; `pool` outputs the top rows [N, N + M] of the Gram of production
+ * rows stacked over the tap's pool. Taps missing from the record get no sketch / no pool.
+ */
+export type TapHead =
+  | { readonly kind: 'features'; readonly sketches: Readonly<Record<string, Sketch | null>> }
+  | { readonly kind: 'pool'; readonly pools: Readonly<Record<string, TapPool>> };
 
 /** What a precision probe model outputs for one tap (see probeModel). */
 export interface ProbeTap {
@@ -91,9 +104,20 @@ export function gramOutputName(tap: string): string {
 const MIN_OPSET = 7;
 
 export function augmentModel(model: ModelProto, taps: readonly string[], options: AugmentOptions): AugmentedModel {
+  const head = options.head;
   const build = buildTaps(model, taps, options, ({ tap, source, variant, ctx }) => {
     const output = gramOutputName(tap);
-    return { nodes: gramSubgraph(tap, output, variant, ctx, source), outputs: [output] };
+    if (head === undefined) return { nodes: gramSubgraph(tap, output, variant, ctx, source), outputs: [output] };
+    if (head.kind === 'features') {
+      const f = featuresHead(tap, source, Object.hasOwn(head.sketches, tap) ? head.sketches[tap] ?? null : null, ctx);
+      const nodes = [...f.nodes, { opType: 'Identity', input: [f.output], output: [output], name: ctx.fresh(`ckawatch/${tap}/features`) }];
+      return { nodes, outputs: [output], initializers: f.initializers, shaped: false };
+    }
+    const pool = Object.hasOwn(head.pools, tap) ? head.pools[tap] : undefined;
+    if (pool === undefined) throw new ModelError(`layer '${tap}' has no reference pool to score against`);
+    const f = featuresHead(tap, source, pool.sketch, ctx);
+    const p = poolHead(tap, f.output, pool, output, ctx);
+    return { nodes: [...f.nodes, ...p.nodes], outputs: [output], initializers: [...f.initializers, ...p.initializers], shaped: false };
   });
   return build.finish(options);
 }
@@ -130,7 +154,8 @@ interface TapSource {
   readonly ctx: GramContext;
 }
 
-type TapNodes = (tap: TapSource) => { nodes: NodeProto[]; outputs: string[] };
+/** `shaped`: the outputs' ranks are not [N, N] (a head's), so their value info leaves the shape open. */
+type TapNodes = (tap: TapSource) => { nodes: NodeProto[]; outputs: string[]; initializers?: TensorProto[]; shaped?: false };
 
 interface TapBuild {
   finish(options: Pick<AugmentOptions, 'dropOriginalOutputs' | 'exposeTaps'>): AugmentedModel;
@@ -169,6 +194,7 @@ function buildTaps(
   const tapVariants: GramVariant[] = [];
   const tapPooling: Pooling[] = [];
   const gramOutputs: string[] = [];
+  const tapInitializers: TensorProto[] = [];
 
   for (const tap of unique) {
     if (index.names.has(gramOutputName(tap))) {
@@ -192,7 +218,8 @@ function buildTaps(
     const variant = pooling === 'flatten' ? chooseVariant(override ?? options.variant, shape) : 'plain';
     const added = perTap({ tap, source, variant, shape, pooled: pooling !== 'flatten', ctx });
     nodes.push(...added.nodes);
-    for (const output of added.outputs) extraOutputs.push(floatValueInfo(output, output === gramOutputName(tap) ? [null, null] : null));
+    tapInitializers.push(...(added.initializers ?? []));
+    for (const output of added.outputs) extraOutputs.push(floatValueInfo(output, output === gramOutputName(tap) && added.shaped !== false ? [null, null] : null));
     tapVariants.push(variant);
     tapPooling.push(pooling);
     gramOutputs.push(gramOutputName(tap));
@@ -212,7 +239,7 @@ function buildTaps(
       graph: {
         ...graph,
         node: nodes,
-        initializer: [...(graph.initializer ?? []), ...shared],
+        initializer: [...(graph.initializer ?? []), ...shared, ...tapInitializers],
         output: [...kept, ...exposed, ...extraOutputs],
       },
     };

@@ -3,7 +3,7 @@
  * one Gram per monitored layer back. The implementation (worker-runner.ts) runs
  * ONNX Runtime in a worker thread; tests and tools may provide others.
  */
-import type { Gram } from '../../cka/gram.js';
+import type { LayerOutput } from '../../cka/pool.js';
 
 /** One input tensor, row-major, batch first. */
 export type FeedTensor =
@@ -14,8 +14,11 @@ export type FeedTensor =
 export type Feeds = Readonly<Record<string, FeedTensor>>;
 
 export interface RunResult {
-  /** One per tap, in the order of `taps`: n = batch, float32 data from the device. */
-  readonly grams: Gram[];
+  /**
+   * One per tap, in the order of `taps`, float32 data from the device: the Gram of the
+   * batch (n = batch), or with a pool head the batch reduced against the tap's pool.
+   */
+  readonly grams: LayerOutput[];
   /** The model's own outputs that were asked for when the runner was created, flattened. */
   readonly outputs?: Readonly<Record<string, Float32Array>>;
   /** Time spent in ONNX Runtime's run(), measured where it ran. */

@@ -6,7 +6,8 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { ModelError } from '../../errors/index.js';
-import { augmentModel, type GramVariant, type GramVariantOption, type PoolingOptions, type ProbeModel } from '../graph/augment.js';
+import { augmentModel, type GramVariant, type GramVariantOption, type PoolingOptions, type ProbeModel, type TapHead } from '../graph/augment.js';
+import { poolBatchOf, poolBatchSize, type LayerOutput } from '../../cka/pool.js';
 import { checkBatchDimension } from './batch.js';
 import { assertFeeds, ownBuffer } from './feeds.js';
 import { decodeModel, readModel } from '../graph/onnx-file.js';
@@ -27,6 +28,8 @@ export type WorkerRunnerOptions = ({ readonly modelPath: string } | { readonly b
   readonly overrides?: Readonly<Record<string, GramVariant>>;
   /** Pooling of sequence taps [N, T, ...] before their Grams; see pool-graph.ts. */
   readonly pooling?: PoolingOptions;
+  /** Each tap's output: its Gram (absent), its features, or its Gram rows against a pool (reference-graph.ts). */
+  readonly head?: TapHead;
   /** Execution providers in order of preference; see session.ts. */
   readonly providers: readonly string[];
   /** Model outputs to return with each run (for paired mode and the batch check). */
@@ -66,6 +69,8 @@ export class WorkerModelRunner implements ModelRunner {
   readonly tapVariants: readonly GramVariant[];
   readonly tapPooling: readonly Pooling[];
   readonly outputs: readonly string[];
+  /** Per tap, the rows of the pool its batches are reduced against (0: a plain Gram); null for a features head. */
+  readonly #poolRows: readonly number[] | null;
   #worker: Worker;
   #pending = new Map<number, Pending>();
   #nextId = 1;
@@ -88,6 +93,8 @@ export class WorkerModelRunner implements ModelRunner {
     this.tapVariants = tapVariants;
     this.tapPooling = tapPooling;
     this.outputs = [...(options.outputs ?? [])];
+    const head = options.head;
+    this.#poolRows = head?.kind === 'features' ? null : this.taps.map((t) => (head?.kind === 'pool' ? head.pools[t]?.m ?? 0 : 0));
     this.#runTimeoutMs = options.runTimeoutMs ?? 120_000;
     worker.on('message', (raw: unknown) => this.#onMessage(raw, options));
     worker.on('error', (error) => this.#fail(`the inference worker crashed: ${error.message}`, options, error));
@@ -104,6 +111,7 @@ export class WorkerModelRunner implements ModelRunner {
       dropOriginalOutputs: outputs.length === 0,
       ...(options.pooling === undefined ? {} : { pooling: options.pooling }),
       ...(options.overrides === undefined ? {} : { overrides: options.overrides }),
+      ...(options.head === undefined ? {} : { head: options.head }),
     });
     const missing = outputs.filter((o) => !augmented.originalOutputs.includes(o));
     if (missing.length > 0) {
@@ -125,9 +133,18 @@ export class WorkerModelRunner implements ModelRunner {
   }
 
   run(feeds: Feeds, batch: number): Promise<RunResult> {
+    if (this.#poolRows === null) return Promise.reject(new ModelError('this runner outputs features, not Grams: use features()'));
     return this.#request(feeds, batch, null, (reply) => {
       if (reply.type !== 'result') throw new ModelError(`the inference worker answered a run with '${reply.type}'`);
       return this.#toResult(reply, batch);
+    });
+  }
+
+  /** With a features head: each tap's features for the batch, row after row. */
+  features(feeds: Feeds, batch: number): Promise<Float32Array[]> {
+    return this.#request(feeds, batch, null, (reply) => {
+      if (reply.type !== 'result') throw new ModelError(`the inference worker answered a run with '${reply.type}'`);
+      return reply.grams;
     });
   }
 
@@ -223,14 +240,16 @@ export class WorkerModelRunner implements ModelRunner {
   }
 
   #toResult(reply: Extract<WorkerReply, { type: 'result' }>, batch: number): RunResult {
-    const grams = reply.grams.map((data, i) => {
-      if (data.length !== batch * batch) {
+    const grams = reply.grams.map((data, i): LayerOutput => {
+      const m = this.#poolRows?.[i] ?? 0;
+      const expected = m > 0 ? poolBatchSize(batch, m) : batch * batch;
+      if (data.length !== expected) {
         throw new ModelError(
-          `layer '${this.taps[i]}' gave a Gram of ${data.length} values for a batch of ${batch} (expected ${batch * batch}): ` +
+          `layer '${this.taps[i]}' gave ${data.length} values for a batch of ${batch} (expected ${expected}): ` +
             'its first dimension is not the batch; monitor a [batch, ...] tensor instead',
         );
       }
-      return { n: batch, data };
+      return m > 0 ? poolBatchOf(data, batch, m) : { n: batch, data };
     });
     const base = { grams, inferenceMs: reply.inferenceMs };
     return this.outputs.length === 0 ? base : { ...base, outputs: reply.outputs };

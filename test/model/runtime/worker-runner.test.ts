@@ -1,3 +1,4 @@
+import { asGram } from '../../../src/cka/pool.js';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gramOf } from '../../../src/cka/gram.js';
@@ -52,8 +53,8 @@ describe('WorkerModelRunner', () => {
     for (const [k, [batch, seed]] of cases.entries()) {
       const want = await expected(batch, seed);
       const got = results[k]!;
-      expect(got.grams.map((g) => g.n)).toEqual(TAPS.map(() => batch));
-      got.grams.forEach((g, i) => expect(relativeError(g.data, want.grams[i]!.data), TAPS[i]).toBeLessThan(1e-5));
+      expect(got.grams.map((g) => asGram(g).n)).toEqual(TAPS.map(() => batch));
+      got.grams.map(asGram).forEach((g, i) => expect(relativeError(g.data, want.grams[i]!.data), TAPS[i]).toBeLessThan(1e-5));
       expect(relativeError(got.outputs!['logits']!, want.logits)).toBeLessThan(1e-5);
       expect(got.inferenceMs).toBeGreaterThan(0);
     }
