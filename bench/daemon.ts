@@ -6,6 +6,7 @@
  *                           [--batch 64] [--reference 64] [--tap-graph auto|plain|channel-split]
  *                           [--threads N] [--partitions 1] [--rss-every 5] [--keep-topic]
  *                           [--main OTHER/dist/cli/main.js]   (another build, for A/B runs)
+ *                           [--baseline-scheme draws|none]
  *
  *   1. backlog: --samples held-out MNIST digits (raw little-endian float32, 3,136 bytes each)
  *      produced to a fresh topic on the test broker (started if none answers, as in tests)
@@ -13,7 +14,10 @@
  *      the backlog: messages/s from its first batch to its last
  *   3. daemon: `node dist/cli/main.js run` on digits-cnn with its default layers reads the
  *      same backlog from the start: samples/s between 10% and 90% of it (saturated, from
- *      ckawatch_samples_total scraped every second); CPU seconds from /proc
+ *      ckawatch_samples_total scraped every second); CPU seconds from /proc. First with
+ *      --baseline-scheme (default draws: 64 fresh reference rows run with every batch, the
+ *      scheme before the pool), then with the default (the whole pool, no reference rows
+ *      in the model), each on the same backlog with a fresh group: the ratio between them
  *   4. soak: once 90% of the backlog is read, a producer in this process keeps sending
  *      at --rate (default 1.2x the daemon's rate, so that it stays busy) until
  *      --seconds after the daemon started; the daemon's RSS (/proc VmRSS) is read every
@@ -51,6 +55,7 @@ const { values } = parseArgs({
     'rss-every': { type: 'string' },
     'keep-topic': { type: 'boolean', default: false },
     main: { type: 'string' },
+    'baseline-scheme': { type: 'string', default: 'draws' },
   },
 });
 const quick = values.quick;
@@ -157,6 +162,41 @@ async function bareConsume(topic: string, count: number): Promise<{ rate: number
   return { rate: (count / (last - first)) * 1000, cpuMs: (cpu.user + cpu.system) / 1000, ms: last - first };
 }
 
+/** The daemon with `scheme` over the backlog alone (fresh group): samples/s and CPU per 1,000 samples between 10% and 90%. */
+async function backlogOnly(dir: string, topic: string, scheme: 'pool' | 'draws'): Promise<{ rate: number; cpuMs: number }> {
+  const config = writeDaemonConfig(dir, {
+    topic,
+    groupId: uniqueName(`bench-${scheme}-group`),
+    referencePath: join(dir, 'reference.npy'),
+    batchSize: Number(values.batch),
+    referencePerBatch: Number(values.reference),
+    scheme,
+    maxWait: '1s',
+    schedule: '*/10 * * * * *',
+    calibrationBatches: null,
+    instanceId: `bench-${scheme}`,
+    ...(tapGraph ? { tapGraph } : {}),
+    ...(threads ? { threads } : {}),
+  });
+  const d = await DaemonProcess.start(config, { timeoutMs: 60_000, ...(values.main ? { main: values.main } : {}) });
+  try {
+    let at10: { t: number; samples: number; cpu: number } | null = null;
+    for (;;) {
+      const samples = valueOf(await d.scrape(), 'ckawatch_samples_total', { topic }) ?? 0;
+      const t = performance.now();
+      if (at10 === null && samples >= 0.1 * backlog) at10 = { t, samples, cpu: procStats(d.pid).cpuMs };
+      if (at10 !== null && samples >= 0.9 * backlog) {
+        const result = { rate: ((samples - at10.samples) / (t - at10.t)) * 1000, cpuMs: (procStats(d.pid).cpuMs - at10.cpu) / ((samples - at10.samples) / 1000) };
+        log(`daemon, reference.scheme ${scheme} (10%..90% of the backlog): ${fmt(result.rate)} samples/s, ${fmt(result.cpuMs, 1)} ms CPU per 1,000 samples`);
+        return result;
+      }
+      await sleep(1_000);
+    }
+  } finally {
+    await d.stop(60_000);
+  }
+}
+
 interface Point {
   readonly t: number; // ms since the daemon started
   readonly samples: number;
@@ -181,6 +221,8 @@ async function main(): Promise<void> {
     const bare = await bareConsume(topic, backlog);
     log(`bare kafkajs (eachBatch, no decoding): ${fmt(bare.rate)} msgs/s (${fmt(bare.ms / 1000, 2)} s, ${fmt(bare.cpuMs / (backlog / 1000), 2)} ms CPU per 1,000 messages)`);
 
+    const baselineScheme = values['baseline-scheme'] === 'none' ? null : (values['baseline-scheme'] as 'pool' | 'draws');
+    const baseline = baselineScheme ? await backlogOnly(dir, topic, baselineScheme) : null;
     const config = writeDaemonConfig(dir, {
       topic,
       groupId: uniqueName('bench-daemon-group'),
@@ -291,6 +333,10 @@ async function main(): Promise<void> {
     log('');
     log(`bare kafkajs        ${fmt(bare.rate).padStart(9)} msgs/s`);
     log(`daemon              ${fmt(rate).padStart(9)} samples/s    floor ${fmt(FLOOR_RATE)}: ${rate >= FLOOR_RATE ? 'PASS' : 'FAIL'}`);
+    if (baseline && throughput) {
+      log(`scheme ${baselineScheme}        ${fmt(baseline.rate).padStart(9)} samples/s, ${fmt(baseline.cpuMs, 1)} ms CPU per 1,000 samples`);
+      log(`scheme pool         ${fmt(rate).padStart(9)} samples/s, ${fmt(throughput.cpuMs, 1)} ms CPU per 1,000 samples: ${fmt(rate / baseline.rate, 2)}x the samples/s, ${fmt(throughput.cpuMs / baseline.cpuMs, 2)}x the CPU per sample`);
+    }
     log(`ratio               ${fmt(ratio, 2).padStart(9)} x bare       floor ${FLOOR_RATIO}: ${ratio >= FLOOR_RATIO ? 'PASS' : 'FAIL'}`);
     log(`RSS drift           ${`${drift >= 0 ? '+' : ''}${fmt(drift * 100, 1)}%`.padStart(9)}              floor +-${FLOOR_RSS * 100}%: ${Math.abs(drift) <= FLOOR_RSS ? 'PASS' : 'FAIL'}` +
       (total < 300 ? ` (over ${fmt(total)} s; the floor is for 5 minutes)` : ''));

@@ -123,7 +123,8 @@ export function openCalibrator(config: Config, model: TappedModel, metrics: Metr
     m: config.reference.samplesPerBatch,
     scheme: config.reference.scheme,
     pool: config.reference.pool,
-    sketchWidth: config.reference.sketchWidth,
+    // Paired CKA reads the model's own K of each batch: a sketched one would bias it (docs/statistics.md).
+    sketchWidth: config.candidate ? Number.MAX_SAFE_INTEGER : config.reference.sketchWidth,
     maxCacheBytes: config.reference.maxCacheMiB * 2 ** 20,
     seed: config.reference.seed,
     batches: config.calibration.batches,

@@ -22,9 +22,8 @@ import { checkGramPrecision, checkPin, sha256File } from './startup.js';
  *
  * The model's Gram was centred with the mean of the pool (or of the stacked batch), not of
  * X; U-centering removes any row/column shift, so K gives the same HSIC as X's own Gram.
- * A layer the pool sketches (model/reference-pool.ts) gives the sketched Gram: HSIC(K, L)
- * stays unbiased, HSIC(K, K) gains the sketch's variance, so its paired CKA reads lower;
- * raise reference.sketchWidth above the layer's width for the exact value.
+ * A sketched layer (model/reference-pool.ts) would give the sketched Gram, whose HSIC(K, K)
+ * carries the sketch's variance: with a candidate, the daemon sketches no layer.
  */
 
 /** A pair of compared tensors: `layer` of the model, `candidate` of the candidate model. */

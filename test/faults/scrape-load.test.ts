@@ -34,10 +34,10 @@ const suite = useDaemonSuite('ckawatch-faults-scrape-', { referenceDigits: 2_000
 
 describe('scrape load', () => {
   it('50 concurrent /metrics clients: no error, p99 reported, consumption within the asserted ratio of unloaded', async () => {
-    // 16 production rows with 496 reference rows a batch: the daemon is bound by inference
-    // (a few hundred samples/s here, not thousands), which is where scrapes could steal
-    // from it, and a backlog of 20,000 digits lasts the whole test.
-    const run = await suite.run('faults-scrape', 2, { batchSize: 16, referencePerBatch: 496, schedule: NEVER });
+    // 16 production rows with 496 fresh reference rows a batch (the draws scheme): the daemon
+    // is bound by inference (a few hundred samples/s here, not thousands), which is where
+    // scrapes could steal from it, and a backlog of 25,000 digits lasts the whole test.
+    const run = await suite.run('faults-scrape', 2, { batchSize: 16, referencePerBatch: 496, scheme: 'draws', schedule: NEVER });
     const digits = heldOutDigits(5000).map(rawMessage);
     const backlog = Array.from({ length: 5 }, () => digits).flat();
     await produce(run.topic, backlog, 160);

@@ -35,6 +35,8 @@ export interface DaemonConfigOptions {
   readonly deadLetterTopic?: string;
   readonly batchSize?: number;
   readonly referencePerBatch?: number;
+  /** reference.scheme; the daemon's default (pool) when absent */
+  readonly scheme?: 'pool' | 'draws';
   readonly maxWait?: string;
   /** node-cron with seconds; default every second */
   readonly schedule?: string;
@@ -64,7 +66,7 @@ export function writeDaemonConfig(dir: string, o: DaemonConfigOptions): string {
       ...(o.threads ? { threads: o.threads } : {}),
       ...(o.tapGraph ? { tapGraph: o.tapGraph } : {}),
     },
-    reference: { path: o.referencePath, samplesPerBatch: o.referencePerBatch ?? 64, seed: 1 },
+    reference: { path: o.referencePath, samplesPerBatch: o.referencePerBatch ?? 64, seed: 1, ...(o.scheme ? { scheme: o.scheme } : {}) },
     source: {
       kind: 'kafka',
       brokers: brokers(),

@@ -43,9 +43,16 @@ describe('ckawatch run against a real broker', () => {
     await waitForCommitsAtEnd(groupId, topic, d);
     // The provider in use, and the start-up check of every layer's Gram against float64.
     expect(await (await fetch(`${d.url}/readyz`)).json()).toEqual({ ready: true, reasons: [], provider: 'cpu' });
-    const gramErrors = s1.filter((x) => x.name === 'ckawatch_gram_relative_error');
+    const gramErrors = s1.filter((x) => x.name === 'ckawatch_gram_relative_error' && x.labels['graph'] !== 'pool');
     expect(gramErrors).toHaveLength(6);
     for (const e of gramErrors) expect(e.value, e.labels['layer']).toBeLessThan(1e-5);
+    // The reference pool in the model: its float32 sums against float64, and what it keeps per layer.
+    const poolErrors = s1.filter((x) => x.name === 'ckawatch_gram_relative_error' && x.labels['graph'] === 'pool');
+    expect(poolErrors).toHaveLength(6);
+    for (const e of poolErrors) expect(e.value, e.labels['layer']).toBeLessThan(1e-4);
+    const cache = s1.filter((x) => x.name === 'ckawatch_reference_cache_bytes');
+    expect(cache.map((c) => c.labels['layer']).sort()).toEqual(gramErrors.map((e) => e.labels['layer']).sort());
+    for (const c of cache) expect(c.value, c.labels['layer']).toBeGreaterThan(0);
 
     await produce(topic, rotated, chunkFor(rotated));
     await d.waitForMetrics((s) => samplesOf(s, topic) >= 4096, '4,096 samples', { show });
