@@ -30,6 +30,7 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 
@@ -47,6 +48,8 @@ import alibi_detect  # noqa: E402
 from alibi_detect.cd import MMDDrift, MMDDriftOnline  # noqa: E402
 
 LAYERS = {"pool2": "/pool2/MaxPool_output_0", "logits": "logits"}
+NATURAL_ONCE = "control: the natural shift's digits, each once"
+CLEAN_REPEATS = "control: clean, a random held-out subset of that size, drawn with repeats like the natural stream"
 BLOCK = 64
 
 
@@ -191,7 +194,7 @@ def markdown(res: dict) -> str:
     L: list[str] = []
     L.append("# ckawatch and alibi-detect, side by side\n")
     L.append(f"Run on {res['date']} on {res['machine']} (one thread: torch.set_num_threads(1), onnxruntime intra-op 1), "
-             f"{res['wall_s']:.0f} s in all. Versions: alibi-detect {res['versions']['alibi_detect']}, "
+             + (f"{res['wall_s']:.0f} s in all. " if res.get("wall_s") else "") + f"Versions: alibi-detect {res['versions']['alibi_detect']}, "
              f"torch {res['versions']['torch']} (CPU), onnxruntime {res['versions']['onnxruntime']}, onnx {res['versions']['onnx']}, "
              f"numpy {res['versions']['numpy']}, Python {res['versions']['python']}. ckawatch figures: "
              f"[results.json](results.json) (`npx tsx tools/validate.ts`).\n")
@@ -254,7 +257,7 @@ def markdown(res: dict) -> str:
                 if d is None:
                     row.append("not run")
                 else:
-                    med = "not detected" if d["median"] is None else f"{d['median']:.0f}"
+                    med = "median not reached" if d["median"] is None else f"{d['median']:.0f}"
                     rng_ = "" if d["min"] is None else f" ({d['min']}–{d['max']})"
                     row.append(f"{med}{rng_}, {d['detected_runs']}/{len(d['delays'])}")
             L.append("| " + " | ".join(row) + " |")
@@ -282,7 +285,7 @@ def markdown(res: dict) -> str:
             if not ds:
                 row.append("—")
             elif len(found) * 2 <= len(ds):
-                row.append(f"not detected, {len(found)}/{len(ds)}")
+                row.append(f"median not reached, {len(found)}/{len(ds)}")
             else:
                 row.append(f"{np.median(found):.0f} ({min(found)}–{max(found)}), {len(found)}/{len(ds)}")
         L.append("| " + " | ".join(row) + " |")
@@ -291,7 +294,8 @@ def markdown(res: dict) -> str:
              "delay), 5 onsets each, watched for 20 batches (1,280 samples); alibi's are per sample, "
              f"{a['online_runs']} runs each, watched for {a['cap']} samples. alibi's runs start from a reset followed by "
              "2 × window clean held-out samples (a run whose clean prefix alarmed is redrawn; counted as prefix_alarms in the "
-             "JSON); ckawatch's start after a full window of clean batches.\n")
+             "JSON); ckawatch's start after a full window of clean batches. \"Median not reached\": half or fewer of the runs "
+             "alarmed within the watch (the range is over those that did).\n")
     L.append("The operating points are close but not equal: ERT = 2,000 is 0.5 false alarms per 1,000 samples from a reset; "
              "ckawatch's α = 5% per 4-batch window, judged every 64 samples, is at most 0.05 × 1000/64 ≈ 0.78 alarming "
              "judgements per 1,000 clean samples (consecutive judgements share 3 of 4 batches, so alarms come in runs and "
@@ -300,7 +304,13 @@ def markdown(res: dict) -> str:
     L.append("```sh")
     L.append("npx tsx tools/alibi/export-streams.ts --out /tmp/ckawatch-alibi --seed 1 --windows " + str(res["manifest"]["windows"]))
     L.append("python3.11 -m venv .venv-alibi && .venv-alibi/bin/pip install -r tools/alibi/requirements.txt")
-    L.append(".venv-alibi/bin/python " + " ".join(res["argv"]))
+    L.append(".venv-alibi/bin/python " + shlex.join(res["argv"]))
+    if res.get("online_run"):
+        L.append(".venv-alibi/bin/python " + shlex.join(res["online_run"]["argv"]) + "   # the online part, alongside")
+    for extra in res.get("mmd_runs", []):
+        L.append(".venv-alibi/bin/python " + shlex.join(extra["argv"]) + "   # MMDDrift on one layer, alongside")
+    for extra in res.get("extra_runs", []):
+        L.append(".venv-alibi/bin/python " + shlex.join(extra["argv"]) + "   # the online controls")
     L.append("```\n")
     if res.get("notes"):
         L.append("## Notes\n")
@@ -330,13 +340,44 @@ def main() -> None:
     ap.add_argument("--n-bootstraps", type=int, default=2500,
                     help="MMDDriftOnline threshold bootstraps (its default, 1000, is refused for ERT 2,000)")
     ap.add_argument("--skip-mmd", action="store_true")
+    ap.add_argument("--skip-online", action="store_true")
+    ap.add_argument("--mmd-layers", nargs="+", default=list(LAYERS), choices=list(LAYERS))
+    ap.add_argument("--merge-mmd", action="append", default=[],
+                    help="with --md-only: add the MMDDrift layers of this JSON (a --mmd-layers run of the same data)")
+    ap.add_argument("--online-controls", action="store_true",
+                    help="add two online streams: the natural shift's digits each once, and a clean random subset of "
+                         "the held-out digits of the same size drawn with repeats the way the natural stream is")
+    ap.add_argument("--merge-online-extra", action="append", default=[],
+                    help="with --md-only: add the online streams of this JSON that the others lack")
     ap.add_argument("--fa-samples", type=int, default=20000)
     ap.add_argument("--cap", type=int, default=1280, help="drifted samples watched per online run")
     ap.add_argument("--note", action="append", default=[])
     ap.add_argument("--md-only", action="store_true", help="only rewrite --md from --json (adding any --note)")
+    ap.add_argument("--merge-online", default=None,
+                    help="with --md-only: take the online results from this JSON (a --skip-mmd run of the same data)")
     a = ap.parse_args()
     if a.md_only:
         res = json.load(open(a.json))
+        if a.merge_online:
+            other = json.load(open(a.merge_online))
+            res["online"], res["online_scenarios"] = other["online"], other["online_scenarios"]
+            res["online_run"] = {"argv": other["argv"], "wall_s": other["wall_s"], "date": other["date"]}
+            res["args"]["online_runs"], res["args"]["cap"] = other["args"]["online_runs"], other["args"]["cap"]
+        for extra in a.merge_mmd:
+            other = json.load(open(extra))
+            for run in res["mmd"]:
+                match = next(x for x in other["mmd"] if x["n_ref"] == run["n_ref"])
+                run["layers"].update({k: v for k, v in match["layers"].items() if k not in run["layers"]})
+            res.setdefault("mmd_runs", []).append({"argv": other["argv"], "wall_s": other.get("wall_s")})
+        for extra in a.merge_online_extra:
+            other = json.load(open(extra))
+            for o in res["online"]:
+                match = next(x for x in other["online"] if x["ert"] == o["ert"] and x["window_size"] == o["window_size"])
+                for layer in LAYERS:
+                    o["layers"][layer]["delays"].update(
+                        {k: v for k, v in match["layers"][layer]["delays"].items() if k not in o["layers"][layer]["delays"]})
+            res["online_scenarios"] += [s for s in other["online_scenarios"] if s not in res["online_scenarios"]]
+            res.setdefault("extra_runs", []).append({"argv": other["argv"], "controls": other.get("controls")})
         res["notes"] = res.get("notes", []) + a.note
         json.dump(res, open(a.json, "w"), indent=1)
         open(a.md, "w").write(markdown(res))
@@ -380,14 +421,31 @@ def main() -> None:
         count = (a.large_windows or a.windows) if large else a.windows
         names = ["clean"] + (a.large_scenarios if large and a.large_scenarios is not None else scenarios)
         run: dict = {"n_ref": n, "layers": {}}
-        for layer in LAYERS:
+        for layer in a.mmd_layers:
             say(f"MMDDrift N={n} {layer}")
             torch.manual_seed(a.seed)
             run["layers"][layer] = run_mmd(reference(layer, n, 0), {s: feats[s][layer] for s in names}, count, say)
         res["mmd"].append(run)
         json.dump(res, open(a.json, "w"), indent=1)
 
-    online_scenarios = scenarios if a.online_scenarios is None else a.online_scenarios
+    if a.skip_online:
+        res["wall_s"] = time.perf_counter() - started
+        json.dump(res, open(a.json, "w"), indent=1)
+        say(f"done in {res['wall_s']:.0f} s")
+        return
+    online_scenarios = list(scenarios if a.online_scenarios is None else a.online_scenarios)
+    if a.online_controls:
+        natural = next(s for s in scenarios if s.startswith("natural"))
+        crng = np.random.default_rng([a.seed, 99])
+        for layer in LAYERS:
+            _, first = np.unique(feats[natural][layer], axis=0, return_index=True)
+            feats.setdefault(NATURAL_ONCE, {})[layer] = feats[natural][layer][crng.permutation(first)]
+        k = len(first)
+        subset = crng.choice(len(feats["heldout"]["pool2"]), k, replace=False)
+        rows = np.concatenate([crng.choice(subset, BLOCK, replace=False) for _ in range(len(feats[natural]["pool2"]) // BLOCK)])
+        feats[CLEAN_REPEATS] = {layer: feats["heldout"][layer][rows] for layer in LAYERS}
+        res["controls"] = {"natural_unique_digits": int(k)}
+        online_scenarios += [NATURAL_ONCE, CLEAN_REPEATS]
     res["online_scenarios"] = online_scenarios
     res["online"] = []
     for ert in a.ert:
