@@ -193,7 +193,7 @@ def markdown(res: dict) -> str:
     a = res["args"]
     L: list[str] = []
     L.append("# ckawatch and alibi-detect, side by side\n")
-    L.append(f"Run on {res['date']} on {res['machine']} (one thread: torch.set_num_threads(1), onnxruntime intra-op 1), "
+    L.append(f"Run on {res['date']} on {res['machine']} (one thread: torch.set_num_threads(1), onnxruntime intra-op 1). "
              + (f"{res['wall_s']:.0f} s in all. " if res.get("wall_s") else "") + f"Versions: alibi-detect {res['versions']['alibi_detect']}, "
              f"torch {res['versions']['torch']} (CPU), onnxruntime {res['versions']['onnxruntime']}, onnx {res['versions']['onnx']}, "
              f"numpy {res['versions']['numpy']}, Python {res['versions']['python']}. ckawatch figures: "
@@ -352,12 +352,14 @@ def main() -> None:
     ap.add_argument("--fa-samples", type=int, default=20000)
     ap.add_argument("--cap", type=int, default=1280, help="drifted samples watched per online run")
     ap.add_argument("--note", action="append", default=[])
-    ap.add_argument("--md-only", action="store_true", help="only rewrite --md from --json (adding any --note)")
+    ap.add_argument("--md-only", action="store_true", help="only rewrite --md from --json (its notes become the --note given)")
     ap.add_argument("--merge-online", default=None,
                     help="with --md-only: take the online results from this JSON (a --skip-mmd run of the same data)")
     a = ap.parse_args()
     if a.md_only:
         res = json.load(open(a.json))
+        res.pop("extra_runs", None)  # a rerun merges them again
+        res.pop("mmd_runs", None)
         if a.merge_online:
             other = json.load(open(a.merge_online))
             res["online"], res["online_scenarios"] = other["online"], other["online_scenarios"]
@@ -378,7 +380,7 @@ def main() -> None:
                         {k: v for k, v in match["layers"][layer]["delays"].items() if k not in o["layers"][layer]["delays"]})
             res["online_scenarios"] += [s for s in other["online_scenarios"] if s not in res["online_scenarios"]]
             res.setdefault("extra_runs", []).append({"argv": other["argv"], "controls": other.get("controls")})
-        res["notes"] = res.get("notes", []) + a.note
+        res["notes"] = a.note
         json.dump(res, open(a.json, "w"), indent=1)
         open(a.md, "w").write(markdown(res))
         return
