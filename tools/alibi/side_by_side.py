@@ -222,7 +222,7 @@ def markdown(res: dict) -> str:
         for s in names:
             row = [f"clean held-out (false-positive rate)" if s == "clean" else s]
             for _, r in cols:
-                st = r["layers"][layer]["streams"].get(s)
+                st = r["layers"].get(layer, {"streams": {}})["streams"].get(s)
                 row.append("not run" if st is None else f"{pct(st['rate'])} ({st['windows']})")
             for statistic in ("mmd2_rbf", "mmd2_linear", "cka"):
                 if s == "clean":
@@ -235,7 +235,7 @@ def markdown(res: dict) -> str:
              "samples in its validation run (5 onsets × 20 batches = 100 windows), its false-positive rate over 800 clean "
              "one-batch windows.\n")
     for r in mmd_runs:
-        for layer in LAYERS:
+        for layer in [x for x in LAYERS if x in r["layers"]]:
             lr = r["layers"][layer]
             L.append(f"- MMDDrift N={r['n_ref']} {layer}: set-up {lr['setup_s']:.2f} s, {1000 * lr['window_s']['median']:.0f} ms "
                      f"per window of 64 (median), bandwidth σ = {lr['sigma']:.3g}.")
@@ -367,9 +367,12 @@ def main() -> None:
             res["args"]["online_runs"], res["args"]["cap"] = other["args"]["online_runs"], other["args"]["cap"]
         for extra in a.merge_mmd:
             other = json.load(open(extra))
-            for run in res["mmd"]:
-                match = next(x for x in other["mmd"] if x["n_ref"] == run["n_ref"])
-                run["layers"].update({k: v for k, v in match["layers"].items() if k not in run["layers"]})
+            for match in other["mmd"]:
+                run = next((x for x in res["mmd"] if x["n_ref"] == match["n_ref"]), None)
+                if run is None:
+                    res["mmd"].append(match)
+                else:
+                    run["layers"].update({k: v for k, v in match["layers"].items() if k not in run["layers"]})
             res.setdefault("mmd_runs", []).append({"argv": other["argv"], "wall_s": other.get("wall_s")})
         for extra in a.merge_online_extra:
             other = json.load(open(extra))
