@@ -192,6 +192,7 @@ def pct(v: float | None) -> str:
 def markdown(res: dict) -> str:
     a = res["args"]
     L: list[str] = []
+    ck_o = res["ckawatch"]["options"]
     L.append("# ckawatch and alibi-detect, side by side\n")
     L.append(f"Run on {res['date']} on {res['machine']} (one thread: torch.set_num_threads(1), onnxruntime intra-op 1). "
              + (f"{res['wall_s']:.0f} s in all. " if res.get("wall_s") else "") + f"Versions: alibi-detect {res['versions']['alibi_detect']}, "
@@ -206,8 +207,12 @@ def markdown(res: dict) -> str:
              "with onnxruntime in Python.\n")
     L.append("What differs by design: alibi-detect's detectors get N reference samples (a seeded draw from the reference split) "
              "and test W = 64 samples against all of them (MMDDrift: 100-permutation test at p = 0.05 per window; RBF "
-             "bandwidth = median pairwise distance of the reference). ckawatch compares each batch of n = 64 with m = 64 "
-             "reference samples drawn afresh from all 5,002 per batch, with thresholds calibrated for α = 5% per window "
+             "bandwidth = median pairwise distance of the reference). ckawatch "
+             + (f"compares each batch of n = 64 with a pool of {ck_o.get('pool')} reference samples fixed at start-up "
+                "(reference.scheme pool)" if ck_o.get("scheme") == "pool" else
+                "compares each batch of n = 64 with m = 64 reference samples drawn afresh from all 5,002 per batch "
+                "(reference.scheme draws, the only scheme when these figures were made)")
+             + ", with thresholds calibrated for α = 5% per window "
              "(γ = 1 / median squared distance of 256 reference samples), and sums batches into windows.\n")
     L.append("## Power of one window of 64 (N = reference samples), α = 5%\n")
     mmd_runs = res["mmd"]
@@ -353,11 +358,15 @@ def main() -> None:
     ap.add_argument("--cap", type=int, default=1280, help="drifted samples watched per online run")
     ap.add_argument("--note", action="append", default=[])
     ap.add_argument("--md-only", action="store_true", help="only rewrite --md from --json (its notes become the --note given)")
+    ap.add_argument("--refresh-ckawatch", action="store_true",
+                    help="with --md-only: read ckawatch's figures again from --ckawatch (after a new tools/validate.ts run)")
     ap.add_argument("--merge-online", default=None,
                     help="with --md-only: take the online results from this JSON (a --skip-mmd run of the same data)")
     a = ap.parse_args()
     if a.md_only:
         res = json.load(open(a.json))
+        if a.refresh_ckawatch:
+            res["ckawatch"] = ckawatch_figures(a.ckawatch, res["scenarios"])
         res.pop("extra_runs", None)  # a rerun merges them again
         res.pop("mmd_runs", None)
         if a.merge_online:
