@@ -262,7 +262,7 @@ export function batchSizeMarkdown(runs: readonly ValidationResult[]): string {
       const d = bestDelay(r, s);
       return d === null ? 'not detected' : String(d.delay * r.options.n);
     });
-    lines.push(`| ${r.options.n} | ${r.options.falseAlarmRate} | ${perThousand(falseAlarmRate(c))} · ${perThousand(worst)} | ${cells.join(' | ')} |`);
+    lines.push(`| ${r.options.n} | ${r.options.falseAlarmRate.toFixed(4)} | ${perThousand(falseAlarmRate(c))} · ${perThousand(worst)} | ${cells.join(' | ')} |`);
   }
   lines.push('', 'Delay: samples until the first one-batch test beyond its threshold, median over onsets, fastest series that detects the drift.');
   return lines.join('\n');
