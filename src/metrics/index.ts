@@ -44,6 +44,12 @@ export type Metrics = PipelineMetrics & {
   setGramPrecision(report: PrecisionReport): void;
   /** adds counts restored from a checkpoint; once, at start-up */
   seedCounters(seed: CounterSeed): void;
+  /**
+   * Replaces the counts with `seed`: the daemon exports the counters of the partitions it
+   * owns, so a partition that moves takes its counts along (they may go down here and up
+   * on its new owner: sum over replicas, by topic, for the group's total)
+   */
+  setCounters(seed: CounterSeed): void;
   /** the counts to write into a checkpoint */
   readCounters(): Promise<CounterSeed>;
 };
@@ -107,6 +113,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
       for (const t of report.taps) if (t.error !== null) pipeline.gramError.set({ layer: t.layer, graph: t.variant }, t.error);
     },
     seedCounters: (seed) => seedCounters(pipeline, seed),
+    setCounters: (seed) => {
+      for (const counter of [pipeline.samples, pipeline.rejected, pipeline.unscored, pipeline.batches]) counter.reset();
+      seedCounters(pipeline, seed);
+    },
     readCounters: () => readCounters(pipeline),
   };
 }
