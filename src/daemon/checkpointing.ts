@@ -184,9 +184,13 @@ export class CheckpointStore {
   }
 
   /** Snapshots `parts` between batches and writes them; the body on success, null (logged) when the write failed. */
-  async write(parts: CheckpointParts): Promise<CheckpointBody | null> {
+  async write(parts: CheckpointParts, carried: ReadonlyMap<number, LaneState> = new Map()): Promise<CheckpointBody | null> {
     const { identity, scope, lanes, calibrator, paired } = parts;
-    const states = await lanes.states();
+    // The owned partitions' states, and the last known state of every other partition this
+    // file held: a checkpoint taken before the group assigned them must not erase them.
+    const owned = await lanes.states();
+    const states = [...owned, ...[...carried].filter(([p]) => !owned.some((o) => o.partition === p)).map(([partition, state]) => ({ partition, state }))];
+    states.sort((a, b) => a.partition - b.partition);
     const counters = emptyCounters();
     const held: Record<string, number> = {};
     for (const { partition, state } of states) {

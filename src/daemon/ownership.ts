@@ -68,13 +68,17 @@ export async function openPartitionStore(config: Config, o: OpenOptions): Promis
   const name = `ckawatch-${config.checkpoint.instanceId ?? hostname()}`;
   const store = new CheckpointStore({ dir: config.checkpoint.dir, name, now: o.now, logger: o.logger });
   const restored = await store.restore(o.identity, o.scope, o.referenceSha256(), o.paired);
+  // The last state written of every partition this member held: what it claims back after a
+  // rejoin (the commit then decides whether it still applies).
+  const latest = new Map(restored?.partitions ?? []);
   return {
     restored,
-    claim: async (partitions) => new Map(partitions.flatMap((p) => (restored?.partitions.has(p) ? [[p, restored.partitions.get(p)!] as const] : []))),
+    claim: async (partitions) => new Map(partitions.flatMap((p) => (latest.has(p) ? [[p, latest.get(p)!] as const] : []))),
     release: () => undefined,
     save: async (parts, withinMs, source) => {
-      const body = await store.write({ ...parts, scope: o.scope });
+      const body = await store.write({ ...parts, scope: o.scope }, latest);
       if (body === null) return false;
+      for (const { partition, ...state } of body.partitions) latest.set(partition, state);
       if (source) await commitHeld(source, body.offsets, withinMs, o.logger);
       return true;
     },
@@ -99,6 +103,8 @@ class KafkaPartitionStore implements PartitionStore {
   readonly #o: OpenOptions;
   /** per partition, the offset and split record last written or restored: an unchanged state is not written again */
   readonly #written = new Map<number, string>();
+  /** per partition, bumped by every claim and release: a write refused after the partition moved on drops nothing newer */
+  readonly #claims = new Map<number, number>();
 
   constructor(state: StateTopic, options: OpenOptions) {
     this.#state = state;
@@ -109,6 +115,7 @@ class KafkaPartitionStore implements PartitionStore {
     const out = new Map<number, LaneState>();
     await Promise.all(
       partitions.map(async (p) => {
+        this.#bump(p);
         const value = await this.#state.claim(p);
         if (value === null) return;
         const parsed = stateRecordSchema.safeParse(value);
@@ -128,6 +135,7 @@ class KafkaPartitionStore implements PartitionStore {
 
   release(partitions: readonly number[]): void {
     for (const p of partitions) {
+      this.#bump(p);
       this.#written.delete(p);
       void this.#state.release(p);
     }
@@ -138,7 +146,9 @@ class KafkaPartitionStore implements PartitionStore {
     const states = (await lanes.states()).filter(({ partition, state }) => state.offset !== undefined && this.#written.get(partition) !== writtenKey(state.offset, state.partial));
     const write = async (partition: number, state: LaneState): Promise<void> => {
       const record = { format: 1, group: this.#o.scope.group, topic: lanes.topic, partition, ...this.#o.identity, referenceSha256: this.#o.referenceSha256(), ...state };
+      const claim = this.#claims.get(partition);
       const result = await this.#state.write(partition, record, state.offset!);
+      if (result === 'fenced' && this.#claims.get(partition) !== claim) return; // released or claimed again meanwhile
       if (result === 'fenced') {
         this.#o.logger.warn({ partition }, 'another member claimed the partition: its state here is dropped');
         lanes.drop([partition]);
@@ -158,6 +168,10 @@ class KafkaPartitionStore implements PartitionStore {
 
   close(): Promise<void> {
     return this.#state.close();
+  }
+
+  #bump(partition: number): void {
+    this.#claims.set(partition, (this.#claims.get(partition) ?? 0) + 1);
   }
 }
 

@@ -49,6 +49,8 @@ export class KafkaSource implements Source {
   /** this member's partitions, as of the last group join */
   #assigned: number[] = [];
   #stopping = false;
+  /** partition restores in progress: not ready until its partitions are read again */
+  #restoring = 0;
   #admin: Admin | null = null;
   readonly #highWatermarks = new Map<number, number>();
   #warnings: string[] = [];
@@ -99,6 +101,9 @@ export class KafkaSource implements Source {
     try {
       await source.#consumer.connect();
       await source.#producer?.connect();
+      // Connected once: each partition assignment reads the group's commits through it.
+      source.#admin = source.#kafka.admin();
+      await source.#admin.connect();
       await source.#consumer.subscribe({ topics: [options.topic], fromBeginning: options.fromBeginning });
       if (options.deadLetterTopic !== undefined) await source.#checkDeadLetterTopic(options.deadLetterTopic);
     } catch (error) {
@@ -138,7 +143,7 @@ export class KafkaSource implements Source {
 
   /** True while the consumer is in its group and has not crashed since. */
   get ready(): boolean {
-    return this.#joined;
+    return this.#joined && this.#restoring === 0;
   }
 
   /**
@@ -148,10 +153,16 @@ export class KafkaSource implements Source {
   async start(onRecords: RecordsHandler, partitions: PartitionHooks, onLogEnd?: (partition: number, logEnd: number) => void): Promise<void> {
     const topic = this.#options.topic;
     let owned: number[] = [];
+    let member = '';
     this.#consumer.on(this.#consumer.events.GROUP_JOIN, (e) => {
       const now = e.payload.memberAssignment[topic] ?? [];
-      const lost = owned.filter((p) => !now.includes(p));
-      const gained = now.filter((p) => !owned.includes(p));
+      // A new member id: this member left the group meanwhile (session expired, kafkajs
+      // restarted the consumer), so another may have owned any partition since: all are
+      // given up and claimed again, none kept.
+      const rejoined = e.payload.memberId !== member;
+      member = e.payload.memberId;
+      const lost = rejoined ? owned : owned.filter((p) => !now.includes(p));
+      const gained = rejoined ? now : now.filter((p) => !owned.includes(p));
       owned = now;
       if (lost.length > 0) partitions.revoked(lost);
       if (gained.length === 0) return;
@@ -190,10 +201,16 @@ export class KafkaSource implements Source {
 
   async #restore(gained: readonly number[], partitions: PartitionHooks, owned: () => readonly number[]): Promise<void> {
     const topic = this.#options.topic;
-    const offsets = await partitions.assigned(gained).catch((err: unknown) => {
-      this.#options.logger.error({ err, partitions: gained }, 'partition state not restored; they resume from the group\'s committed offsets');
-      return new Map<number, number>();
-    });
+    this.#restoring += 1;
+    const offsets = await partitions
+      .assigned(gained)
+      .catch((err: unknown) => {
+        this.#options.logger.error({ err, partitions: gained }, 'partition state not restored; they resume from the group\'s committed offsets');
+        return new Map<number, number>();
+      })
+      .finally(() => {
+        this.#restoring -= 1;
+      });
     // A partition lost again meanwhile is the next owner's; a stopping member reads nothing more.
     const still = gained.filter((p) => owned().includes(p));
     if (this.#stopping || still.length === 0) return;
@@ -206,13 +223,8 @@ export class KafkaSource implements Source {
 
   /** The group's committed offsets of `partitions` (next to read; null: none), read from the broker now. */
   readonly committed = async (partitions: readonly number[]): Promise<ReadonlyMap<number, number | null>> => {
-    if (this.#admin === null) {
-      const admin = this.#kafka.admin();
-      await admin.connect();
-      this.#admin = admin;
-    }
     const { groupId, topic } = this.#options;
-    const fetched = (await this.#admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? [];
+    const fetched = (await this.#admin!.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? [];
     return new Map(partitions.map((p) => {
       const raw = fetched.find((f) => f.partition === p)?.offset;
       return [p, raw === undefined || Number(raw) < 0 ? null : toOffset(raw)];

@@ -145,3 +145,21 @@ describe('replicas of one group with the state in Kafka', () => {
     });
   });
 });
+
+describe('checkpoint files', () => {
+  it('a daemon of another group never restores the checkpoint file of the old one, and says so once', { timeout: 120_000 }, async () => {
+    const n = 600;
+    const run = await suite.run('faults-file-scope', 2);
+    await produceSteadily(run.topic, messages(n).map((m) => ({ ...m, partition: m.partition % 2 })), 200, 0).done;
+    const first = await start(run);
+    await settle(run, [first], n);
+    expect((await first.stop()).code).toBe(0);
+    editConfig(run.config, (c) => {
+      c['source'] = { ...c['source'], groupId: `${run.groupId}-b` };
+    });
+    const second = await start(run);
+    await waitFor(async () => samplesOf(await second.scrape(), run.topic) === n, 60_000, `the new group to count ${n}`, 250);
+    const said = second.logs().filter((l) => String(l.msg).startsWith('ignoring checkpoint'));
+    expect(said.map((l) => l.msg)).toEqual(["ignoring checkpoint: it holds another consumer group's or topic's state; starting fresh"]);
+  });
+});
