@@ -19,7 +19,7 @@ import { kafkaClient, unreachable, type KafkaClientOptions } from '../source/kaf
  *
  * The reader is one consumer of the whole state topic in a group of its own (kafkajs
  * cannot read without one), from the beginning, keeping the latest value of this group's
- * and topic's keys only. Input partition p is state partition p mod the state topic's
+ * and topic's keys only; it is paused between claims. Input partition p is state partition p mod the state topic's
  * partitions (one each when the daemon creates it).
  */
 
@@ -48,6 +48,8 @@ export class StateTopic {
   /** next offset the reader will read, per state partition */
   readonly #position = new Map<number, number>();
   #partitions = 1;
+  /** claims reading now: the reader fetches only while there is one (idle, it would read every checkpoint of every replica) */
+  #reading = 0;
 
   private constructor(options: StateTopicOptions) {
     this.#o = options;
@@ -123,6 +125,7 @@ export class StateTopic {
         this.#advance(batch.partition, Number(batch.lastOffset()) + 1);
       },
     });
+    this.#reader.pause([{ topic: this.#o.stateTopic }]);
   }
 
   #advance(partition: number, next: number): void {
@@ -145,7 +148,14 @@ export class StateTopic {
     // An empty transaction: InitProducerId with the transactional id, and no EndTxn.
     await (await producer.transaction()).abort();
     this.#producers.set(partition, producer);
-    await this.#caughtUp(partition % this.#partitions);
+    this.#reading += 1;
+    this.#reader.resume([{ topic: this.#o.stateTopic }]);
+    try {
+      await this.#caughtUp(partition % this.#partitions);
+    } finally {
+      this.#reading -= 1;
+      if (this.#reading === 0) this.#reader.pause([{ topic: this.#o.stateTopic }]);
+    }
     const value = this.#latest.get(this.key(partition));
     return value ? (JSON.parse(value.toString('utf8')) as unknown) : null;
   }
