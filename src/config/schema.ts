@@ -7,6 +7,7 @@ import {
   HARD_MAX_MESSAGE_BYTES,
   INPUT_ENCODINGS,
   SERVING_ENCODINGS,
+  CHECKPOINT_STORES,
   INTERPOLATIONS,
   LAYOUTS,
   LOG_LEVELS,
@@ -316,6 +317,13 @@ const checkpointSection = (ctx: SchemaContext) =>
     dir: filePath(ctx, 'a folder').default(join(ctx.baseDir, 'ckawatch-state')),
     schedule: cron.default('*/10 * * * * *'),
     instanceId: z.string({ error: 'an instance id' }).regex(/^[A-Za-z0-9._-]{1,128}$/, { error: 'an instance id of letters, digits, ".", "_" and "-"' }).optional(),
+    // file: one checkpoint file per daemon (file and demo sources, a single Kafka consumer).
+    // kafka: each partition's state in a compacted topic, written in the offset commit's
+    // transaction, so that it moves with the partition between replicas (docs/architecture.md).
+    store: z.enum(CHECKPOINT_STORES, { error: `one of ${CHECKPOINT_STORES.join(', ')}` }).default('file'),
+    stateTopic: z.string({ error: 'a topic name' }).regex(/^[A-Za-z0-9._-]{1,249}$/, { error: 'a topic name of letters, digits, ".", "_" and "-"' }).default('ckawatch-state'),
+    // absent: the broker's default.replication.factor
+    stateReplicationFactor: z.number({ error: 'a replication factor from 1' }).int({ error: 'a replication factor from 1' }).min(1, { error: 'a replication factor from 1' }).optional(),
   });
 
 const thresholdOverride = z
@@ -373,6 +381,9 @@ export function createConfigSchema(ctx: SchemaContext) {
         zctx.addIssue({ code: 'custom', message: 'a dead-letter topic other than the topic consumed', input: source.deadLetterTopic, path: ['source', 'deadLetterTopic'] });
       }
       if (config.model.responses !== undefined) responsesNeeds(config, zctx);
+      if (config.checkpoint.store === 'kafka' && source.kind !== 'kafka') {
+        zctx.addIssue({ code: 'custom', message: 'checkpoint.store file with a file source (the state topic holds a Kafka group\'s partitions)', input: 'kafka', path: ['checkpoint', 'store'] });
+      }
     });
 }
 

@@ -12,6 +12,9 @@ export type Provider = (typeof PROVIDERS)[number];
 /** How each tap's Gram is built (model/graph/gram-graph.ts); auto: by provider and shape. */
 export const TAP_GRAPHS = ['auto', 'plain', 'channel-split'] as const;
 
+/** Where the per-partition state lives (daemon/ownership.ts): a local file, or a compacted Kafka topic. */
+export const CHECKPOINT_STORES = ['file', 'kafka'] as const;
+
 /** How sequence taps [N, T, ...] become one vector per sample (model/graph/pool-graph.ts). */
 export const POOLINGS = ['mean', 'first', 'flatten'] as const;
 export type Pooling = (typeof POOLINGS)[number];

@@ -31,7 +31,8 @@ import type { WindowSet } from '../window/window-set.js';
 import type { WindowSpec } from '../window/spec.js';
 import type { Blindness } from './blindness.js';
 import { PairedMode } from './paired.js';
-import type { Counters, Pipeline, PipelineDeps, ScoredBatch } from './pipeline.js';
+import type { Lanes } from './lanes.js';
+import type { Counters, PipelineDeps, ScoredBatch } from './pipeline.js';
 import { viewSample, viewTensor, Witnesses } from './witnesses.js';
 import { batchReference } from './batch-reference.js';
 import { Calibrator } from './reference.js';
@@ -177,7 +178,10 @@ export function pipelineDeps(o: {
   readonly letters: DeadLetterQueue | null;
   readonly blindness: Blindness;
   readonly witnesses: Witnesses | null;
+  /** false once the partition went to another member: what its pipeline still applies is not exported */
+  readonly live?: () => boolean;
 }): PipelineDeps {
+  const live = o.live ?? (() => true);
   const { model, calibrator, windows, paired, metrics, logger } = o;
   return {
     layers: model.layers,
@@ -202,6 +206,7 @@ export function pipelineDeps(o: {
     },
     onDuplicate: (record) => metrics.duplicates.inc({ topic: record.topic }),
     onApplied: ({ samples, rejected, unscored }) => {
+      if (!live()) return;
       for (const [topic, n] of Object.entries(samples)) metrics.samples.inc({ topic }, n);
       for (const { topic, reason } of rejected) metrics.rejected.inc({ topic, reason });
       for (const u of unscored) metrics.unscored.inc({ reason: u.reason }, u.count);
@@ -214,14 +219,15 @@ export function pipelineDeps(o: {
       metrics.inferenceDuration.observe(report.inferenceMs / 1000);
     },
     onLayerError: (layer, error) => logger.warn({ layer, err: error.message }, 'batch left out of one layer'),
-    ...(o.witnesses ? { onScored: (batch: ScoredBatch) => o.witnesses!.observe(batch) } : {}),
+    ...(o.witnesses ? { onScored: (batch: ScoredBatch) => live() && o.witnesses!.observe(batch) } : {}),
   };
 }
 
 /** Source.start's onLogEnd: a partition whose log ends below the state (Pipeline.resetIfAhead) is reset, counted and logged. */
-export function resetBehindLogEnd(pipeline: Pipeline, topic: string, metrics: Metrics, logger: Logger): (partition: number, logEnd: number) => void {
+export function resetBehindLogEnd(lanes: Lanes, metrics: Metrics, logger: Logger): (partition: number, logEnd: number) => void {
+  const topic = lanes.topic;
   return (partition, logEnd) => {
-    const ahead = pipeline.resetIfAhead(topic, partition, logEnd);
+    const ahead = lanes.resetIfAhead(partition, logEnd);
     if (ahead === null) return;
     metrics.offsetResets.inc({ topic });
     logger.warn({ topic, partition, stateOffset: ahead, logEnd }, 'partition log ends below the state (topic recreated or offsets reset): its offsets are reset, its records read as new');

@@ -1,44 +1,46 @@
 import { mkdir } from 'node:fs/promises';
 import { z } from 'zod';
 import { storedCalibrationSchema, type StoredCalibration } from '../calibration/null-batches.js';
-import { cloneOffsets, type OffsetMap } from '../source/offsets.js';
+import type { OffsetMap } from '../source/offsets.js';
 import type { Source } from '../source/source.js';
 import { readCheckpoint, removeStaleTemps, writeCheckpoint } from '../state/checkpoint.js';
 import type { Logger } from '../util/logger.js';
 import { withDeadline } from '../util/deadline.js';
-import type { WindowSet } from '../window/window-set.js';
 import type { WindowSetSnapshot } from '../window/snapshot.js';
 import type { PairedIdentity, PairedMode } from './paired.js';
-import type { Counters, Pipeline, PipelineState } from './pipeline.js';
-import type { PartialRecords } from './partial.js';
+import { addCounters, emptyCounters, type Lanes, type LaneState } from './lanes.js';
+import type { Counters } from './pipeline.js';
 import type { Calibrator, RestoredReference } from './reference.js';
 
 /*
  * The daemon's durable state, in one place:
  *
- *   start-up: checkpoint file ─parse─▶ usable for this model and layers? ─▶ windows, paired
- *             windows, counters, offsets, bandwidths and thresholds restored (each part
- *             dropped alone when it no longer applies)
+ *   start-up: checkpoint file ─parse─▶ usable for this model, layers, group and topic?
+ *             ─▶ each partition's state (windows, counters, offset), paired windows,
+ *             bandwidths and thresholds (each part dropped alone when it no longer applies);
+ *             a partition's state becomes a lane when the partition is assigned
+ *             (ownership.ts: never behind the group's committed offset)
  *   every checkpoint.schedule and at stop: snapshot between batches ─▶ atomic write ─▶ the
  *             caller commits the offsets it holds (never before the write succeeded)
  */
 
 /**
- * What a checkpoint holds: window sums, the counters and offsets they cover (all taken
- * together between batches), and what they are only valid for (model bytes, layers,
- * RBF bandwidths).
+ * What a checkpoint file holds: each owned partition's state (window sums, counters, next
+ * offset: daemon/lanes.ts, each taken between that partition's batches), what they are only
+ * valid for (model bytes, layers, RBF bandwidths, the group and topic they were read from),
+ * and the counters and offsets added up over the partitions, for people reading the file.
  */
 export interface CheckpointBody {
-  readonly format: 1;
+  readonly format: 2;
   readonly modelSha256: string;
   readonly layers: readonly string[];
   readonly gammas: readonly number[];
+  /** the consumer group (absent: a source without one) and topic the partitions were read from */
+  readonly scope: { readonly topic: string; readonly group?: string | undefined };
   readonly counters: Counters;
   readonly offsets: OffsetMap;
-  /** samples of each partition's next record already applied (a record a batch split); absent: none */
-  readonly partial?: PartialRecords | undefined;
-  readonly windows: WindowSetSnapshot;
-  /** SHA-256 of the reference file the windows and bandwidths were computed against (absent in older checkpoints) */
+  readonly partitions: readonly (LaneState & { readonly partition: number })[];
+  /** SHA-256 of the reference file the windows and bandwidths were computed against */
   readonly referenceSha256?: string | undefined;
   /** the thresholds in use, with what they are valid for: reused at start-up instead of recalibrating */
   readonly calibration?: StoredCalibration | undefined;
@@ -48,23 +50,30 @@ export interface CheckpointBody {
 
 const count = z.number().int().nonnegative();
 const offsets = z.record(z.string(), z.record(z.string().regex(/^\d+$/), count));
+const countersSchema = z.object({
+  samples: z.record(z.string(), count),
+  rejected: z.record(z.string(), z.record(z.string(), count)),
+  batches: count,
+  unscored: z.record(z.string(), count).default({}),
+});
+
+/** One partition's state as files and the state topic hold it; windows are checked when restored. */
+export const laneStateSchema = z.object({
+  counters: countersSchema,
+  offset: count.optional(),
+  partial: z.object({ offset: count, applied: count }).optional(),
+  windows: z.unknown().optional(),
+});
 
 export const checkpointBodySchema = z.object({
-  format: z.literal(1),
+  format: z.literal(2),
   modelSha256: z.string().regex(/^[0-9a-f]{64}$/),
   layers: z.array(z.string()),
   gammas: z.array(z.number().positive()),
-  counters: z.object({
-    samples: z.record(z.string(), count),
-    rejected: z.record(z.string(), z.record(z.string(), count)),
-    batches: count,
-    // absent in checkpoints written before the counter existed
-    unscored: z.record(z.string(), count).default({}),
-  }),
+  scope: z.object({ topic: z.string(), group: z.string().optional() }),
+  counters: countersSchema,
   offsets,
-  // absent in checkpoints written before serving encodings, and when no record is split
-  partial: z.record(z.string(), z.record(z.string().regex(/^\d+$/), z.object({ offset: count, applied: count }))).optional(),
-  windows: z.unknown(),
+  partitions: z.array(laneStateSchema.extend({ partition: count })),
   referenceSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   // A calibration or paired section that does not parse is dropped, not the whole checkpoint.
   calibration: storedCalibrationSchema.optional().catch(undefined),
@@ -84,6 +93,7 @@ export type RestoreDecision =
 
 /** Whether a checkpoint's body can be resumed by a daemon with this model and these layers. */
 export function usableCheckpoint(state: unknown, modelSha256: string, layers: readonly string[]): RestoreDecision {
+  if ((state as { format?: unknown } | null)?.format === 1) return { use: false, why: 'it was written before state was kept per partition (format 1)' };
   const parsed = checkpointBodySchema.safeParse(state);
   if (!parsed.success) return { use: false, why: `unexpected content (${parsed.error.issues[0]?.message ?? 'invalid'})` };
   const body = parsed.data as CheckpointBody;
@@ -98,13 +108,17 @@ export function usableCheckpoint(state: unknown, modelSha256: string, layers: re
 /** What the daemon is made of at checkpoint time: read together, between batches. */
 export interface CheckpointParts {
   readonly identity: Pick<CheckpointBody, 'modelSha256' | 'layers'>;
-  readonly pipeline: Pipeline;
-  readonly windows: WindowSet;
+  readonly scope: CheckpointBody['scope'];
+  readonly lanes: Lanes;
   readonly calibrator: Calibrator;
   readonly paired: PairedMode | null;
 }
 
-export type Restored = PipelineState & { readonly reference: RestoredReference | null };
+/** Each partition's state in the file (windows left out when the reference changed), and the reference's. */
+export interface Restored {
+  readonly partitions: ReadonlyMap<number, LaneState>;
+  readonly reference: RestoredReference | null;
+}
 
 /** One checkpoint file (`<dir>/<name>.json`), written atomically, read once at start-up. */
 export class CheckpointStore {
@@ -124,7 +138,7 @@ export class CheckpointStore {
    * Restores what still applies into `windows` (and paired mode's windows) and returns the
    * counters, offsets and reference state to resume from; null: start fresh.
    */
-  async restore(windows: WindowSet, identity: CheckpointParts['identity'], referenceSha256: string, paired: PairedMode | null): Promise<Restored | null> {
+  async restore(identity: CheckpointParts['identity'], scope: CheckpointBody['scope'], referenceSha256: string, paired: PairedMode | null): Promise<Restored | null> {
     try {
       await mkdir(this.#dir, { recursive: true });
       await removeStaleTemps(this.#dir, this.#name);
@@ -146,44 +160,55 @@ export class CheckpointStore {
       return null;
     }
     const body = decision.body;
-    const { counters, offsets, partial } = body;
-    if (body.referenceSha256 !== undefined && body.referenceSha256 !== referenceSha256) {
+    if (body.scope.topic !== scope.topic || body.scope.group !== scope.group) {
+      // Another group's or topic's sums and offsets would mix with this one's (issue 17).
+      this.#log.warn({ checkpoint: body.scope, now: scope }, 'ignoring checkpoint: it holds another consumer group\'s or topic\'s state; starting fresh');
+      return null;
+    }
+    const sameReference = body.referenceSha256 === undefined || body.referenceSha256 === referenceSha256;
+    if (!sameReference) {
       // Same decision as a reference change while running: windows restart, the rest goes on.
       this.#log.warn(
         { from: body.referenceSha256, to: referenceSha256 },
         'the reference file changed since the checkpoint: its windows and RBF bandwidths are dropped; counters and offsets kept',
       );
-      return { counters, offsets, partial, reference: null };
     }
-    const restored = windows.restore(body.windows);
-    if (!restored.ok) {
-      this.#log.warn({ detail: restored.detail }, 'ignoring checkpoint windows');
-      return null;
-    }
-    if (paired && body.paired) {
+    const partitions = new Map(body.partitions.map(({ partition, ...state }) => [partition, sameReference ? state : { ...state, windows: undefined }] as const));
+    if (sameReference && paired && body.paired) {
       const same = body.paired.candidateSha256 === paired.candidateSha256 && JSON.stringify(body.paired.pairs) === JSON.stringify(paired.pairs);
       const result = same ? paired.windows.restore(body.paired.windows) : null;
       if (!result?.ok) this.#log.warn({ detail: result?.detail ?? 'another candidate model or other layer pairs' }, 'paired windows not restored');
     }
-    this.#log.info({ offsets, writtenAt: read.writtenAt }, 'restored checkpoint');
-    return { counters, offsets, partial, reference: { gammas: body.gammas, calibration: body.calibration } };
+    this.#log.info({ offsets: body.offsets, writtenAt: read.writtenAt }, 'restored checkpoint');
+    return { partitions, reference: sameReference ? { gammas: body.gammas, calibration: body.calibration } : null };
   }
 
   /** Snapshots `parts` between batches and writes them; the body on success, null (logged) when the write failed. */
-  async write(parts: CheckpointParts): Promise<CheckpointBody | null> {
-    const { identity, pipeline, windows, calibrator, paired } = parts;
-    const body: CheckpointBody = await pipeline.exclusive((state) => ({
-      format: 1,
+  async write(parts: CheckpointParts, carried: ReadonlyMap<number, LaneState> = new Map()): Promise<CheckpointBody | null> {
+    const { identity, scope, lanes, calibrator, paired } = parts;
+    // The owned partitions' states, and the last known state of every other partition this
+    // file held: a checkpoint taken before the group assigned them must not erase them.
+    const owned = await lanes.states();
+    const states = [...owned, ...[...carried].filter(([p]) => !owned.some((o) => o.partition === p)).map(([partition, state]) => ({ partition, state }))];
+    states.sort((a, b) => a.partition - b.partition);
+    const counters = emptyCounters();
+    const held: Record<string, number> = {};
+    for (const { partition, state } of states) {
+      addCounters(counters, state.counters);
+      if (state.offset !== undefined) held[String(partition)] = state.offset;
+    }
+    const body: CheckpointBody = {
+      format: 2,
       ...identity,
       gammas: calibrator.state.gammas,
-      counters: structuredClone(state.counters),
-      offsets: cloneOffsets(state.offsets),
-      ...(state.partial ? { partial: state.partial } : {}),
-      windows: windows.snapshot(),
+      scope,
+      counters,
+      offsets: { [lanes.topic]: held },
+      partitions: states.map(({ partition, state }) => ({ partition, ...state })),
       referenceSha256: calibrator.state.sha256,
       ...(calibrator.stored ? { calibration: calibrator.stored } : {}),
       ...(paired ? { paired: { ...paired.identity, windows: paired.windows.snapshot() } } : {}),
-    }));
+    };
     try {
       await writeCheckpoint(this.#dir, this.#name, body, { now: this.#now });
       return body;

@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import { driftScores, type DriftSums } from '../cka/drift.js';
 import type { Config } from '../config/schema.js';
 import { createInputDecoder } from '../decode/input.js';
@@ -10,17 +9,18 @@ import type { TappedModel } from '../model/tapped.js';
 import type { ScoreRow } from '../page/rows.js';
 import { createSource } from '../source/from-config.js';
 import type { DeadLetterQueue } from '../source/dead-letter.js';
-import type { Source } from '../source/source.js';
+import type { Source, SourceRecord } from '../source/source.js';
 import { createSchedule, type Schedule } from '../util/schedule.js';
 import type { Logger } from '../util/logger.js';
 import { ONNXRUNTIME_VERSION, VERSION } from '../util/version.js';
-import { createWindowSet, type WindowSet } from '../window/window-set.js';
+import { createWindowSet } from '../window/window-set.js';
 import { vectorToDrift, DRIFT_WIDTH } from '../window/drift-vector.js';
 import { counterSeed, openCalibrator, openModel, openDeadLetters, openPaired, openServer, openWitnesses, pipelineDeps, resetBehindLogEnd, type OpenWitnesses } from './assemble.js';
-import { CheckpointStore, commitHeld, type CheckpointBody } from './checkpointing.js';
+import type { CheckpointBody } from './checkpointing.js';
+import { Lanes } from './lanes.js';
+import { openPartitionStore, partitionHooks, stateScope, type PartitionStore } from './ownership.js';
 import { createBlindness, type Blindness } from './blindness.js';
 import type { PairedMode } from './paired.js';
-import { Pipeline } from './pipeline.js';
 import type { Calibrator } from './reference.js';
 import { closeSource } from './shutdown.js';
 import { checkGramPrecision, checkSampleIndependence } from './startup.js';
@@ -28,10 +28,12 @@ import { checkGramPrecision, checkSampleIndependence } from './startup.js';
 /*
  *  config ─▶ HTTP server (/healthz at once; /readyz false until all below)
  *         ─▶ model (worker thread, provider fallback) ─▶ reference ─▶ [candidate model]
- *         ─▶ checkpoint restore (windows, counters, offsets) ─▶ RBF bandwidths
+ *         ─▶ partition store (checkpoint file, or Kafka state topic) ─▶ RBF bandwidths
  *         ─▶ calibrated thresholds (restored or reference-against-reference batches) ─▶ pipeline
- *         ─▶ source (Kafka group or in-process stream) ─records─▶ pipeline ─▶ windows
- *  every `checkpoint.schedule`: snapshot between batches ─▶ atomic write ─▶ Kafka commit
+ *         ─▶ source (Kafka group or in-process stream) ─records─▶ lane of the partition ─▶ its windows
+ *            (assigned: its state restored; revoked: dropped; ownership.ts)
+ *  every `checkpoint.schedule`: each lane between its batches ─▶ file then commit, or one
+ *            transaction per partition (state record + offset)
  *  every `calibration.schedule`: reference file changed? ─▶ recalibrate ─▶ swap between batches
  *  SIGTERM: pause source ─▶ finish batch ─▶ checkpoint ─▶ commit ─▶ leave group ─▶ exit 0
  */
@@ -54,15 +56,14 @@ export class Daemon {
   #server!: MetricsServer;
   #metrics!: Metrics;
   #model: TappedModel | null = null;
-  #windows: WindowSet | null = null;
-  #pipeline: Pipeline | null = null;
+  #lanes: Lanes | null = null;
   #source: Source | null = null;
   #schedule: Schedule | null = null;
   #timers: NodeJS.Timeout[] = [];
   /** Stops the image preprocessing threads, if any. */
   #closeDecoder: () => Promise<void> = async () => undefined;
   #inFlight: Promise<void> = Promise.resolve();
-  #store: CheckpointStore | null = null;
+  #store: PartitionStore | null = null;
   #identity: Pick<CheckpointBody, 'modelSha256' | 'layers'> | null = null;
   #calibrator: Calibrator | null = null;
   #paired: PairedMode | null = null;
@@ -95,8 +96,9 @@ export class Daemon {
     return this.#model?.layers ?? [];
   }
 
-  get pipeline(): Pipeline | null {
-    return this.#pipeline;
+  /** Each owned partition's pipeline and state. */
+  get pipeline(): Lanes | null {
+    return this.#lanes;
   }
 
   get source(): Source | null {
@@ -123,7 +125,7 @@ export class Daemon {
 
   /** Every layer's sums over every window at `now`: what rows and metrics are computed from. */
   #windowSums(now: number): { layer: string; window: string; sums: DriftSums }[] {
-    const windows = this.#windows;
+    const windows = this.#lanes?.view;
     if (!windows) return [];
     return windows.windows.flatMap((w) => windows.keys.map((layer) => ({ layer, window: w.name, sums: vectorToDrift(windows.sum(w.name, layer, now)) })));
   }
@@ -132,7 +134,7 @@ export class Daemon {
     const { config } = this.#o;
     this.#metrics = createMetrics({
       scoreSource: (now) => this.#scores(now),
-      lateSource: () => this.#windows?.droppedLate() ?? [],
+      lateSource: () => this.#lanes?.view.droppedLate() ?? [],
       pairedSource: (now) => this.#paired?.scores(now) ?? [],
       isReady: () => this.readiness().ready,
       isBlind: () => this.#blindness?.reason() != null,
@@ -166,20 +168,12 @@ export class Daemon {
     const windowSpecs = config.windows.map((w) => ({ name: w.name, durationMs: w.duration, buckets: w.buckets }));
     const paired = await openPaired(config, model, calibrator, windowSpecs, this.#log);
     this.#paired = paired;
-    const windows = createWindowSet(windowSpecs, model.layers, DRIFT_WIDTH);
-    this.#store = new CheckpointStore({
-      dir: config.checkpoint.dir,
-      name: `ckawatch-${config.checkpoint.instanceId ?? hostname()}`,
-      now: this.#now,
-      logger: this.#log,
-    });
-    const restored = await this.#store.restore(windows, { modelSha256, layers: model.layers }, calibrator.state.sha256, paired);
-    // Bandwidths, then thresholds: /readyz stays false ('reference not calibrated') until here.
-    await calibrator.prepare(restored?.reference ?? null);
     this.#identity = { modelSha256, layers: model.layers };
-    this.#windows = windows;
+    const scope = stateScope(config, this.#o.source);
+    const store = (this.#store = await openPartitionStore(config, { identity: this.#identity, scope, referenceSha256: () => calibrator.state.sha256, paired, now: this.#now, logger: this.#log }));
+    // Bandwidths, then thresholds: /readyz stays false ('reference not calibrated') until here.
+    await calibrator.prepare(store.restored?.reference ?? null);
     this.#status.calibrated = true;
-    if (restored) this.#metrics.seedCounters(counterSeed(restored.counters));
 
     // Images decode off the main thread (async): a whole fetched batch is decoded before accept().
     const decoder = createInputDecoder(config.input, model.layout, config.model.responses);
@@ -191,36 +185,40 @@ export class Daemon {
     this.#witnesses = await openWitnesses(config, model, calibrator, decoder, this.#log, this.#now);
     if (this.#witnesses?.publish) this.#every(config.witnesses.every, this.#witnesses.publish);
     const witnesses = this.#witnesses?.witnesses ?? null;
-    const deps = { config, model, calibrator, windows, paired, decode, witnesses, metrics: this.#metrics, logger: this.#log, now: this.#now, blindness: this.#blindness };
-    const pipeline = (this.#pipeline = new Pipeline(pipelineDeps({ ...deps, letters: this.#letters }), restored ?? undefined));
+    const deps = { config, model, calibrator, paired, decode, witnesses, metrics: this.#metrics, logger: this.#log, now: this.#now, blindness: this.#blindness, letters: this.#letters };
+    const lanes = (this.#lanes = new Lanes({
+      topic: source.topic, windows: windowSpecs, layers: model.layers, width: DRIFT_WIDTH, lazy: source.committed === undefined,
+      deps: (windows, live) => pipelineDeps({ ...deps, windows, live }),
+      onChange: () => this.#metrics.setCounters(counterSeed(lanes.counters())),
+    }));
     // A new reference invalidates every window sum (other samples, other RBF bandwidths)
     // and witness: they restart empty, counters and offsets go on.
     calibrator.watch((adopt) =>
-      pipeline.exclusive(async () => {
+      lanes.exclusive(async (sets) => {
         await adopt();
-        windows.restore(createWindowSet(windowSpecs, model.layers, DRIFT_WIDTH).snapshot());
+        for (const windows of sets) windows.restore(createWindowSet(windowSpecs, model.layers, DRIFT_WIDTH).snapshot());
         witnesses?.clear();
       }),
     );
 
-    const onRecords = async (records: Parameters<Pipeline['accept']>[0] & unknown[]): Promise<void> => {
+    const onRecords = async (records: SourceRecord[]): Promise<void> => {
       if (this.#status.stopping) return;
       const work = (async () => {
-        pipeline.accept(records, decoder.mode === 'async' ? await decodeRecords(records, decoder.decode) : undefined);
-        await Promise.all([pipeline.process(), this.#letters?.room()]);
+        lanes.accept(records, decoder.mode === 'async' ? await decodeRecords(records, decoder.decode) : undefined);
+        await Promise.all([lanes.process(), this.#letters?.room()]);
       })();
       this.#inFlight = work.catch(() => undefined);
       await work;
     };
-    await source.start(onRecords, () => pipeline.offsets, resetBehindLogEnd(pipeline, source.topic, this.#metrics, this.#log));
+    await source.start(onRecords, partitionHooks(lanes, store, source, this.#log), resetBehindLogEnd(lanes, this.#metrics, this.#log));
 
     // A partial batch goes through once it has waited batch.maxWait.
     this.#every(Math.max(50, config.batch.maxWait / 2), async () => {
-      const left = await pipeline.flushIdle(config.batch.maxWait);
+      const left = await lanes.flushIdle(config.batch.maxWait);
       if (left > 0) this.#log.info({ samples: left }, 'stream idle with fewer than 4 samples queued: counted without statistics');
     });
     this.#every(2_000, async () => {
-      for (const { partition, lag } of source.lag(pipeline.offsets)) {
+      for (const { partition, lag } of source.lag(lanes.offsets)) {
         this.#metrics.consumerLag.set({ topic: source.topic, partition: String(partition) }, lag);
       }
     });
@@ -235,15 +233,13 @@ export class Daemon {
    * (waiting at most `commitWithinMs`: the checkpoint holds them either way).
    */
   async checkpoint(commitWithinMs = Number.POSITIVE_INFINITY): Promise<void> {
-    const [pipeline, identity, windows, calibrator] = [this.#pipeline, this.#identity, this.#windows, this.#calibrator];
-    if (!this.#store || !pipeline || !identity || !windows || !calibrator) return;
-    const body = await this.#store.write({ identity, pipeline, windows, calibrator, paired: this.#paired });
-    if (body === null) {
+    const [lanes, identity, calibrator, store] = [this.#lanes, this.#identity, this.#calibrator, this.#store];
+    if (!store || !lanes || !identity || !calibrator) return;
+    if (!(await store.save({ identity, lanes, calibrator, paired: this.#paired }, commitWithinMs, this.#source))) {
       this.#metrics.checkpointErrors.inc();
       return;
     }
     this.#metrics.checkpointLastSuccess.set(this.#now() / 1000);
-    if (this.#source) await commitHeld(this.#source, body.offsets, commitWithinMs, this.#log);
   }
 
   #scores(now: number): WindowScore[] {
@@ -290,6 +286,7 @@ export class Daemon {
     await this.#calibrator?.stop();
     await this.checkpoint(10_000);
     if (this.#source) await closeSource(this.#source, this.#letters, this.#log);
+    await this.#store?.close();
     await this.#model?.close();
     await this.#closeDecoder();
     await this.#paired?.close();

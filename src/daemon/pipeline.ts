@@ -144,6 +144,11 @@ export class Pipeline {
     return this.#duplicates;
   }
 
+  /** A copy of the counters applied so far (they move with the offsets, synchronously). */
+  get counters(): Counters {
+    return structuredClone(this.#counters);
+  }
+
   /** Offsets applied so far: where each partition must resume. */
   get offsets(): OffsetMap {
     return cloneOffsets(this.#applied);

@@ -47,6 +47,12 @@ export type Metrics = PipelineMetrics & {
   setReferencePool(pool: ReferencePool | null): void;
   /** adds counts restored from a checkpoint; once, at start-up */
   seedCounters(seed: CounterSeed): void;
+  /**
+   * Replaces the counts with `seed`: the daemon exports the counters of the partitions it
+   * owns, so a partition that moves takes its counts along (they may go down here and up
+   * on its new owner: sum over replicas, by topic, for the group's total)
+   */
+  setCounters(seed: CounterSeed): void;
   /** the counts to write into a checkpoint */
   readCounters(): Promise<CounterSeed>;
 };
@@ -119,6 +125,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
       }
     },
     seedCounters: (seed) => seedCounters(pipeline, seed),
+    setCounters: (seed) => {
+      for (const counter of [pipeline.samples, pipeline.rejected, pipeline.unscored, pipeline.batches]) counter.reset();
+      seedCounters(pipeline, seed);
+    },
     readCounters: () => readCounters(pipeline),
   };
 }

@@ -1,5 +1,5 @@
 import type { OffsetMap } from './offsets.js';
-import type { Source, SourceRecord } from './source.js';
+import type { PartitionHooks, Source, SourceRecord } from './source.js';
 
 /**
  * An in-process source: record i of one partition is `next(i)` (null ends the stream),
@@ -40,8 +40,8 @@ export class GeneratorSource implements Source {
     return this.#ended;
   }
 
-  async start(onRecords: (records: SourceRecord[]) => Promise<void>, resumeFrom: () => OffsetMap): Promise<void> {
-    this.#position = resumeFrom()[this.topic]?.['0'] ?? 0;
+  async start(onRecords: (records: SourceRecord[]) => Promise<void>, partitions: PartitionHooks): Promise<void> {
+    this.#position = (await partitions.assigned([0])).get(0) ?? 0;
     this.#running = true;
     this.#loop = this.#run(onRecords);
   }

@@ -1,8 +1,8 @@
-import type { Consumer, IHeaders, Kafka, KafkaConfig, Producer, SASLOptions } from 'kafkajs';
+import type { Admin, Consumer, IHeaders, Kafka, KafkaConfig, Producer, SASLOptions } from 'kafkajs';
 import type { Logger } from '../util/logger.js';
 import { IoError } from '../errors/index.js';
 import { toOffset, type OffsetMap } from './offsets.js';
-import type { Letter, Source, SourceRecord } from './source.js';
+import type { Letter, PartitionHooks, Source, SourceRecord } from './source.js';
 import { kafkaClient, unreachable } from './kafka-client.js';
 
 /*
@@ -15,6 +15,12 @@ import { kafkaClient, unreachable } from './kafka-client.js';
  *   broker ─fetch─▶ eachBatch ─▶ onRecords (decode, batch, infer; awaited: backpressure)
  *                      │  heartbeat() every second while onRecords runs
  *                      └─▶ resolveOffset(last)          commit(offsets) ◀─ after checkpoint
+ *
+ * kafkajs has no partitions-revoked callback: each GROUP_JOIN's assignment is compared with
+ * the last one. Lost partitions are revoked at once; gained ones stay paused until their
+ * state is restored (PartitionHooks), then seek to the offset it holds and resume. Nothing
+ * seeks to an offset this member held before: after a partition came back, another
+ * member may have counted past it (issue 17: +18-33% double counting).
  */
 
 export interface KafkaSourceOptions {
@@ -40,7 +46,12 @@ export class KafkaSource implements Source {
   readonly #consumer: Consumer;
   readonly #producer: Producer | null;
   #joined = false;
+  /** this member's partitions, as of the last group join */
   #assigned: number[] = [];
+  #stopping = false;
+  /** partition restores in progress: not ready until its partitions are read again */
+  #restoring = 0;
+  #admin: Admin | null = null;
   readonly #highWatermarks = new Map<number, number>();
   #warnings: string[] = [];
   #checkedAt = 0;
@@ -90,6 +101,9 @@ export class KafkaSource implements Source {
     try {
       await source.#consumer.connect();
       await source.#producer?.connect();
+      // Connected once: each partition assignment reads the group's commits through it.
+      source.#admin = source.#kafka.admin();
+      await source.#admin.connect();
       await source.#consumer.subscribe({ topics: [options.topic], fromBeginning: options.fromBeginning });
       if (options.deadLetterTopic !== undefined) await source.#checkDeadLetterTopic(options.deadLetterTopic);
     } catch (error) {
@@ -129,22 +143,32 @@ export class KafkaSource implements Source {
 
   /** True while the consumer is in its group and has not crashed since. */
   get ready(): boolean {
-    return this.#joined;
+    return this.#joined && this.#restoring === 0;
   }
 
   /**
-   * Starts consuming. On every group join each assigned partition seeks to `resumeFrom()`
-   * (the offsets the state holds: restored from a checkpoint at start), so neither a
-   * restart nor a rebalance re-reads what the state already counts.
+   * Starts consuming. On every group join, lost partitions are revoked and gained ones are
+   * paused, restored through `partitions.assigned`, sought to the offset it gives, and resumed.
    */
-  async start(onRecords: RecordsHandler, resumeFrom: () => OffsetMap, onLogEnd?: (partition: number, logEnd: number) => void): Promise<void> {
+  async start(onRecords: RecordsHandler, partitions: PartitionHooks, onLogEnd?: (partition: number, logEnd: number) => void): Promise<void> {
     const topic = this.#options.topic;
+    let owned: number[] = [];
+    let member = '';
     this.#consumer.on(this.#consumer.events.GROUP_JOIN, (e) => {
-      const seeks = resumeFrom()[topic] ?? {};
-      for (const partition of e.payload.memberAssignment[topic] ?? []) {
-        const offset = seeks[String(partition)];
-        if (offset !== undefined) this.#consumer.seek({ topic, partition, offset: String(offset) });
-      }
+      const now = e.payload.memberAssignment[topic] ?? [];
+      // A new member id: this member left the group meanwhile (session expired, kafkajs
+      // restarted the consumer), so another may have owned any partition since: all are
+      // given up and claimed again, none kept.
+      const rejoined = e.payload.memberId !== member;
+      member = e.payload.memberId;
+      const lost = rejoined ? owned : owned.filter((p) => !now.includes(p));
+      const gained = rejoined ? now : now.filter((p) => !owned.includes(p));
+      owned = now;
+      if (lost.length > 0) partitions.revoked(lost);
+      if (gained.length === 0) return;
+      // Synchronous in the event: the fetch that follows the join already skips them.
+      this.#consumer.pause([{ topic, partitions: gained }]);
+      void this.#restore(gained, partitions, () => owned);
     });
     await this.#consumer.run({
       autoCommit: false,
@@ -174,6 +198,38 @@ export class KafkaSource implements Source {
       },
     });
   }
+
+  async #restore(gained: readonly number[], partitions: PartitionHooks, owned: () => readonly number[]): Promise<void> {
+    const topic = this.#options.topic;
+    this.#restoring += 1;
+    const offsets = await partitions
+      .assigned(gained)
+      .catch((err: unknown) => {
+        this.#options.logger.error({ err, partitions: gained }, 'partition state not restored; they resume from the group\'s committed offsets');
+        return new Map<number, number>();
+      })
+      .finally(() => {
+        this.#restoring -= 1;
+      });
+    // A partition lost again meanwhile is the next owner's; a stopping member reads nothing more.
+    const still = gained.filter((p) => owned().includes(p));
+    if (this.#stopping || still.length === 0) return;
+    for (const partition of still) {
+      const offset = offsets.get(partition);
+      if (offset !== undefined) this.#consumer.seek({ topic, partition, offset: String(offset) });
+    }
+    this.#consumer.resume([{ topic, partitions: still }]);
+  }
+
+  /** The group's committed offsets of `partitions` (next to read; null: none), read from the broker now. */
+  readonly committed = async (partitions: readonly number[]): Promise<ReadonlyMap<number, number | null>> => {
+    const { groupId, topic } = this.#options;
+    const fetched = (await this.#admin!.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? [];
+    return new Map(partitions.map((p) => {
+      const raw = fetched.find((f) => f.partition === p)?.offset;
+      return [p, raw === undefined || Number(raw) < 0 ? null : toOffset(raw)];
+    }));
+  };
 
   /** Commits offsets (next offset to read) that a checkpoint now holds. */
   async commit(offsets: OffsetMap): Promise<void> {
@@ -213,6 +269,7 @@ export class KafkaSource implements Source {
   }
 
   pause(): void {
+    this.#stopping = true;
     this.#consumer.pause([{ topic: this.#options.topic }]);
   }
 
@@ -225,6 +282,7 @@ export class KafkaSource implements Source {
   }
 
   async close(): Promise<void> {
+    await this.#admin?.disconnect();
     await this.#consumer.disconnect();
     await this.#producer?.disconnect();
   }

@@ -20,6 +20,22 @@ export interface Letter {
   readonly headers: Readonly<Record<string, string>>;
 }
 
+/**
+ * How a source tells the state which partitions are this member's. A partition's window
+ * sums, counters and offsets are its own (daemon/lanes.ts), so they move with it:
+ *
+ *   group join ─▶ revoked(lost): their sums leave the export at once, their state is dropped
+ *              └▶ assigned(new): each paused ─▶ state restored ─▶ seek to its offset ─▶ resumed
+ *
+ * `assigned` resolves with the offset each partition resumes from (absent: the group's
+ * committed offset, which the source reads from anyway). It never throws for a partition
+ * it cannot restore: it says so and starts it fresh.
+ */
+export interface PartitionHooks {
+  assigned(partitions: readonly number[]): Promise<ReadonlyMap<number, number>>;
+  revoked(partitions: readonly number[]): void;
+}
+
 /** Where production samples come from: Kafka, or an in-process stream (file replay, demo). */
 export interface Source {
   /** the `topic` label of the samples it yields */
@@ -28,10 +44,16 @@ export interface Source {
   readonly ready: boolean;
   /**
    * Delivers records until stopped. `onRecords` is awaited before more are fetched
-   * (backpressure); `resumeFrom` gives the offsets the state holds, to seek to; `onLogEnd`,
-   * where the source knows it (Kafka), gets each fetched partition's log end first.
+   * (backpressure); `partitions` hears which partitions are this member's (see
+   * PartitionHooks); `onLogEnd`, where the source knows it (Kafka), gets each fetched
+   * partition's log end first.
    */
-  start(onRecords: (records: SourceRecord[]) => Promise<void>, resumeFrom: () => OffsetMap, onLogEnd?: (partition: number, logEnd: number) => void): Promise<void>;
+  start(onRecords: (records: SourceRecord[]) => Promise<void>, partitions: PartitionHooks, onLogEnd?: (partition: number, logEnd: number) => void): Promise<void>;
+  /**
+   * The group's committed offsets (next to read; null: none) of these partitions, as the
+   * broker has them now; absent for sources without a group (file, demo).
+   */
+  readonly committed?: (partitions: readonly number[]) => Promise<ReadonlyMap<number, number | null>>;
   /** Records that a checkpoint now holds (Kafka: commits them for the group). */
   commit(offsets: OffsetMap): Promise<void>;
   /** Records not yet applied, per partition. */

@@ -52,6 +52,8 @@ describe('loadConfig', () => {
         "checkpoint": {
           "dir": "/etc/ckawatch/ckawatch-state",
           "schedule": "*/10 * * * * *",
+          "stateTopic": "ckawatch-state",
+          "store": "file",
         },
         "input": {
           "encoding": "raw-f32",

@@ -3,7 +3,7 @@ import { addDrift, EMPTY_DRIFT, type DriftSums } from '../../src/cka/drift.js';
 import { gramOf } from '../../src/cka/gram.js';
 import { Pipeline, type Decoded, type PipelineDeps } from '../../src/daemon/pipeline.js';
 import type { SourceRecord } from '../../src/source/source.js';
-import { asRows, fixedDraws, normals } from '../helpers/linalg.js';
+import { fixedDraws, normals } from '../helpers/linalg.js';
 
 const D = 3;
 
@@ -36,7 +36,7 @@ function setup(overrides: Partial<PipelineDeps> = {}) {
     decode,
     maxAbs: 1e3,
     // The "model" is the identity map, so the Gram is the input's own: real numbers, no mock.
-    grams: async (stacked, rows) => ({ grams: [asRows(gramOf(stacked, rows, D))], inferenceMs: 1 }),
+    grams: async (stacked, rows) => ({ grams: [gramOf(stacked, rows, D)], inferenceMs: 1 }),
     addToWindows: (_l, s) => {
       windows[0] = addDrift(windows[0]!, s);
     },
@@ -177,7 +177,7 @@ describe('Pipeline', () => {
     let runs = 0;
     const grams: PipelineDeps['grams'] = async (stacked, rows) => {
       runs += 1;
-      return { grams: [{ n: rows, m: 0, data: Float32Array.from(gramOf(stacked, rows, D).data) }], inferenceMs: 1 };
+      return { grams: [{ n: rows, data: Float32Array.from(gramOf(stacked, rows, D).data) }], inferenceMs: 1 };
     };
     const poisonAt = new Set([3, 17, 18, 30]);
     const clean = records('t', 0, 0, 32, 5);
@@ -299,7 +299,7 @@ describe('Pipeline', () => {
         most = Math.max(most, inFlight);
         await new Promise((r) => setTimeout(r, 5));
         inFlight -= 1;
-        return { grams: [asRows(gramOf(stacked, rows, D))], inferenceMs: 5 };
+        return { grams: [gramOf(stacked, rows, D)], inferenceMs: 5 };
       },
     });
     const p = new Pipeline(deps);

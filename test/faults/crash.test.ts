@@ -42,13 +42,16 @@ describe('SIGKILL at random points', () => {
     const rows: unknown[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       await produce(run.topic, messages.slice(round * perRound, (round + 1) * perRound));
-      // Most kills are timed from readiness (group joined: consuming), the rest from the
-      // start (model load, calibration, the join itself).
+      // Most kills are timed from consumption (group joined, partitions restored and read
+      // again: more counted than the checkpoint held), the rest from the start (model load,
+      // calibration, the join itself).
       const anchor = random() < 0.7 ? 'ready' : 'start';
       const delayMs = Math.round(random() * (anchor === 'ready' ? 1_500 : 4_000));
+      const restored = readCheckpointFile(run.stateDir)?.body.counters.samples[run.topic] ?? 0;
       const d = await DaemonProcess.start(run.config, { timeoutMs: 60_000 });
       if (anchor === 'ready') {
-        await d.waitForMetrics((x) => valueOf(x, 'ckawatch_ready') === 1, 'readiness', { timeoutMs: 60_000, intervalMs: 50 });
+        const consuming = (x: Parameters<typeof samplesOf>[0]): boolean => valueOf(x, 'ckawatch_ready') === 1 && samplesOf(x, run.topic) > restored;
+        await d.waitForMetrics(consuming, 'consumption', { timeoutMs: 60_000, intervalMs: 50 });
       }
       await sleep(delayMs);
       let seen: number | null = null;

@@ -76,11 +76,6 @@ export function stack(a: Float64Array, b: Float64Array): Float64Array {
   return out;
 }
 
-/** A whole Gram as a model run's output (Gram rows with no pool), as the pipeline takes it. */
-export function asRows(g: { readonly n: number; readonly data: Float32Array | Float64Array }): { n: number; m: 0; data: Float32Array | Float64Array } {
-  return { n: g.n, m: 0, data: g.data };
-}
-
 /** Fresh-draws batch reference over fixed rows (the first m of `reference`, d values each), RBF gamma `gamma`. */
 export function fixedDraws(reference: Float32Array, d: number, m: number, gamma: number): BatchReference {
   return {

@@ -9,10 +9,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { gramOf } from '../../src/cka/gram.js';
-import type { GramRows } from '../../src/cka/pool.js';
+import type { LayerOutput } from '../../src/cka/pool.js';
 import { Pipeline, type PipelineDeps } from '../../src/daemon/pipeline.js';
 import type { SourceRecord } from '../../src/source/source.js';
-import { asRows, fixedDraws, normals } from '../helpers/linalg.js';
+import { fixedDraws, normals } from '../helpers/linalg.js';
 
 const D = 3;
 
@@ -42,12 +42,12 @@ function deps(events: string[], overrides: Partial<PipelineDeps> = {}): Pipeline
     decode: (bytes) =>
       bytes.length === 4 * D ? { ok: true, value: new Float32Array(new Uint8Array(bytes).buffer) } : { ok: false, reason: 'wrong_size', detail: `${bytes.length} bytes` },
     maxAbs: 1e3,
-    grams: async (stacked, rows): Promise<{ grams: GramRows[]; inferenceMs: number }> => {
+    grams: async (stacked, rows): Promise<{ grams: LayerOutput[]; inferenceMs: number }> => {
       const k = runs++;
       events.push(`run ${k}`);
       await new Promise((r) => setTimeout(r, 2));
       events.push(`ran ${k}`);
-      return { grams: [asRows(gramOf(stacked, rows, D))], inferenceMs: 2 };
+      return { grams: [gramOf(stacked, rows, D)], inferenceMs: 2 };
     },
     addToWindows: (_l, sums) => events.push(`apply ${sums.samples}`),
     now: () => ++clock,
