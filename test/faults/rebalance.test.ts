@@ -8,22 +8,35 @@
  * same scenarios counted +18% to +33% (rolling restarts) and -12.5% (a replica killed for
  * good). With checkpoint.store file the replica killed for good takes its counts with it
  * (the second test then fails: 3,008 of 6,000 counted in one run).
+ *
+ * The main scenario also compares window sums: every batch is scored against the fixed
+ * reference pool and is a run of one partition's consecutive offsets, so with full batches
+ * only (each partition's count a multiple of the batch size, batch.maxWait far beyond the
+ * run) the replicas' combined sums equal those of one daemon that read the topic alone.
+ * Its kill thresholds move by a seeded offset (CKAWATCH_TEST_KILL_SEED; random when unset,
+ * and named in any failure); CKAWATCH_TEST_VERBOSE=1 prints the figures.
  */
 import { describe, expect, it } from 'vitest';
-import { DaemonProcess, editConfig, type LogLine } from '../helpers/daemon.js';
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { DaemonProcess, editConfig, writeDaemonConfig, type LogLine } from '../helpers/daemon.js';
 import { SMALL_RUN, useDaemonSuite, waitForCommitsAtEnd, type DaemonRun } from '../helpers/daemon-suite.js';
 import { heldOutDigits, rawMessage } from '../helpers/digits.js';
 import { endOffsets, waitFor, withAdmin } from '../helpers/kafka.js';
-import { samplesOf } from '../helpers/metrics.js';
+import { samplesOf, windowSums, type WindowSums } from '../helpers/metrics.js';
+import { rng } from '../helpers/random.js';
 import { produceSteadily } from '../helpers/streams.js';
 
 const PARTITIONS = 6;
-const N = 60_000;
+const BATCH = SMALL_RUN.batchSize!;
+/** 60,096: each partition gets 313 full batches, so that no batch is ever closed by batch.maxWait. */
+const N = PARTITIONS * BATCH * 313;
+const verbose = process.env['CKAWATCH_TEST_VERBOSE'] === '1';
 const suite = useDaemonSuite('ckawatch-faults-rebalance-', { referenceDigits: 500, defaults: { ...SMALL_RUN, schedule: '* * * * * *' } });
 
 /** The run's config with its state in `<topic>-state`, one transaction per partition and checkpoint. */
-async function kafkaStateRun(prefix: string): Promise<DaemonRun> {
-  const run = await suite.run(prefix, PARTITIONS);
+async function kafkaStateRun(prefix: string, extra: Parameters<typeof suite.run>[2] = {}): Promise<DaemonRun> {
+  const run = await suite.run(prefix, PARTITIONS, extra);
   editConfig(run.config, (c) => {
     c['checkpoint'] = { ...c['checkpoint'], store: 'kafka', stateTopic: `${run.topic}-state` };
   });
@@ -65,21 +78,74 @@ async function settle(run: DaemonRun, replicas: readonly DaemonProcess[], n: num
 
 const start = (run: DaemonRun): Promise<DaemonProcess> => DaemonProcess.start(run.config, { timeoutMs: 90_000 });
 
+/** Window "all"'s sums per layer, added up over `scrapes` (one per replica, each exporting the partitions it owns). */
+function combinedSums(scrapes: readonly Awaited<ReturnType<DaemonProcess['scrape']>>[]): Map<string, WindowSums> {
+  const out = new Map<string, WindowSums>();
+  for (const scrape of scrapes) {
+    for (const [layer, sums] of windowSums(scrape)) {
+      const into = out.get(layer) ?? ({} as WindowSums);
+      for (const [field, value] of Object.entries(sums)) into[field as keyof WindowSums] = (into[field as keyof WindowSums] ?? 0) + value;
+      out.set(layer, into);
+    }
+  }
+  return out;
+}
+
+/**
+ * The largest relative difference between two sets of window sums, over every layer and
+ * field (|a - b| / max(|a|, |b|, 1e-12): the floor keeps fields near 0 from dividing by 0),
+ * with where it is; a layer or field present on one side only is an error.
+ */
+function maxRelativeDifference(a: Map<string, WindowSums>, b: Map<string, WindowSums>): { max: number; at: string } {
+  expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
+  let max = 0;
+  let at = '';
+  for (const [layer, x] of a) {
+    const y = b.get(layer)!;
+    expect(Object.keys(x).sort(), layer).toEqual(Object.keys(y).sort());
+    for (const field of Object.keys(x) as (keyof WindowSums)[]) {
+      const difference = Math.abs(x[field] - y[field]) / Math.max(Math.abs(x[field]), Math.abs(y[field]), 1e-12);
+      if (difference > max || at === '') [max, at] = [difference, `${layer}/${field}: ${x[field]} vs ${y[field]}`];
+    }
+  }
+  return { max, at };
+}
+
+/** One daemon of a fresh group (file checkpoints in a dir of its own) reads `run`'s topic to the end alone; returns its window sums. */
+async function aloneSums(run: DaemonRun, n: number): Promise<Map<string, WindowSums>> {
+  const dir = mkdtempSync(join(suite.dir, 'alone-'));
+  const config = writeDaemonConfig(dir, { ...SMALL_RUN, topic: run.topic, groupId: `${run.groupId}-alone`, referencePath: suite.referencePath, maxWait: '1h' });
+  const alone = await DaemonProcess.start(config, { timeoutMs: 90_000 });
+  const scrape = await alone.waitForMetrics((s) => samplesOf(s, run.topic) === n, `the lone daemon to count ${n}`, {
+    timeoutMs: 150_000,
+    intervalMs: 250,
+    show: (s) => samplesOf(s, run.topic),
+  });
+  expect((await alone.stop()).code).toBe(0);
+  return windowSums(scrape);
+}
+
 describe('replicas of one group with the state in Kafka', () => {
-  it('counts every sample once while replicas start, stop, crash and vanish (issue 17)', { timeout: 240_000 }, async () => {
-    const run = await kafkaStateRun('faults-rebalance');
+  it('counts every sample once while replicas start, stop, crash and vanish, and sums as one reader alone (issue 17)', { timeout: 300_000 }, async () => {
+    const seed = Number(process.env['CKAWATCH_TEST_KILL_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
+    const jitter = rng(seed);
+    // Each kill at its eighth of N, moved by up to ±1/32 of N (the seed names the run).
+    const at = (eighths: number): number => Math.round(((eighths + (jitter() - 0.5) / 2) * N) / 8);
+    const thresholds = [at(1), at(2), at(3), at(5)];
+    // batch.maxWait far beyond the run: every batch is full, wherever the kills land.
+    const run = await kafkaStateRun('faults-rebalance', { maxWait: '1h' });
     const producer = produceSteadily(run.topic, messages(N), 300, 60);
     const replicas = await Promise.all([start(run), start(run), start(run)]);
     const [r1, r2, r3] = replicas;
     await waitEachCounts(replicas, run.topic);
-    await waitCounted(replicas, run.topic, N / 8, 'an eighth counted');
+    await waitCounted(replicas, run.topic, thresholds[0]!, `${thresholds[0]} counted`);
     replicas.push(await start(run)); // 1. a fourth replica joins
-    await waitCounted(replicas, run.topic, (2 * N) / 8, 'a quarter counted');
+    await waitCounted(replicas, run.topic, thresholds[1]!, `${thresholds[1]} counted`);
     expect((await r1!.stop()).code).toBe(0); // 2. SIGTERM
-    await waitCounted(replicas, run.topic, (3 * N) / 8, 'three eighths counted');
+    await waitCounted(replicas, run.topic, thresholds[2]!, `${thresholds[2]} counted`);
     await r2!.kill('SIGKILL'); // 3. SIGKILL, and back
     replicas.push(await start(run));
-    await waitCounted(replicas, run.topic, (5 * N) / 8, 'five eighths counted');
+    await waitCounted(replicas, run.topic, thresholds[3]!, `${thresholds[3]} counted`);
     await r3!.kill('SIGKILL'); // 4. SIGKILL for good
     await producer.done;
     const total = await settle(run, replicas, N);
@@ -90,6 +156,14 @@ describe('replicas of one group with the state in Kafka', () => {
     expect([...ends.values()].reduce((a, b) => a + b, 0)).toBe(N);
     const restored = replicas.flatMap((d) => d.logs()).filter((l: LogLine) => l.msg === 'partition state restored');
     expect(restored.length).toBeGreaterThan(0);
+
+    // The live replicas' window sums, added up, against one daemon's that read the topic alone.
+    const combined = combinedSums(await Promise.all(replicas.filter((d) => d.exit === null).map((d) => d.scrape())));
+    expect([...combined.values()].map((s) => s.samples)).toEqual([...combined.keys()].map(() => N));
+    const alone = await aloneSums(run, N);
+    const { max, at: where } = maxRelativeDifference(combined, alone);
+    if (verbose) console.log(`rebalance: kill seed ${seed} (thresholds ${thresholds.join(', ')}); window sums over ${combined.size} layers: max relative difference ${max.toExponential(2)} (${where})`);
+    expect(max, `kill seed ${seed}: ${where}`).toBeLessThanOrEqual(1e-9);
   });
 
   it('a replica killed for good leaves its partitions to the others, sums included', { timeout: 180_000 }, async () => {
