@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { DaemonProcess, editConfig, writeDaemonConfig, type LogLine } from '../helpers/daemon.js';
 import { SMALL_RUN, useDaemonSuite, waitForCommitsAtEnd, type DaemonRun } from '../helpers/daemon-suite.js';
 import { heldOutDigits, rawMessage } from '../helpers/digits.js';
-import { endOffsets, waitFor, withAdmin } from '../helpers/kafka.js';
+import { endOffsets, testKafka, uniqueName, waitFor, withAdmin } from '../helpers/kafka.js';
 import { samplesOf, windowSums, type WindowSums } from '../helpers/metrics.js';
 import { rng } from '../helpers/random.js';
 import { produceSteadily } from '../helpers/streams.js';
@@ -41,6 +41,28 @@ async function kafkaStateRun(prefix: string, extra: Parameters<typeof suite.run>
     c['checkpoint'] = { ...c['checkpoint'], store: 'kafka', stateTopic: `${run.topic}-state` };
   });
   return run;
+}
+
+/**
+ * The state topic as a restoring replica reads it (read_committed, from the start): the
+ * latest record per key. Resolves once `done` holds for what was read so far.
+ */
+async function latestStates(stateTopic: string, done: (latest: ReadonlyMap<string, { offset?: number }>) => boolean): Promise<ReadonlyMap<string, { offset?: number }>> {
+  const latest = new Map<string, { offset?: number }>();
+  const consumer = testKafka(uniqueName('state-reader')).consumer({ groupId: uniqueName('state-reader-group'), readUncommitted: false });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic: stateTopic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        if (message.key && message.value) latest.set(message.key.toString(), JSON.parse(message.value.toString('utf8')) as { offset?: number });
+      },
+    });
+    await waitFor(() => done(latest), 60_000, `the state topic ${stateTopic} to hold every partition's latest state`);
+    return latest;
+  } finally {
+    await consumer.disconnect();
+  }
 }
 
 /** `count` digits (the 6,000 held-out ones, again from the first when more are asked) spread evenly over the partitions. */
@@ -62,7 +84,10 @@ async function waitCounted(replicas: readonly DaemonProcess[], topic: string, at
 
 /** Waits until every replica has partitions and counts from them (the group has spread the topic over them). */
 async function waitEachCounts(replicas: readonly DaemonProcess[], topic: string): Promise<void> {
-  await waitFor(async () => (await Promise.all(replicas.map(async (d) => samplesOf(await d.scrape(), topic)))).every((n) => n > 0), 90_000, 'every replica to count', 200);
+  await waitFor(async () => (await Promise.all(replicas.map(async (d) => samplesOf(await d.scrape(), topic)))).every((n) => n > 0), 90_000, 'every replica to count', 200).catch((error: Error) => {
+    const exited = replicas.filter((d) => d.exit !== null);
+    throw new Error(`${error.message}${exited.map((d) => `\nexited ${JSON.stringify(d.exit)}\n${d.logTail(25)}`).join('')}`);
+  });
 }
 
 /** Waits until the live replicas count exactly `n` and the group's commits are at the end; returns the count. */
@@ -154,6 +179,9 @@ describe('replicas of one group with the state in Kafka', () => {
     // Each partition's latest state record is there, with the offset its commit holds.
     const ends = await endOffsets(run.topic);
     expect([...ends.values()].reduce((a, b) => a + b, 0)).toBe(N);
+    const keyOf = (p: number): string => `${run.groupId}/${run.topic}/${p}`;
+    const states = await latestStates(`${run.topic}-state`, (latest) => [...ends].every(([p, end]) => latest.get(keyOf(p))?.offset === end));
+    expect([...states.keys()].sort()).toEqual([...ends.keys()].map(keyOf).sort());
     const restored = replicas.flatMap((d) => d.logs()).filter((l: LogLine) => l.msg === 'partition state restored');
     expect(restored.length).toBeGreaterThan(0);
 
