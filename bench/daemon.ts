@@ -6,7 +6,7 @@
  *                           [--batch 64] [--reference 64] [--tap-graph auto|plain|channel-split]
  *                           [--threads N] [--partitions 1] [--rss-every 5] [--keep-topic]
  *                           [--main OTHER/dist/cli/main.js]   (another build, for A/B runs)
- *                           [--baseline-scheme draws|none]
+ *                           [--baseline-scheme draws|none] [--sketch-width K]
  *
  *   1. backlog: --samples held-out MNIST digits (raw little-endian float32, 3,136 bytes each)
  *      produced to a fresh topic on the test broker (started if none answers, as in tests)
@@ -56,6 +56,7 @@ const { values } = parseArgs({
     'keep-topic': { type: 'boolean', default: false },
     main: { type: 'string' },
     'baseline-scheme': { type: 'string', default: 'draws' },
+    'sketch-width': { type: 'string' },
   },
 });
 const quick = values.quick;
@@ -238,6 +239,7 @@ async function main(): Promise<void> {
       ],
       ...(tapGraph ? { tapGraph } : {}),
       ...(threads ? { threads } : {}),
+      ...(values['sketch-width'] ? { sketchWidth: Number(values['sketch-width']) } : {}),
     });
     const kafkaPid = brokerPid();
     t = performance.now();

@@ -132,7 +132,7 @@ const referenceSection = (ctx: SchemaContext) =>
     scheme: z.enum(['pool', 'draws'], { error: 'pool or draws' }).default('pool'),
     pool: wholeNumber(4, 1 << 16).default(2048),
     // Layers with more features per sample are CountSketched to this many in the graph.
-    sketchWidth: wholeNumber(16, 1 << 16).default(1024),
+    sketchWidth: wholeNumber(16, 1 << 16).default(512),
     maxCacheMiB: wholeNumber(1, 1 << 20).default(1024),
     samplesPerBatch: wholeNumber(4, MAX_BATCH).default(64),
     seed: wholeNumber(0, 2 ** 32 - 1).default(1),

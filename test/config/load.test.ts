@@ -84,7 +84,7 @@ describe('loadConfig', () => {
           "samplesPerBatch": 64,
           "scheme": "pool",
           "seed": 1,
-          "sketchWidth": 1024,
+          "sketchWidth": 512,
         },
         "source": {
           "kind": "file",

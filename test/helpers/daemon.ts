@@ -37,6 +37,8 @@ export interface DaemonConfigOptions {
   readonly referencePerBatch?: number;
   /** reference.scheme; the daemon's default (pool) when absent */
   readonly scheme?: 'pool' | 'draws';
+  /** reference.sketchWidth; the daemon's default when absent */
+  readonly sketchWidth?: number;
   readonly maxWait?: string;
   /** node-cron with seconds; default every second */
   readonly schedule?: string;
@@ -66,7 +68,7 @@ export function writeDaemonConfig(dir: string, o: DaemonConfigOptions): string {
       ...(o.threads ? { threads: o.threads } : {}),
       ...(o.tapGraph ? { tapGraph: o.tapGraph } : {}),
     },
-    reference: { path: o.referencePath, samplesPerBatch: o.referencePerBatch ?? 64, seed: 1, ...(o.scheme ? { scheme: o.scheme } : {}) },
+    reference: { path: o.referencePath, samplesPerBatch: o.referencePerBatch ?? 64, seed: 1, ...(o.scheme ? { scheme: o.scheme } : {}), ...(o.sketchWidth ? { sketchWidth: o.sketchWidth } : {}) },
     source: {
       kind: 'kafka',
       brokers: brokers(),

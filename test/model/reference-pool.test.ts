@@ -44,7 +44,7 @@ function sketched(features: Float32Array, rows: number, layer: Sketch): Float64A
   const { dims, width } = layer;
   const out = new Float64Array(rows * width);
   for (let i = 0; i < rows; i++) {
-    for (let q = 0; q < layer.order.length; q++) out[i * width + (q % width)]! += layer.signs[q]! * features[i * dims + layer.order[q]!]!;
+    for (let j = 0; j < dims; j++) out[i * width + (j % width)]! += layer.signs[j]! * features[i * dims + j]!;
   }
   return out;
 }

@@ -52,7 +52,7 @@ export interface ValidationOptions {
   readonly m: number;
   /** what each batch is compared with (reference.scheme): default pool */
   readonly scheme?: 'pool' | 'draws';
-  /** reference.pool and reference.sketchWidth: defaults 2048 and 1024 */
+  /** reference.pool and reference.sketchWidth: defaults 2048 and 512 (the daemon's) */
   readonly pool?: number;
   readonly sketchWidth?: number;
   readonly falseAlarmRate: number;
@@ -194,7 +194,7 @@ export async function runValidation(o: ValidationOptions): Promise<ValidationRes
       m: o.m,
       scheme: o.scheme ?? 'pool',
       pool: o.pool ?? 2048,
-      sketchWidth: o.sketchWidth ?? 1024,
+      sketchWidth: o.sketchWidth ?? 512,
       maxCacheBytes: 2 ** 31,
       seed: o.seed,
       batches: o.calibrationBatches,

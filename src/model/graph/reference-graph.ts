@@ -10,13 +10,16 @@
  * rows of the Gram of [X; P]: production against itself and against every pool row. The
  * reference rows never go through the model again.
  *
- * The sketch is a CountSketch (Charikar, Chen and Farach-Colton 2002) with balanced
- * buckets: a fixed random permutation of the D features, a fixed random sign on each,
- * and bucket b the sum of the permuted features b, b + k, b + 2k, ... It costs O(N·D)
- * (a Gather, a Mul and a ReduceSum), and inner products of sketches are unbiased for
- * the inner products of the features: the cross terms carry independent random signs.
- * Production rows, the pool and the calibration batches all pass through the same
- * sketch, so thresholds are calibrated for exactly the statistic the daemon computes.
+ * The sketch is a CountSketch (Charikar, Chen and Farach-Colton 2002) with fixed buckets:
+ * a fixed random sign on each of the D features, and bucket b the sum of the signed
+ * features b, b + k, b + 2k, ... (a Mul, a Pad to a multiple of k, a Reshape and a
+ * ReduceSum: O(N·D), no gather). Inner products of sketches are unbiased for those of the
+ * features: every cross term carries the product of two independent random signs, whose
+ * mean is 0. (A seeded permutation of the features before bucketing spreads collisions
+ * too, but ONNX Runtime's Gather made it a third of the head's time; the signs alone
+ * already make the sketch unbiased.) Production rows, the pool and the calibration
+ * batches all pass through the same sketch, so thresholds are calibrated for exactly the
+ * statistic the daemon computes.
  */
 import { attrInt, attrInts, DataType, type NodeProto, type TensorProto } from './proto.js';
 import { createPrng, deriveSeed } from '../../reference/prng.js';
@@ -24,11 +27,9 @@ import { createPrng, deriveSeed } from '../../reference/prng.js';
 export interface Sketch {
   /** D: the features of one row before the sketch */
   readonly dims: number;
-  /** k: buckets */
+  /** k: buckets; feature j goes to bucket j mod k */
   readonly width: number;
-  /** length k·ceil(D/k): the feature at each permuted place (padding places read feature 0) */
-  readonly order: Int32Array;
-  /** ±1 per permuted place, 0 at the padding places */
+  /** ±1 per feature */
   readonly signs: Float32Array;
 }
 
@@ -37,19 +38,10 @@ export function countSketch(dims: number, width: number, seed: number): Sketch {
   if (!Number.isSafeInteger(dims) || dims < 1 || !Number.isSafeInteger(width) || width < 1) {
     throw new RangeError(`a sketch needs positive whole sizes, got ${dims} features into ${width} buckets`);
   }
-  const places = width * Math.ceil(dims / width);
-  const order = new Int32Array(places);
-  for (let i = 0; i < dims; i++) order[i] = i;
   const prng = createPrng(deriveSeed(seed, dims));
-  for (let i = dims - 1; i > 0; i--) {
-    const j = prng.below(i + 1);
-    const t = order[i]!;
-    order[i] = order[j]!;
-    order[j] = t;
-  }
-  const signs = new Float32Array(places);
+  const signs = new Float32Array(dims);
   for (let i = 0; i < dims; i++) signs[i] = (prng.nextUint32() & 1) === 0 ? 1 : -1;
-  return { dims, width, order, signs };
+  return { dims, width, signs };
 }
 
 /** A seed per tap name, so that two taps of the same width get different sketches. */
@@ -91,19 +83,29 @@ export function featuresHead(tap: string, input: string, sketch: Sketch | null, 
   const flat = ctx.fresh(`${prefix}/flat`);
   const nodes: NodeProto[] = [{ opType: 'Flatten', input: [input], output: [flat], name: ctx.fresh(`${prefix}/Flatten`), attribute: [attrInt('axis', 1)] }];
   if (sketch === null) return { nodes, initializers: [], output: flat };
-  const order = ctx.fresh(`${prefix}/sketch_order`);
   const signs = ctx.fresh(`${prefix}/sketch_signs`);
   const shape = ctx.fresh(`${prefix}/sketch_shape`);
-  const gathered = ctx.fresh(`${prefix}/permuted`);
+  const pads = ctx.fresh(`${prefix}/sketch_pads`);
+  const axes = ctx.fresh(`${prefix}/axis1`);
   const signed = ctx.fresh(`${prefix}/signed`);
+  const padded = ctx.fresh(`${prefix}/padded`);
   const grouped = ctx.fresh(`${prefix}/grouped`);
   const sketched = ctx.fresh(`${prefix}/sketch`);
-  const axes = ctx.fresh(`${prefix}/axis1`);
+  const missing = sketch.width * Math.ceil(sketch.dims / sketch.width) - sketch.dims;
+  const padsAsInput = ctx.opset >= 11;
   const axesAsInput = ctx.opset >= 13;
+  nodes.push({ opType: 'Mul', input: [flat, signs], output: [signed], name: ctx.fresh(`${prefix}/Mul`) });
+  if (missing > 0) {
+    nodes.push({
+      opType: 'Pad',
+      input: padsAsInput ? [signed, pads] : [signed],
+      output: [padded],
+      name: ctx.fresh(`${prefix}/Pad`),
+      attribute: padsAsInput ? [] : [attrInts('pads', [0, 0, 0, missing])],
+    });
+  }
   nodes.push(
-    { opType: 'Gather', input: [flat, order], output: [gathered], name: ctx.fresh(`${prefix}/Gather`), attribute: [attrInt('axis', 1)] },
-    { opType: 'Mul', input: [gathered, signs], output: [signed], name: ctx.fresh(`${prefix}/Mul`) },
-    { opType: 'Reshape', input: [signed, shape], output: [grouped], name: ctx.fresh(`${prefix}/Reshape`) },
+    { opType: 'Reshape', input: [missing > 0 ? padded : signed, shape], output: [grouped], name: ctx.fresh(`${prefix}/Reshape`) },
     {
       opType: 'ReduceSum',
       input: axesAsInput ? [grouped, axes] : [grouped],
@@ -113,9 +115,9 @@ export function featuresHead(tap: string, input: string, sketch: Sketch | null, 
     },
   );
   const initializers = [
-    int64Tensor(order, [sketch.order.length], sketch.order),
-    floatTensor(signs, [sketch.signs.length], sketch.signs),
+    floatTensor(signs, [sketch.dims], sketch.signs),
     int64Tensor(shape, [3], [0, -1, sketch.width]),
+    ...(missing > 0 && padsAsInput ? [int64Tensor(pads, [4], [0, 0, 0, missing])] : []),
     ...(axesAsInput ? [int64Tensor(axes, [1], [1])] : []),
   ];
   return { nodes, initializers, output: sketched };
