@@ -10,7 +10,8 @@
  * 2. Batch size (pool scheme): n = 16, 32 and 64, each at α = n/3000 per one-batch test,
  *    i.e. 1/3 false alarm per 1,000 clean samples per series (a margin under a budget of
  *    0.5: with 10/α null batches the measured rate ran 1.3× α); delay in samples.
- *    `--sizes-only` reruns this part alone (part 1 from its results.json).
+ *    Only the table's numbers are kept (batch-size.json). `--sizes-only` reruns this part
+ *    alone (part 1 from its results.json).
  *
  * About 15 minutes on two CPU cores; the same seed gives the same numbers. `--render`
  * rewrites the tables and plots from the results.json files without running anything.
@@ -22,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { loadDigits } from '../src/demo/digits.js';
 import { writePicture } from '../src/plot/write.js';
 import { runValidation, standardScenarios, type ValidationOptions, type ValidationResult } from '../test/validation/harness.js';
-import { batchSizeMarkdown, delaySvg, detectionCsv, falseAlarmCsv, resultsMarkdown, schemesMarkdown, thresholdCsv } from '../test/validation/report.js';
+import { batchSizeMarkdown, batchSizeRow, delaySvg, detectionCsv, falseAlarmCsv, resultsMarkdown, schemesMarkdown, thresholdCsv, type BatchSizeRow } from '../test/validation/report.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../..');
 const args = process.argv.slice(2);
@@ -61,24 +62,26 @@ async function run(dir: string, options: ValidationOptions, reuse = render): Pro
 
 const pool = await run(out, { ...base, scheme: 'pool', pool: 2048 }, render || sizesOnly);
 const draws = await run(join(out, 'draws'), { ...base, scheme: 'draws' }, render || sizesOnly);
-const sizes: ValidationResult[] = [];
-for (const n of [16, 32, 64]) {
+// Only the table's numbers are kept of these runs (docs/validation/batch-size.json).
+const sizesPath = join(out, 'batch-size.json');
+const sizes: BatchSizeRow[] = render ? (JSON.parse(readFileSync(sizesPath, 'utf8')) as BatchSizeRow[]) : [];
+for (const n of render ? [] : [16, 32, 64]) {
   const alpha = n / 3000;
-  sizes.push(
-    await run(join(out, `batch-${n}`), {
-      ...base,
-      n,
-      scheme: 'pool',
-      falseAlarmRate: alpha,
-      // The one-batch α-quantile: about 20 null batches beyond it.
-      calibrationBatches: Math.ceil(20 / alpha),
-      windowBatches: 1,
-      otherLengths: [],
-      cleanWindows: Math.ceil(20_000 / n),
-      watchBatches: Math.ceil(256 / n),
-    }),
-  );
+  const result = await runValidation({
+    ...base,
+    n,
+    scheme: 'pool',
+    falseAlarmRate: alpha,
+    // The one-batch α-quantile: about 20 null batches beyond it.
+    calibrationBatches: Math.ceil(20 / alpha),
+    windowBatches: 1,
+    otherLengths: [],
+    cleanWindows: Math.ceil(20_000 / n),
+    watchBatches: Math.ceil(256 / n),
+  });
+  sizes.push(batchSizeRow(result));
 }
+if (!render) writeFileSync(sizesPath, `${JSON.stringify(sizes, null, 1)}\n`);
 const schemes = [
   '# Two schemes, one run: the whole reference pool against fresh draws',
   '',

@@ -247,22 +247,38 @@ export function schemesMarkdown(pool: ValidationResult, draws: ValidationResult)
   return lines.join('\n');
 }
 
+/** What the batch-size table keeps of one run (docs/validation/batch-size.json): a few numbers, not the run. */
+export interface BatchSizeRow {
+  readonly n: number;
+  readonly falseAlarmRate: number;
+  /** false alarms per 1,000 clean samples: the mean over series, and the worst series */
+  readonly perThousand: { readonly mean: number; readonly worst: number };
+  /** per drift, samples until the fastest detecting series' median first alarm; null: not detected */
+  readonly delays: Readonly<Record<string, number | null>>;
+}
+
+export function batchSizeRow(r: ValidationResult): BatchSizeRow {
+  const c = r.clean[0]!;
+  const perThousand = (rate: number): number => (1000 / r.options.n) * rate;
+  const worst = Math.max(...Object.values(c.alarms).flatMap((s) => Object.values(s))) / c.windows;
+  return {
+    n: r.options.n,
+    falseAlarmRate: r.options.falseAlarmRate,
+    perThousand: { mean: perThousand(falseAlarmRate(c)), worst: perThousand(worst) },
+    delays: Object.fromEntries(scenarios(r).map((s) => [s, bestDelay(r, s) === null ? null : bestDelay(r, s)!.delay * r.options.n])),
+  };
+}
+
 /** One row per batch size: delay in samples at a per-series false-alarm budget per 1,000 clean samples. */
-export function batchSizeMarkdown(runs: readonly ValidationResult[]): string {
-  const names = scenarios(runs[0]!);
+export function batchSizeMarkdown(rows: readonly BatchSizeRow[]): string {
+  const names = Object.keys(rows[0]!.delays);
   const lines = [
     `| n | α per batch | false alarms per 1,000 clean samples (mean series · worst series) | ${names.join(' | ')} |`,
     `| ---: | ---: | ---: | ${names.map(() => '---:').join(' | ')} |`,
   ];
-  for (const r of runs) {
-    const c = r.clean[0]!;
-    const perThousand = (rate: number): string => ((1000 / r.options.n) * rate).toFixed(2);
-    const worst = Math.max(...Object.values(c.alarms).flatMap((s) => Object.values(s))) / c.windows;
-    const cells = names.map((s) => {
-      const d = bestDelay(r, s);
-      return d === null ? 'not detected' : String(d.delay * r.options.n);
-    });
-    lines.push(`| ${r.options.n} | ${r.options.falseAlarmRate.toFixed(4)} | ${perThousand(falseAlarmRate(c))} · ${perThousand(worst)} | ${cells.join(' | ')} |`);
+  for (const r of rows) {
+    const cells = names.map((s) => (r.delays[s] === null ? 'not detected' : String(r.delays[s])));
+    lines.push(`| ${r.n} | ${r.falseAlarmRate.toFixed(4)} | ${r.perThousand.mean.toFixed(2)} · ${r.perThousand.worst.toFixed(2)} | ${cells.join(' | ')} |`);
   }
   lines.push('', 'Delay: samples until the first one-batch test beyond its threshold, median over onsets, fastest series that detects the drift.');
   return lines.join('\n');
