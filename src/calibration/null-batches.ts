@@ -17,7 +17,7 @@ import { calibrate, MIN_CALIBRATION_BATCHES, type Calibration } from './calibrat
  *
  *   reference ──seeded split──▶ pool (features cached, see model/reference-pool.ts)
  *                           └─▶ held out ──per batch: n distinct samples──▶ model ──▶ Gram rows vs pool
- *   ──driftRows──▶ per-layer null batch sums ──calibrate()──▶ thresholds(K)
+ *   ──driftPooled──▶ per-layer null batch sums ──calibrate()──▶ thresholds(K)
  *
  * The pool is a finite sample, so it sits at some offset from the distribution it was
  * drawn from, and every production batch shares that offset. Null batches against the same

@@ -21,7 +21,10 @@ import { poolSummary, productionBlock, rbfKernel, reduceBatch, topRows, type Gra
  *   cka is blind to) and with an RBF kernel whose bandwidth is fixed from the reference,
  *   so that per-batch estimates can be summed.
  *
- * Every field of DriftSums is additive across batches, windows and replicas.
+ * Every field of DriftSums is additive across batches, windows and replicas. One batch's
+ * sums need only K, row and column sums of C and of the RBF kernel against R, and a
+ * summary of L (pool.ts): driftPooled reads those, whether the model reduced them against
+ * a fixed pool inside the graph or reduceBatch took them from a stacked Gram.
  */
 export interface DriftSums {
   readonly batches: number;

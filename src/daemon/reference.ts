@@ -54,6 +54,8 @@ export interface ReferenceState {
   readonly maxAbs: number;
   /** with the pool scheme, once prepared: the pool and its summaries; the model scores against it */
   readonly pool: ReferencePool | null;
+  /** with the pool scheme, the reference rows held out of it: calibration's null batches come from them */
+  readonly heldOut: Int32Array | null;
 }
 
 /** Swaps a new reference in: calls (and awaits) `adopt` at a point where no batch is running. */
@@ -90,7 +92,7 @@ export class Calibrator {
   static async open(options: CalibratorOptions): Promise<Calibrator> {
     const { sha256, reference } = await loadVersion(options);
     const sampler = createSampler(reference, options.seed);
-    return new Calibrator(options, { sha256, reference, sampler, gammas: [], maxAbs: defaultMaxAbs(reference.data), pool: null });
+    return new Calibrator(options, { sha256, reference, sampler, gammas: [], maxAbs: defaultMaxAbs(reference.data), pool: null, heldOut: null });
   }
 
   get state(): ReferenceState {
@@ -129,7 +131,7 @@ export class Calibrator {
     if (o.scheme === 'draws') {
       return { ...state, gammas: gammas ?? (await rbfGammas(o.model, state.sampler, Math.min(state.reference.count, 256))) };
     }
-    const { pool: indices } = splitPool(state.reference.count, o.pool, deriveSeed(o.seed, 200));
+    const { pool: indices, heldOut } = splitPool(state.reference.count, o.pool, deriveSeed(o.seed, 200));
     const started = o.now();
     const pool = await buildReferencePool(o.model, {
       reference: state.reference,
@@ -149,7 +151,7 @@ export class Calibrator {
       );
     }
     o.onPool?.(pool);
-    return { ...state, pool, gammas: pool.layers.map((l) => l.summary.gamma) };
+    return { ...state, pool, heldOut, gammas: pool.layers.map((l) => l.summary.gamma) };
   }
 
   /** Thresholds of one layer for a window of `batches` batches: static overrides, else calibrated; {} before calibration. */
@@ -188,7 +190,7 @@ export class Calibrator {
     logger.warn({ path: this.#o.path, from: this.#state.sha256, to: sha256 }, 'reference file changed: recalibrating against the new one');
     const version = await loadVersion(this.#o);
     const sampler = createSampler(version.reference, seed);
-    const fresh: ReferenceState = { sha256: version.sha256, reference: version.reference, sampler, gammas: [], maxAbs: defaultMaxAbs(version.reference.data), pool: null };
+    const fresh: ReferenceState = { sha256: version.sha256, reference: version.reference, sampler, gammas: [], maxAbs: defaultMaxAbs(version.reference.data), pool: null, heldOut: null };
     let next = fresh;
     if (this.#o.scheme === 'draws') {
       // The model stays as it is: calibrate beside production, then swap between batches.
@@ -230,7 +232,7 @@ export class Calibrator {
       model: o.model,
       reference: state.reference,
       gammas: state.gammas,
-      pool: state.pool ? { summaries: state.pool.layers.map((l) => l.summary), heldOut: splitPool(state.reference.count, o.pool, deriveSeed(o.seed, 200)).heldOut } : undefined,
+      pool: state.pool && state.heldOut ? { summaries: state.pool.layers.map((l) => l.summary), heldOut: state.heldOut } : undefined,
       n: o.n,
       m: state.pool ? state.pool.indices.length : o.m,
       batches: o.batches,
