@@ -1,39 +1,45 @@
 import type { DriftSums } from '../cka/drift.js';
 import { StatisticsError } from '../errors/index.js';
 import { STATISTICS, type Statistic } from '../cka/statistic.js';
-import { createPrng } from '../reference/prng.js';
-import { normalQuantile } from './normal.js';
-import { nonIncreasing, quantileSorted } from './quantile.js';
+import { createPrng, type Prng } from '../reference/prng.js';
 import { addRow, alarmSide, emptyRunning, statisticOf, toColumns, type BatchColumns } from './window-statistic.js';
+import { buildTail } from './tail.js';
+import { seriesLogP, type StatisticCalibration } from './pvalue.js';
+
+export type { StatisticCalibration } from './pvalue.js';
 
 /*
- * Thresholds for a target false-alarm rate α, from null batches (reference against
- * reference: in each batch, pseudo-production and reference draws are disjoint sets of
- * reference samples), as a function of the number K of batches in a window:
+ * The null distribution of every window statistic, from null batches (reference against
+ * reference: no drift by construction), as a function of the window's length K in batches:
  *
  *   per-batch null sums (B of them) ──nested bootstrap──▶ window statistic for K = 1..G
  *        │                                 (R replicates of G draws with replacement;
- *        │                                  replicate r's window of K is its first K draws)
+ *        │                                  replicate r's window of K is its first K draws;
+ *        │                                  every layer gets the same draws)
  *        ▼
- *   centre = statistic of all B batches pooled
- *   q(K)   = α-quantile (cka) or (1-α)-quantile (mmd2) over the replicates
- *   d(K)   = distance from centre to q(K) on the alarm side, made non-increasing (PAVA), >= 0
- *   d(K)   = d(G) · sqrt(G / K)                       K > G (the spread of a mean of K batches)
- *   threshold(K) = centre ∓ sqrt( d(K)² + f² )
+ *   centre  = statistic of all B batches pooled
+ *   tail(K) = P(deviation from the centre ≥ x), the replicates smoothed (tail.ts), at the
+ *             lengths of LENGTHS; beyond G a Gaussian whose spread shrinks as sqrt(G / K)
+ *   p-value = tail(K) at a window's deviation (pvalue.ts); per-series thresholds invert it
  *
- * The floor f keeps long windows honest: the centre is itself an estimate (variance
- * σ₁²/B, σ₁² the per-batch variance of the statistic) and the reference is a finite
- * sample (its offset from the production distribution has variance σ₁²ρ², see
- * referenceRatio), so f = z₁₋α · σ₁ · sqrt(1/B + ρ²). It matters once K nears B or 1/ρ².
+ * The floor σ_F is what no bootstrap of these batches can show: the centre is itself an
+ * estimate (variance σ₁²/B, σ₁² the per-batch variance of the statistic) and the reference
+ * is a finite sample (an offset of variance σ₁²ρ², see referenceRatio). It enters every
+ * tail as a Gaussian convolved with the replicates, so it dominates long windows, as it
+ * should.
  *
- * Nested windows (common random numbers) make q(K) smooth in K; PAVA removes what noise
- * is left, so a window's threshold only ever moves towards the centre as it fills.
+ * One alarm per model (alarm.ts): a window alarms when the smallest p-value over all its
+ * layers and statistics is below a level c(K), the falseAlarmRate-quantile of that minimum
+ * over the same replicates (each series also drawing its own floor offset). The replicates
+ * keep the layers' correlation, so c is neither Bonferroni's α/series nor α.
  */
 
 export interface CalibrationOptions {
-  /** target probability that one statistic of one layer alarms on one window of clean data, 0 < α < 0.5 */
+  /** target probability that one statistic of one layer is beyond its threshold on one window of clean data, 0 < α < 0.5 */
   readonly falseAlarmRate: number;
-  /** the bootstrap's seed: the same seed and batches give the same thresholds */
+  /** target probability that the model's alarm is on for one window of clean data; default falseAlarmRate */
+  readonly alarmRate?: number;
+  /** the bootstrap's seed: the same seed and batches give the same calibration */
   readonly seed: number;
   /** window lengths bootstrapped directly, 1..maxBatches; longer windows extrapolate. Default 64 */
   readonly maxBatches?: number;
@@ -53,26 +59,24 @@ export interface SampleSizes {
 }
 
 /**
- * ρ: how large the reference's fixed offset is against one batch's noise. Under the null
- * every statistic here is a degenerate (second-order) U-statistic, whose spread scales
- * with (1/n + 1/m); a reference of N samples is itself a sample, and fixes the offset
- * between production (an unbounded stream) and the reference at a spread of 1/N on the
- * same scale: ρ = (1/N) / (1/n + 1/m). Calibration batches, drawn from the reference on
- * both sides, do not see that offset.
+ * How large the reference's fixed offset is against one batch's noise, as a variance
+ * ratio ρ². A reference of N samples is itself a sample: it sits at an offset from the
+ * distribution production comes from, which every production batch shares and null
+ * batches drawn from the reference cannot see.
+ *
+ * - MMD² is a degenerate (second-order) U-statistic under the null: its spread scales with
+ *   (1/n + 1/m), and an N-sample reference fixes an offset of spread 1/N on that scale,
+ *   so ρ² = ((1/N) / (1/n + 1/m))², negligible for any real reference.
+ * - The covariance terms of cka are not degenerate: a batch's noise has variance ∝ 1/n and
+ *   the reference's offset ∝ 1/N, so ρ² = n/N. With n = 64 and N = 3,000 that is a spread
+ *   as large as a 47-batch window's; long windows see it (docs/statistics.md).
  */
-export function referenceRatio(s: SampleSizes): number {
-  return 1 / s.reference / (1 / s.n + 1 / s.m);
+export function referenceOffsets(s: SampleSizes): { cka: number; mmd: number } {
+  return { cka: s.n / s.reference, mmd: (1 / s.reference / (1 / s.n + 1 / s.m)) ** 2 };
 }
 
-export interface StatisticCalibration {
-  readonly side: 'below' | 'above';
-  /** the statistic over all calibration batches pooled: where long windows of clean data settle */
-  readonly centre: number;
-  /** bootstrapped distance from the centre to the α-quantile, on the alarm side, for K = 1..length: non-increasing, >= 0 */
-  readonly deviations: readonly number[];
-  /** f: the part of the distance that does not shrink with K (centre uncertainty, finite reference) */
-  readonly floor: number;
-}
+/** Window lengths (batches) whose null tails are tabulated; p-values between them interpolate in log K. */
+export const LENGTHS = [1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64] as const;
 
 export interface LayerCalibration {
   readonly layer: string;
@@ -81,11 +85,18 @@ export interface LayerCalibration {
 }
 
 export interface Calibration {
+  /** per-series level the exported thresholds are drawn at */
   readonly falseAlarmRate: number;
   readonly seed: number;
-  /** null batches per layer that the thresholds rest on */
+  /** null batches per layer that the calibration rests on */
   readonly batches: number;
   readonly replicates: number;
+  /** samples per null batch: a window's effective length is in batches of this size */
+  readonly n: number;
+  /** tabulated window lengths (batches) */
+  readonly lengths: readonly number[];
+  /** the model's alarm: per tabulated length, the level c that the smallest p-value is compared with */
+  readonly alarm: { readonly rate: number; readonly levels: readonly number[] };
   readonly layers: readonly LayerCalibration[];
 }
 
@@ -94,9 +105,12 @@ export const MIN_CALIBRATION_BATCHES = 8;
 
 export function calibrate(perLayer: readonly { layer: string; batches: readonly DriftSums[] }[], options: CalibrationOptions): Calibration {
   const { falseAlarmRate: alpha, seed } = options;
+  const alarmRate = options.alarmRate ?? alpha;
   const maxBatches = options.maxBatches ?? 64;
   const replicates = options.replicates ?? 4000;
-  if (!(alpha > 0 && alpha < 0.5)) throw new StatisticsError(`false-alarm rate must be above 0 and below 0.5, got ${alpha}`);
+  for (const rate of [alpha, alarmRate]) {
+    if (!(rate > 0 && rate < 0.5)) throw new StatisticsError(`false-alarm rate must be above 0 and below 0.5, got ${rate}`);
+  }
   if (!Number.isSafeInteger(maxBatches) || maxBatches < 1) throw new StatisticsError(`maxBatches must be a positive integer, got ${maxBatches}`);
   if (!Number.isSafeInteger(replicates) || replicates < 100) throw new StatisticsError(`replicates must be an integer of at least 100, got ${replicates}`);
   const count = perLayer[0]?.batches.length ?? 0;
@@ -105,71 +119,132 @@ export function calibrate(perLayer: readonly { layer: string; batches: readonly 
       throw new StatisticsError(`layer ${layer}: ${batches.length} calibration batches, at least ${MIN_CALIBRATION_BATCHES} needed`);
     }
     if (batches.length !== count) throw new StatisticsError(`layer ${layer}: ${batches.length} calibration batches, other layers have ${count}`);
+    if (batches.some((b) => b.batches !== 1 || b.samples !== batches[0]!.samples)) {
+      throw new StatisticsError(`layer ${layer}: calibration batches must be single batches of one size`);
+    }
   }
+  const lengths: number[] = [...LENGTHS.filter((k) => k < maxBatches), maxBatches];
+  const offsets = options.sizes ? referenceOffsets(options.sizes) : { cka: 0, mmd: 0 };
+  const layers = perLayer.map(({ layer, batches }) => ({ layer, ...calibrateLayer(toColumns(batches), seed, lengths, replicates, offsets) }));
+  const levels = alarmLevels(
+    layers.flatMap((l) => l.series),
+    lengths,
+    replicates,
+    alarmRate,
+    createPrng(seed ^ 0x5bd1e995),
+  );
   return {
     falseAlarmRate: alpha,
     seed,
     batches: count,
     replicates,
-    layers: perLayer.map(({ layer, batches }) => ({
-      layer,
-      statistics: calibrateLayer(toColumns(batches), alpha, seed, maxBatches, replicates, options.sizes ? referenceRatio(options.sizes) : 0),
-    })),
+    n: perLayer[0]?.batches[0]?.samples ?? 0,
+    lengths,
+    alarm: { rate: alarmRate, levels },
+    layers: layers.map(({ layer, statistics }) => ({ layer, statistics })),
   };
+}
+
+/** One series' calibration with its replicates' deviations per tabulated length (for the joint alarm level). */
+interface Series {
+  readonly calibration: StatisticCalibration;
+  /** deviations[li * replicates + r] */
+  readonly deviations: Float64Array;
 }
 
 function calibrateLayer(
   c: BatchColumns,
-  alpha: number,
   seed: number,
-  g: number,
+  lengths: readonly number[],
   replicates: number,
-  rho: number,
-): Partial<Record<Statistic, StatisticCalibration>> {
-  // values[s][(k-1) * replicates + r]: statistic s of replicate r's window of its first k draws.
-  const values = STATISTICS.map(() => new Float64Array(g * replicates));
+  offsets: { cka: number; mmd: number },
+): { statistics: Partial<Record<Statistic, StatisticCalibration>>; series: Series[] } {
+  const g = lengths[lengths.length - 1]!;
+  const at = new Map(lengths.map((k, i) => [k, i]));
+  // values[s][li * replicates + r]: statistic s of replicate r's window of its first lengths[li] draws.
+  const values = STATISTICS.map(() => new Float64Array(lengths.length * replicates));
   // Every layer gets the same draws (one seed): a replicate is a set of batches, as in a real window.
   const prng = createPrng(seed);
   for (let r = 0; r < replicates; r++) {
     const running = emptyRunning();
     for (let k = 1; k <= g; k++) {
       addRow(running, c, prng.below(c.count));
+      const li = at.get(k);
+      if (li === undefined) continue;
       STATISTICS.forEach((s, si) => {
-        values[si]![(k - 1) * replicates + r] = statisticOf(s, running, k);
+        values[si]![li * replicates + r] = statisticOf(s, running);
       });
     }
   }
   const pooled = emptyRunning();
   for (let i = 0; i < c.count; i++) addRow(pooled, c, i);
 
-  const out: Partial<Record<Statistic, StatisticCalibration>> = {};
+  const statistics: Partial<Record<Statistic, StatisticCalibration>> = {};
+  const series: Series[] = [];
   STATISTICS.forEach((statistic, si) => {
-    const centre = statisticOf(statistic, pooled, c.count);
+    const centre = statisticOf(statistic, pooled);
     if (!Number.isFinite(centre)) return;
     const side = alarmSide(statistic);
-    const raw = new Float64Array(g);
-    let lastVariance = 0;
-    for (let k = 1; k <= g; k++) {
-      const window = values[si]!.subarray((k - 1) * replicates, k * replicates).filter(Number.isFinite).sort();
-      if (window.length < 2) return;
-      const q = quantileSorted(window, side === 'below' ? alpha : 1 - alpha);
-      raw[k - 1] = side === 'below' ? centre - q : q - centre;
-      if (k === g) lastVariance = variance(window);
-    }
-    const deviations = Array.from(nonIncreasing(raw), (d) => Math.max(0, d));
-    // σ₁² from the longest bootstrapped window: its statistic is closest to a mean of g batches.
-    const perBatchVariance = g * lastVariance;
-    const floor = normalQuantile(1 - alpha) * Math.sqrt(perBatchVariance * (1 / c.count + rho * rho));
-    out[statistic] = { side, centre, deviations, floor: Number.isFinite(floor) ? floor : 0 };
+    // Replicates where the statistic is undefined (no variance in a resampled window) have no deviation.
+    const deviations = values[si]!.map((v) => (side === 'below' ? centre - v : v - centre));
+    const finite = (li: number): Float64Array => deviations.slice(li * replicates, (li + 1) * replicates).filter(Number.isFinite);
+    if (lengths.some((_, li) => finite(li).length < replicates / 2)) return;
+    const { mean, sd } = moments(finite(lengths.length - 1));
+    // σ₁² from the longest window: its statistic is closest to a mean of g batches.
+    const floor = sd * Math.sqrt(g * (1 / c.count + (statistic === 'cka' ? offsets.cka : offsets.mmd)));
+    const tails = lengths.map((_, li) => buildTail(finite(li).sort(), floor));
+    const calibration: StatisticCalibration = { side, centre, tails, mean, sd, floor: Number.isFinite(floor) ? floor : 0 };
+    statistics[statistic] = calibration;
+    series.push({ calibration, deviations });
   });
-  return out;
+  return { statistics, series };
 }
 
-function variance(values: Float64Array): number {
+/**
+ * c(K) per tabulated length: the `rate`-quantile over replicates of the smallest p-value
+ * of all series, each replicate's deviation shifted by a draw of its series' floor (which
+ * the bootstrap does not contain; drawn independently per series, which errs towards a
+ * smaller c, i.e. fewer alarms, where the series' offsets are in truth correlated).
+ */
+function alarmLevels(series: readonly Series[], lengths: readonly number[], replicates: number, rate: number, prng: Prng): number[] {
+  if (series.length === 0) return lengths.map(() => rate);
+  const normal = gaussian(prng);
+  return lengths.map((k, li) => {
+    const minLogP = new Float64Array(replicates).fill(0);
+    for (const s of series) {
+      for (let r = 0; r < replicates; r++) {
+        const x = s.deviations[li * replicates + r]! + s.calibration.floor * normal();
+        const logP = seriesLogP(s.calibration, lengths, x, k);
+        if (logP < minLogP[r]!) minLogP[r] = logP;
+      }
+    }
+    minLogP.sort();
+    // The rate-quantile of the minimum (its lower tail), never above the per-series rate itself.
+    return Math.min(rate, Math.exp(minLogP[Math.min(replicates - 1, Math.floor(rate * replicates))]!));
+  });
+}
+
+function gaussian(prng: Prng): () => number {
+  let spare: number | null = null;
+  return () => {
+    if (spare !== null) {
+      const v = spare;
+      spare = null;
+      return v;
+    }
+    const u = (prng.nextUint32() + 1) / 4294967297;
+    const v = prng.nextUint32() / 4294967296;
+    const radius = Math.sqrt(-2 * Math.log(u));
+    spare = radius * Math.sin(2 * Math.PI * v);
+    return radius * Math.cos(2 * Math.PI * v);
+  };
+}
+
+function moments(values: Float64Array): { mean: number; sd: number } {
   let mean = 0;
   for (const v of values) mean += v;
   mean /= values.length;
   let s = 0;
   for (const v of values) s += (v - mean) ** 2;
-  return s / (values.length - 1);
+  return { mean, sd: Math.sqrt(s / Math.max(1, values.length - 1)) };
 }

@@ -58,7 +58,10 @@ export interface CalibrationRun {
   /** null batches wanted, and how long they may take (at least MIN_CALIBRATION_BATCHES are always run) */
   readonly batches: number;
   readonly timeLimitMs: number;
+  /** per-series level of the exported thresholds (calibration.falseAlarmRate) */
   readonly falseAlarmRate: number;
+  /** the model alarm's per-window level (alarm.falseAlarmRate) */
+  readonly alarmRate: number;
   /** reference.seed: the same seed, reference and model give the same thresholds */
   readonly seed: number;
   readonly logger: Logger;
@@ -74,6 +77,7 @@ export interface CalibrationKey {
   readonly m: number;
   readonly batches: number;
   readonly falseAlarmRate: number;
+  readonly alarmRate: number;
   readonly seed: number;
   /** what each batch is compared with: 'draws', or the pool's size and sketch width ('pool 2048 sketch 1024') */
   readonly scheme: string;
@@ -145,6 +149,7 @@ export async function calibrateReference(o: CalibrationRun): Promise<Calibration
   const usable = model.layers.flatMap((layer, l) => (perLayer[l] ? [{ layer, batches: perLayer[l] }] : []));
   const calibration = calibrate(usable, {
     falseAlarmRate: o.falseAlarmRate,
+    alarmRate: o.alarmRate,
     seed: o.seed,
     // With a pool, what calibration cannot see is the held-out part's own offset (the pool's is shared).
     sizes: { n, m, reference: pool ? pool.heldOut.length : reference.count },
@@ -154,10 +159,13 @@ export async function calibrateReference(o: CalibrationRun): Promise<Calibration
 }
 
 const finite = z.number().finite();
+const tail = z.object({ x: z.array(finite).min(2), logP: z.array(z.number().max(0)).min(2) }).refine((t) => t.x.length === t.logP.length, 'x and logP of one length');
 const statisticCalibration = z.object({
   side: z.enum(['below', 'above']),
   centre: finite,
-  deviations: z.array(finite.nonnegative()).min(1),
+  tails: z.array(tail).min(1),
+  mean: finite,
+  sd: finite.nonnegative(),
   floor: finite.nonnegative(),
 });
 
@@ -169,6 +177,8 @@ export const storedCalibrationSchema = z.object({
     m: z.number().int().positive(),
     batches: z.number().int().positive(),
     falseAlarmRate: finite,
+    // Checkpoints from before the model alarm have no tails either: the schema refuses them.
+    alarmRate: finite,
     seed: z.number().int().nonnegative(),
     // Checkpoints from before the pool were all made with fresh draws.
     scheme: z.string().default('draws'),
@@ -178,6 +188,9 @@ export const storedCalibrationSchema = z.object({
     seed: z.number().int().nonnegative(),
     batches: z.number().int().nonnegative(),
     replicates: z.number().int().positive(),
+    n: z.number().int().positive(),
+    lengths: z.array(z.number().int().positive()).min(1),
+    alarm: z.object({ rate: finite, levels: z.array(finite.positive()).min(1) }),
     layers: z.array(
       z.object({
         layer: z.string(),
@@ -194,6 +207,7 @@ export function sameKey(a: CalibrationKey, b: CalibrationKey): boolean {
     a.m === b.m &&
     a.batches === b.batches &&
     a.falseAlarmRate === b.falseAlarmRate &&
+    a.alarmRate === b.alarmRate &&
     a.seed === b.seed &&
     a.scheme === b.scheme
   );

@@ -21,6 +21,11 @@ import { poolSummary, productionBlock, rbfKernel, reduceBatch, topRows, type Gra
  *   cka is blind to) and with an RBF kernel whose bandwidth is fixed from the reference,
  *   so that per-batch estimates can be summed.
  *
+ * Batches of different sizes carry different amounts of evidence, so each adds its
+ * statistics weighted by their inverse null variance (statistic-weights below): a partial
+ * batch of 8 samples moves a window as little as it should, and a window's effective
+ * length (ckaWeight, mmdWeight in full-batch units) is what its threshold is read at.
+ *
  * Every field of DriftSums is additive across batches, windows and replicas. One batch's
  * sums need only K, row and column sums of C and of the RBF kernel against R, and a
  * summary of L (pool.ts): driftPooled reads those, whether the model reduced them against
@@ -30,29 +35,49 @@ export interface DriftSums {
   readonly batches: number;
   /** production samples that went into these sums */
   readonly samples: number;
+  /** sums over batches of each batch's A_xr, A_xx, A_rr times its ckaWeight */
   readonly axr: number;
   readonly axx: number;
   readonly arr: number;
-  /** sum over batches of the unbiased linear-kernel MMD² */
+  /** sum over batches of the unbiased linear-kernel MMD² times the batch's mmdWeight */
   readonly mmdLinear: number;
-  /** sum over batches of the unbiased RBF-kernel MMD² */
+  /** the same for the RBF-kernel MMD² */
   readonly mmdRbf: number;
+  /** sum of the batches' weights: n - 1 for the covariance terms, n(n - 1)/2 for MMD² (see batchWeights) */
+  readonly ckaWeight: number;
+  readonly mmdWeight: number;
 }
 
-export const EMPTY_DRIFT: DriftSums = { batches: 0, samples: 0, axr: 0, axx: 0, arr: 0, mmdLinear: 0, mmdRbf: 0 };
+export const EMPTY_DRIFT: DriftSums = { batches: 0, samples: 0, axr: 0, axx: 0, arr: 0, mmdLinear: 0, mmdRbf: 0, ckaWeight: 0, mmdWeight: 0 };
 
-export const DRIFT_FIELDS = ['batches', 'samples', 'axr', 'axx', 'arr', 'mmdLinear', 'mmdRbf'] as const;
+export const DRIFT_FIELDS = ['batches', 'samples', 'axr', 'axx', 'arr', 'mmdLinear', 'mmdRbf', 'ckaWeight', 'mmdWeight'] as const;
 
 export function addDrift(a: DriftSums, b: DriftSums): DriftSums {
-  return {
-    batches: a.batches + b.batches,
-    samples: a.samples + b.samples,
-    axr: a.axr + b.axr,
-    axx: a.axx + b.axx,
-    arr: a.arr + b.arr,
-    mmdLinear: a.mmdLinear + b.mmdLinear,
-    mmdRbf: a.mmdRbf + b.mmdRbf,
-  };
+  const out: Record<(typeof DRIFT_FIELDS)[number], number> = { ...EMPTY_DRIFT };
+  for (const field of DRIFT_FIELDS) out[field] = a[field] + b[field];
+  return out;
+}
+
+/**
+ * A batch's weights, its inverse null variance up to a constant: A_xr and A_xx are
+ * non-degenerate U-statistics (variance ∝ 1/(n - 1)), the MMD² estimates degenerate ones
+ * under the null (variance ∝ 1/pairs). Weighted this way, a window's statistic has the
+ * null spread of a window of Σw / w(n_full) full batches: its effective length.
+ */
+export function batchWeights(n: number): { ckaWeight: number; mmdWeight: number } {
+  return { ckaWeight: (n * (n - 1)) / 2, mmdWeight: (n * (n - 1)) / 2 };
+}
+
+/** The weights of a window of `batches` full batches of `n` samples. */
+export function fullWindowWeights(batches: number, n: number): { ckaWeight: number; mmdWeight: number } {
+  const w = batchWeights(n);
+  return { ckaWeight: batches * w.ckaWeight, mmdWeight: batches * w.mmdWeight };
+}
+
+/** A window's length in full batches of `n` samples, per statistic family (see batchWeights). */
+export function effectiveBatches(s: Pick<DriftSums, 'ckaWeight' | 'mmdWeight'>, n: number): { cka: number; mmd: number } {
+  const full = batchWeights(n);
+  return { cka: s.ckaWeight / full.ckaWeight, mmd: s.mmdWeight / full.mmdWeight };
 }
 
 export interface DriftScores {
@@ -68,8 +93,8 @@ export function driftScores(s: DriftSums): DriftScores {
   const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : null);
   return {
     cka: denominator > 0 ? finiteOrNull(s.axr / denominator) : null,
-    mmd2Linear: finiteOrNull(s.mmdLinear / s.batches),
-    mmd2Rbf: finiteOrNull(s.mmdRbf / s.batches),
+    mmd2Linear: s.mmdWeight > 0 ? finiteOrNull(s.mmdLinear / s.mmdWeight) : null,
+    mmd2Rbf: s.mmdWeight > 0 ? finiteOrNull(s.mmdRbf / s.mmdWeight) : null,
   };
 }
 
@@ -166,14 +191,17 @@ export function driftPooled(b: PoolBatch, pool: PoolSummary, rows?: KernelRows):
     }
   }
   const pairs = n * (n - 1);
+  const { ckaWeight, mmdWeight } = batchWeights(n);
   const sums: DriftSums = {
     batches: 1,
     samples: n,
-    axr: axrNumerator / ((n - 1) * (m - 1)),
-    axx: hsicOfCentered(ku, ku, n),
-    arr: pool.arr,
-    mmdLinear: linear / pairs + pool.linearWithin - (2 * total) / (n * m),
-    mmdRbf: kernel / pairs + pool.rbfWithin - (2 * crossRbf) / (n * m),
+    axr: (ckaWeight * axrNumerator) / ((n - 1) * (m - 1)),
+    axx: ckaWeight * hsicOfCentered(ku, ku, n),
+    arr: ckaWeight * pool.arr,
+    mmdLinear: mmdWeight * (linear / pairs + pool.linearWithin - (2 * total) / (n * m)),
+    mmdRbf: mmdWeight * (kernel / pairs + pool.rbfWithin - (2 * crossRbf) / (n * m)),
+    ckaWeight,
+    mmdWeight,
   };
   for (const key of DRIFT_FIELDS) {
     if (!Number.isFinite(sums[key])) throw new StatisticsError(`the batch gives a non-finite ${key}`);

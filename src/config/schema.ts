@@ -16,7 +16,6 @@ import {
   PROVIDERS,
   RESAMPLERS,
   SASL_MECHANISMS,
-  STATISTICS,
   TAP_GRAPHS,
 } from './vocabulary.js';
 import {
@@ -36,6 +35,7 @@ import {
 } from './fields.js';
 import { POOLING_OPTIONS } from './vocabulary.js';
 import { responsesInModel, responsesNeeds, responsesSection } from './responses.js';
+import { alarmSection, calibrationSection, noProtoKey } from './calibration.js';
 
 
 /**
@@ -326,32 +326,6 @@ const checkpointSection = (ctx: SchemaContext) =>
     stateReplicationFactor: z.number({ error: 'a replication factor from 1' }).int({ error: 'a replication factor from 1' }).min(1, { error: 'a replication factor from 1' }).optional(),
   });
 
-const thresholdOverride = z
-  .strictObject({
-    cka: z.number({ error: 'a CKA threshold from 0 to 1' }).min(0, { error: 'a CKA threshold from 0 to 1' }).max(1, { error: 'a CKA threshold from 0 to 1' }).optional(),
-    mmd2_linear: z.number({ error: 'a threshold of 0 or more' }).min(0, { error: 'a threshold of 0 or more' }).optional(),
-    mmd2_rbf: z.number({ error: 'a threshold of 0 or more' }).min(0, { error: 'a threshold of 0 or more' }).optional(),
-  })
-  .refine((t) => Object.keys(t).length > 0, { error: `a mapping with at least one of ${STATISTICS.join(', ')}` });
-
-/** zod's record drops a "__proto__" key without a word; a config that has one is refused instead. */
-const noProtoKey = z.unknown().superRefine((value, ctx) => {
-  if (typeof value === 'object' && value !== null && Object.hasOwn(value, '__proto__')) {
-    ctx.addIssue({ code: 'custom', message: 'a layer name other than "__proto__"', input: value, path: ['__proto__'] });
-  }
-});
-
-const calibrationSection = z.strictObject({
-  falseAlarmRate: z.number({ error: 'a rate above 0 and below 0.5' }).gt(0, { error: 'a rate above 0 and below 0.5' }).lt(0.5, { error: 'a rate above 0 and below 0.5' }).default(0.01),
-  schedule: cron.optional(),
-  // Reference-against-reference batches per calibration, and the time they may take.
-  batches: wholeNumber(8, 100_000).default(128),
-  timeLimit: duration({ min: SECOND, max: DAY }).default(5 * 60 * SECOND),
-  thresholds: noProtoKey
-    .pipe(z.record(tensorName, thresholdOverride, { error: (iss) => (iss.code === 'invalid_type' ? 'a mapping from layer name to thresholds' : undefined) }))
-    .optional(),
-});
-
 const logSection = z.strictObject({
   level: z.enum(LOG_LEVELS, { error: `one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
@@ -371,6 +345,7 @@ export function createConfigSchema(ctx: SchemaContext) {
         metrics: metricsSection(ctx).prefault({}),
         checkpoint: checkpointSection(ctx).prefault({}),
         calibration: calibrationSection.prefault({}),
+        alarm: alarmSection.prefault({}),
         log: logSection.prefault({}),
       },
       { error: 'a mapping with the sections model, reference, source and optional others' },

@@ -131,6 +131,7 @@ export function openCalibrator(config: Config, model: TappedModel, metrics: Metr
     batches: config.calibration.batches,
     timeLimitMs: config.calibration.timeLimit,
     falseAlarmRate: config.calibration.falseAlarmRate,
+    alarmRate: config.alarm.falseAlarmRate,
     schedule: config.calibration.schedule,
     overrides: config.calibration.thresholds ?? {},
     logger,

@@ -4,7 +4,7 @@ import { createInputDecoder } from '../decode/input.js';
 import { decodeRecords } from '../decode/records.js';
 import type { MetricsServer } from '../http/server.js';
 import type { Readiness } from '../http/routes.js';
-import { createMetrics, type Metrics, type WindowScore } from '../metrics/index.js';
+import { createMetrics, type Metrics } from '../metrics/index.js';
 import type { TappedModel } from '../model/tapped.js';
 import type { ScoreRow } from '../page/rows.js';
 import { createSource } from '../source/from-config.js';
@@ -18,6 +18,7 @@ import { vectorToDrift, DRIFT_WIDTH } from '../window/drift-vector.js';
 import { counterSeed, openCalibrator, openModel, openDeadLetters, openPaired, openServer, openWitnesses, pipelineDeps, resetBehindLogEnd, type OpenWitnesses } from './assemble.js';
 import type { CheckpointBody } from './checkpointing.js';
 import { Lanes } from './lanes.js';
+import { judgeWindows, type Judged } from './judge.js';
 import { openPartitionStore, partitionHooks, stateScope, type PartitionStore } from './ownership.js';
 import { createBlindness, type Blindness } from './blindness.js';
 import type { PairedMode } from './paired.js';
@@ -66,6 +67,7 @@ export class Daemon {
   #store: PartitionStore | null = null;
   #identity: Pick<CheckpointBody, 'modelSha256' | 'layers'> | null = null;
   #calibrator: Calibrator | null = null;
+  #lastJudged: { now: number; judged: Judged } | null = null;
   #paired: PairedMode | null = null;
   #blindness: Blindness | null = null;
   #letters: DeadLetterQueue | null = null;
@@ -133,7 +135,8 @@ export class Daemon {
   async #start(): Promise<void> {
     const { config } = this.#o;
     this.#metrics = createMetrics({
-      scoreSource: (now) => this.#scores(now),
+      scoreSource: (now) => this.#judged(now).scores,
+      alarmSource: (now) => this.#judged(now).alarms,
       lateSource: () => this.#lanes?.view.droppedLate() ?? [],
       pairedSource: (now) => this.#paired?.scores(now) ?? [],
       isReady: () => this.readiness().ready,
@@ -242,10 +245,10 @@ export class Daemon {
     this.#metrics.checkpointLastSuccess.set(this.#now() / 1000);
   }
 
-  #scores(now: number): WindowScore[] {
-    const calibrator = this.#calibrator;
-    // The thresholds for each window's current number of batches (static ones where configured).
-    return this.#windowSums(now).map((s) => ({ ...s, thresholds: calibrator?.thresholds(s.layer, s.sums.batches) ?? {} }));
+  /** Thresholds, p-values and alarms of every window at `now`, once per instant (scores and alarms are read in one scrape). */
+  #judged(now: number): Judged {
+    if (this.#lastJudged?.now !== now) this.#lastJudged = { now, judged: judgeWindows(this.#calibrator, this.#windowSums(now)) };
+    return this.#lastJudged.judged;
   }
 
   #every(ms: number, fn: () => Promise<void>): void {

@@ -1,4 +1,4 @@
-import { thresholdsFor, type StaticThresholds } from '../calibration/thresholds.js';
+import { thresholdsFor, type StaticThresholds, type WindowWeights } from '../calibration/thresholds.js';
 import type { Calibration } from '../calibration/calibrate.js';
 import { calibrateReference, sameKey, type CalibrationKey, type StoredCalibration } from '../calibration/null-batches.js';
 import type { Statistic } from '../cka/statistic.js';
@@ -31,6 +31,8 @@ export interface CalibratorOptions {
   readonly batches: number;
   readonly timeLimitMs: number;
   readonly falseAlarmRate: number;
+  /** config alarm.falseAlarmRate: the model alarm's level per window */
+  readonly alarmRate: number;
   /** config calibration.schedule: when to look for a changed reference file */
   readonly schedule?: string | undefined;
   readonly overrides: StaticThresholds;
@@ -154,9 +156,9 @@ export class Calibrator {
     return { ...state, pool, heldOut, gammas: pool.layers.map((l) => l.summary.gamma) };
   }
 
-  /** Thresholds of one layer for a window of `batches` batches: static overrides, else calibrated; {} before calibration. */
-  thresholds(layer: string, batches: number): Partial<Record<Statistic, number>> {
-    return thresholdsFor(this.calibration, layer, batches, this.#o.overrides);
+  /** Thresholds of one layer for a window with these weights: static overrides, else calibrated; {} before calibration. */
+  thresholds(layer: string, weights: WindowWeights): Partial<Record<Statistic, number>> {
+    return thresholdsFor(this.calibration, layer, weights, this.#o.overrides);
   }
 
   /**
@@ -223,7 +225,7 @@ export class Calibrator {
     const referenceSha256 = state.sha256;
     const scheme = o.scheme === 'draws' ? 'draws' : `pool ${state.pool?.indices.length ?? o.pool} sketch ${o.sketchWidth}`;
     const m = o.scheme === 'draws' ? o.m : (state.pool?.indices.length ?? o.pool);
-    return { referenceSha256, n: o.n, m, batches: o.batches, falseAlarmRate: o.falseAlarmRate, seed: o.seed, scheme };
+    return { referenceSha256, n: o.n, m, batches: o.batches, falseAlarmRate: o.falseAlarmRate, alarmRate: o.alarmRate, seed: o.seed, scheme };
   }
 
   #calibrate(state: ReferenceState): Promise<Calibration> {
@@ -238,6 +240,7 @@ export class Calibrator {
       batches: o.batches,
       timeLimitMs: o.timeLimitMs,
       falseAlarmRate: o.falseAlarmRate,
+      alarmRate: o.alarmRate,
       seed: o.seed,
       logger: o.logger,
       now: o.now,

@@ -63,7 +63,7 @@ function defineWindowMetrics(registry: Registry, collectors: Collectors) {
       name: 'ckawatch_window_sum',
       help:
         'Raw additive sums over the window, for recording rules that combine replicas: ' +
-        'cka = sum(axr)/sqrt(sum(axx)*sum(arr)), mmd2 = sum(mmd_linear|mmd_rbf)/sum(batches)',
+        'cka = sum(axr)/sqrt(sum(axx)*sum(arr)), mmd2 = sum(mmd_linear|mmd_rbf)/sum(mmd_weight) (batches weighted by their samples, docs/statistics.md)',
       labelNames: ['layer', 'window', 'field'] as const,
       registers,
       collect,
@@ -79,6 +79,34 @@ function defineWindowMetrics(registry: Registry, collectors: Collectors) {
       name: 'ckawatch_drift',
       help: '1 while the window score is beyond its threshold, else 0',
       labelNames: ['layer', 'window', 'statistic'] as const,
+      registers,
+      collect,
+    }),
+    pValue: new Gauge({
+      name: 'ckawatch_pvalue',
+      help: 'P-value of the window statistic under the calibrated null (clean data); absent until the window has a batch',
+      labelNames: ['layer', 'window', 'statistic'] as const,
+      registers,
+      collect,
+    }),
+    alarm: new Gauge({
+      name: 'ckawatch_alarm',
+      help: 'The model alarm: 1 while the smallest p-value over every layer and statistic is below its jointly calibrated level (alarm.falseAlarmRate per window of clean data), else 0',
+      labelNames: ['window'] as const,
+      registers,
+      collect,
+    }),
+    alarmScore: new Gauge({
+      name: 'ckawatch_alarm_score',
+      help: 'log10(level / smallest p-value): how far past the alarm level, in decades (> 0 exactly while ckawatch_alarm is 1)',
+      labelNames: ['window'] as const,
+      registers,
+      collect,
+    }),
+    alarmCause: new Gauge({
+      name: 'ckawatch_alarm_cause',
+      help: 'The layer and statistic with the smallest p-value on the window: 1 while the alarm is on, 0 otherwise',
+      labelNames: ['window', 'layer', 'statistic'] as const,
       registers,
       collect,
     }),

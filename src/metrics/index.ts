@@ -4,18 +4,20 @@ import { defineMetrics, type PipelineMetrics } from './definitions.js';
 import type { Logger } from '../util/logger.js';
 import { oncePerTurn } from './once-per-scrape.js';
 import { createPairedRefresh, type PairedSource } from './paired-gauges.js';
-import { createWindowRefresh, type LateSource, type ScoreSource } from './window-gauges.js';
+import { createWindowRefresh, type AlarmSource, type LateSource, type ScoreSource } from './window-gauges.js';
 import type { PrecisionReport } from '../model/tapped.js';
 import type { ReferencePool } from '../model/reference-pool.js';
 
 export type { CounterSeed } from './counter-seed.js';
 
-export type { LateSource, ScoreSource, WindowScore } from './window-gauges.js';
+export type { AlarmSource, LateSource, ScoreSource, WindowAlarm, WindowScore } from './window-gauges.js';
 export type { PairedScore, PairedSource } from './paired-gauges.js';
 
 export interface MetricsOptions {
   /** window sums per layer and window, read at every scrape */
   readonly scoreSource: ScoreSource;
+  /** the model alarm per window, read at every scrape (ckawatch_alarm, _score, _cause) */
+  readonly alarmSource?: AlarmSource;
   /** late-drop counts per window, read at every scrape */
   readonly lateSource?: LateSource;
   /** paired-mode sums per layer pair and window, read at every scrape (ckawatch_paired_cka) */
@@ -100,7 +102,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
       }
     },
   });
-  refresh = oncePerTurn(createWindowRefresh(windows, options.scoreSource, options.lateSource, options.now, logger));
+  refresh = oncePerTurn(createWindowRefresh(windows, options.scoreSource, options.lateSource, options.now, logger, options.alarmSource));
   if (options.pairedSource) refreshPaired = createPairedRefresh(windows, options.pairedSource, options.now, logger);
   pipeline.buildInfo.set(options.build, 1);
 

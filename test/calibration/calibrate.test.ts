@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { addDrift, driftScores, EMPTY_DRIFT, type DriftSums } from '../../src/cka/drift.js';
-import { calibrate, referenceRatio, type Calibration } from '../../src/calibration/calibrate.js';
+import { addDrift, batchWeights, driftScores, effectiveBatches, EMPTY_DRIFT, fullWindowWeights, type DriftSums } from '../../src/cka/drift.js';
+import { judgeWindow } from '../../src/calibration/alarm.js';
+import { pValue } from '../../src/calibration/pvalue.js';
+import { calibrate, referenceOffsets, type Calibration } from '../../src/calibration/calibrate.js';
 import { normalQuantile } from '../../src/calibration/normal.js';
 import { nonIncreasing, quantileSorted } from '../../src/calibration/quantile.js';
 import { thresholdAt, thresholdsFor } from '../../src/calibration/thresholds.js';
@@ -47,70 +49,111 @@ describe('normalQuantile', () => {
 
 describe('calibrate', () => {
   const alpha = 0.05;
+  const full = (k: number): ReturnType<typeof fullWindowWeights> => fullWindowWeights(k, 64);
 
-  it('moves every threshold monotonically towards the null centre as the window grows', () => {
+  it('moves every threshold towards the null centre as the window grows, never past it', () => {
     fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-        fc.integer({ min: 16, max: 120 }),
-        fc.constantFrom(0.01, 0.05, 0.2),
-        (seed, count, rate) => {
-          const c = calibrate([layer(nullBatches(seed, count))], { falseAlarmRate: rate, seed, maxBatches: 24, replicates: 300 });
-          for (const statistic of STATISTICS) {
-            const s = c.layers[0]!.statistics[statistic]!;
-            let previous = thresholdAt(s, 1)!;
-            for (let k = 2; k <= 200; k++) {
-              const t = thresholdAt(s, k)!;
-              if (statistic === 'cka') {
-                expect(t).toBeGreaterThanOrEqual(previous - 1e-15);
-                expect(t).toBeLessThanOrEqual(s.centre);
-              } else {
-                expect(t).toBeLessThanOrEqual(previous + 1e-15);
-                expect(t).toBeGreaterThanOrEqual(s.centre);
-              }
-              previous = t;
-            }
-          }
-        },
-      ),
-      { numRuns: 25 },
+      fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.integer({ min: 16, max: 120 }), fc.constantFrom(0.01, 0.05, 0.2), (seed, count, rate) => {
+        const c = calibrate([layer(nullBatches(seed, count))], { falseAlarmRate: rate, seed, maxBatches: 24, replicates: 300 });
+        for (const statistic of STATISTICS) {
+          const s = c.layers[0]!.statistics[statistic]!;
+          const distance = (k: number): number => Math.abs(thresholdAt(c, statistic, s, full(k))! - s.centre);
+          const side = (k: number): boolean => (statistic === 'cka' ? thresholdAt(c, statistic, s, full(k))! <= s.centre : thresholdAt(c, statistic, s, full(k))! >= s.centre);
+          for (const k of [1, 4, 24, 200]) expect(side(k)).toBe(true);
+          expect(distance(4)).toBeLessThan(distance(1));
+          expect(distance(24)).toBeLessThan(distance(4));
+          expect(distance(200)).toBeLessThan(distance(24));
+        }
+      }),
+      { numRuns: 20 },
     );
   });
 
-  it('achieves about the configured false-alarm rate on fresh null windows, short and long', () => {
-    // Twenty independent calibrations (B = 300 batches each), each judged on fresh windows:
-    // the rate averaged over calibrations is what the floor term promises for long windows.
+  it('achieves about the configured false-alarm rate on fresh null windows, short and long, and its p-values are uniform', () => {
+    // Twenty independent calibrations (B = 300 batches each), each judged on fresh windows.
     const lengths = [1, 4, 16, 64, 256];
     const runs = 20;
     const windowsPerLength = 300;
     const alarms = new Map(lengths.map((k) => [k, { cka: 0, mmd2_linear: 0, mmd2_rbf: 0 }]));
+    const below = { p05: 0, p20: 0, all: 0 };
     for (let run = 0; run < runs; run++) {
       const c = calibrate([layer(nullBatches(100 + run, 300))], { falseAlarmRate: alpha, seed: run + 1, replicates: 2000 });
       const fresh = nullBatches(900 + run, 256 * windowsPerLength);
       for (const k of lengths) {
-        const thresholds = thresholdsFor(c, 'l', k);
+        const thresholds = thresholdsFor(c, 'l', full(k));
         for (let w = 0; w < windowsPerLength; w++) {
-          const scores = driftScores(fresh.slice(w * k, (w + 1) * k).reduce(addDrift, EMPTY_DRIFT));
+          const sums = fresh.slice(w * k, (w + 1) * k).reduce(addDrift, EMPTY_DRIFT);
+          const scores = driftScores(sums);
           const values = { cka: scores.cka!, mmd2_linear: scores.mmd2Linear!, mmd2_rbf: scores.mmd2Rbf! };
           for (const statistic of STATISTICS) {
             if (isDrifting(statistic, values[statistic], thresholds[statistic]!)) alarms.get(k)![statistic] += 1;
+            const p = pValue(c.layers[0]!.statistics[statistic]!, c.lengths, values[statistic], k);
+            below.all += 1;
+            if (p < 0.05) below.p05 += 1;
+            if (p < 0.2) below.p20 += 1;
           }
         }
       }
     }
     const rates = [...alarms].flatMap(([k, counts]) => STATISTICS.map((statistic) => ({ k, statistic, rate: counts[statistic] / (runs * windowsPerLength) })));
     // 6000 windows each: binomial sd 0.003 at α = 0.05; the rest is calibration error.
-    expect(rates.filter(({ rate }) => !(rate > 0.035 && rate < 0.065))).toEqual([]);
+    expect(rates.filter(({ rate }) => !(rate > 0.025 && rate < 0.075))).toEqual([]);
+    expect(below.p05 / below.all).toBeGreaterThan(0.03);
+    expect(below.p05 / below.all).toBeLessThan(0.07);
+    expect(below.p20 / below.all).toBeGreaterThan(0.15);
+    expect(below.p20 / below.all).toBeLessThan(0.25);
   });
 
-  it('still flags a drifted window', () => {
-    const c = calibrate([layer(nullBatches(1, 200))], { falseAlarmRate: alpha, seed: 1 });
+  it('calibrates one alarm over every layer and statistic: its level lies between Bonferroni and the per-series rate, and it fires as often as configured', () => {
+    const names = ['a', 'b', 'c'];
+    const runs = 10;
+    const windows = 400;
+    let fired = 0;
+    for (let run = 0; run < runs; run++) {
+      const c = calibrate(names.map((n, i) => layer(nullBatches(300 + 10 * run + i, 300), n)), { falseAlarmRate: alpha, alarmRate: alpha, seed: run + 1, replicates: 2000 });
+      for (const level of c.alarm.levels) {
+        expect(level).toBeLessThanOrEqual(alpha);
+        expect(level).toBeGreaterThanOrEqual(alpha / (3 * names.length) / 2);
+      }
+      const fresh = names.map((_, i) => nullBatches(700 + 10 * run + i, 4 * windows));
+      for (let w = 0; w < windows; w++) {
+        const sums = names.map((n, i) => ({ layer: n, sums: fresh[i]!.slice(w * 4, (w + 1) * 4).reduce(addDrift, EMPTY_DRIFT) }));
+        const judged = judgeWindow(c, sums);
+        expect(judged.pValues).toHaveLength(9);
+        if (judged.alarm!.on) fired += 1;
+        expect(judged.alarm!.on).toBe(judged.alarm!.score > 0);
+      }
+    }
+    // 4000 windows: binomial sd 0.0034 at 5%.
+    expect(fired / (runs * windows)).toBeGreaterThan(0.03);
+    expect(fired / (runs * windows)).toBeLessThan(0.075);
+  });
+
+  it('still flags a drifted window, in the alarm too, naming a drifted series', () => {
+    const c = calibrate([layer(nullBatches(1, 200)), layer(nullBatches(9, 200), 'quiet')], { falseAlarmRate: alpha, seed: 1 });
     const drifted = nullBatches(2, 16, 0.2).reduce(addDrift, EMPTY_DRIFT);
-    const t = thresholdsFor(c, 'l', drifted.batches);
+    const t = thresholdsFor(c, 'l', drifted);
     const s = driftScores(drifted);
     expect(s.cka!).toBeLessThan(t.cka!);
     expect(s.mmd2Linear!).toBeGreaterThan(t.mmd2_linear!);
     expect(s.mmd2Rbf!).toBeGreaterThan(t.mmd2_rbf!);
+    const judged = judgeWindow(c, [
+      { layer: 'l', sums: drifted },
+      { layer: 'quiet', sums: nullBatches(3, 16).reduce(addDrift, EMPTY_DRIFT) },
+    ]);
+    expect(judged.alarm!.on).toBe(true);
+    expect(judged.alarm!.cause.layer).toBe('l');
+  });
+
+  it('weighs a partial batch by its pairs: half a batch counts as a quarter of a full one', () => {
+    expect(effectiveBatches(batchWeights(32), 64).mmd).toBeCloseTo((32 * 31) / (64 * 63), 12);
+    expect(effectiveBatches(fullWindowWeights(5, 64), 64)).toEqual({ cka: 5, mmd: 5 });
+    const c = calibrate([layer(nullBatches(4, 200))], { falseAlarmRate: alpha, seed: 1 });
+    const s = c.layers[0]!.statistics.mmd2_linear!;
+    // A lighter window's threshold lies farther out, continuously from K = 1 down.
+    const at = (k: number): number => thresholdAt(c, 'mmd2_linear', s, { ckaWeight: k * 2016, mmdWeight: k * 2016 })!;
+    expect(at(0.25)).toBeGreaterThan(at(0.999));
+    expect(at(0.999)).toBeCloseTo(at(1), 3);
   });
 
   it('is deterministic given the seed', () => {
@@ -118,22 +161,26 @@ describe('calibrate', () => {
     const options = { falseAlarmRate: 0.01, seed: 42, replicates: 500 };
     expect(calibrate(batches, options)).toEqual(calibrate(batches, options));
     const other = calibrate(batches, { ...options, seed: 43 });
-    expect(other.layers[0]!.statistics.cka!.deviations).not.toEqual(calibrate(batches, options).layers[0]!.statistics.cka!.deviations);
+    expect(other.layers[0]!.statistics.cka!.tails).not.toEqual(calibrate(batches, options).layers[0]!.statistics.cka!.tails);
   });
 
-  it('widens long windows for the finite reference (floor) and shrinks short ones like 1/sqrt(K)', () => {
+  it('widens long windows for the finite reference (floor); beyond the tabulated lengths the spread shrinks like 1/sqrt(K) down to it', () => {
     const batches = [layer(nullBatches(3, 200))];
-    const plain = calibrate(batches, { falseAlarmRate: alpha, seed: 1 }).layers[0]!.statistics.mmd2_linear!;
-    const sizes = { n: 64, m: 64, reference: 200 };
-    const finite = calibrate(batches, { falseAlarmRate: alpha, seed: 1, sizes }).layers[0]!.statistics.mmd2_linear!;
-    expect(referenceRatio(sizes)).toBeCloseTo(0.005 / (2 / 64), 12);
-    expect(finite.floor).toBeGreaterThan(plain.floor);
-    expect(thresholdAt(finite, 10_000)! - finite.centre).toBeGreaterThan(thresholdAt(plain, 10_000)! - plain.centre);
-    // Beyond the grid (64), the bootstrapped part of the distance halves as K quadruples.
-    const part = (k: number): number => Math.sqrt((thresholdAt(plain, k)! - plain.centre) ** 2 - plain.floor ** 2);
-    expect(part(64)).toBeCloseTo(plain.deviations[63]!, 12);
-    expect(part(256) / part(64)).toBeCloseTo(0.5, 9);
-    expect(thresholdAt(plain, 0)).toBeUndefined();
+    const plain = calibrate(batches, { falseAlarmRate: alpha, seed: 1 });
+    const finite = calibrate(batches, { falseAlarmRate: alpha, seed: 1, sizes: { n: 64, m: 64, reference: 200 } });
+    for (const statistic of STATISTICS) {
+      const p = plain.layers[0]!.statistics[statistic]!;
+      const f = finite.layers[0]!.statistics[statistic]!;
+      expect(f.floor).toBeGreaterThanOrEqual(p.floor);
+      expect(Math.abs(thresholdAt(finite, statistic, f, full(10_000))! - f.centre)).toBeGreaterThanOrEqual(Math.abs(thresholdAt(plain, statistic, p, full(10_000))! - p.centre));
+    }
+    // cka's covariance terms are not degenerate: the reference's offset is n/N of a batch's variance.
+    expect(referenceOffsets({ n: 64, m: 64, reference: 200 }).cka).toBeCloseTo(0.32, 12);
+    const s = plain.layers[0]!.statistics.mmd2_linear!;
+    const distance = (k: number): number => thresholdAt(plain, 'mmd2_linear', s, full(k))! - s.centre - (s.mean * 64) / k;
+    const z = -normalQuantile(alpha);
+    expect(distance(1e9)).toBeCloseTo(z * s.floor, 6);
+    expect(thresholdAt(plain, 'mmd2_linear', s, full(0))).toBeUndefined();
   });
 
   it('refuses unusable input with messages that say what to change', () => {
@@ -151,17 +198,18 @@ describe('calibrate', () => {
 
 describe('thresholdsFor', () => {
   const c: Calibration = calibrate([layer(nullBatches(5, 50), 'a'), layer(nullBatches(6, 50), 'b')], { falseAlarmRate: 0.05, seed: 1, replicates: 500 });
+  const eight = fullWindowWeights(8, 64);
 
-  it('gives each statistic its threshold for the window length, static ones overriding', () => {
-    const t = thresholdsFor(c, 'a', 8, { a: { cka: 0.9, mmd2_rbf: undefined } });
+  it('gives each statistic its threshold for the window, static ones overriding', () => {
+    const t = thresholdsFor(c, 'a', eight, { a: { cka: 0.9, mmd2_rbf: undefined } });
     expect(t.cka).toBe(0.9);
-    expect(t.mmd2_linear).toBe(thresholdAt(c.layers[0]!.statistics.mmd2_linear!, 8));
-    expect(t.mmd2_rbf).toBe(thresholdAt(c.layers[0]!.statistics.mmd2_rbf!, 8));
+    expect(t.mmd2_linear).toBe(thresholdAt(c, 'mmd2_linear', c.layers[0]!.statistics.mmd2_linear!, eight));
+    expect(t.mmd2_rbf).toBe(thresholdAt(c, 'mmd2_rbf', c.layers[0]!.statistics.mmd2_rbf!, eight));
   });
 
   it('has nothing for an empty window or an unknown layer, except static thresholds', () => {
-    expect(thresholdsFor(c, 'a', 0)).toEqual({});
-    expect(thresholdsFor(null, 'x', 3, { x: { mmd2_linear: 0.5 } })).toEqual({ mmd2_linear: 0.5 });
-    expect(thresholdsFor(c, '__proto__', 3)).toEqual({});
+    expect(thresholdsFor(c, 'a', EMPTY_DRIFT)).toEqual({});
+    expect(thresholdsFor(null, 'x', eight, { x: { mmd2_linear: 0.5 } })).toEqual({ mmd2_linear: 0.5 });
+    expect(thresholdsFor(c, '__proto__', eight)).toEqual({});
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { driftBatch, kernelRows } from '../../src/cka/drift.js';
+import { driftBatch, driftScores, kernelRows } from '../../src/cka/drift.js';
 import { gramOf, type Gram } from '../../src/cka/gram.js';
 import { witnessOf } from '../../src/cka/witness.js';
 import { normals, stack } from '../helpers/linalg.js';
@@ -41,7 +41,7 @@ describe('witnessOf', () => {
     }
     for (let a = 0; a < m; a++) expect(w.reference[a]).toBeCloseTo(mean(n + a, 0, n) - mean(n + a, n, n + m), 12);
     const avg = (v: Float64Array): number => v.reduce((s, t) => s + t, 0) / v.length;
-    expect(avg(w.production) - avg(w.reference)).toBeCloseTo(driftBatch(gramOf(z, n + m, D), n, gamma).mmdRbf, 12);
+    expect(avg(w.production) - avg(w.reference)).toBeCloseTo(driftScores(driftBatch(gramOf(z, n + m, D), n, gamma)).mmd2Rbf!, 12);
   });
 
   it('ranks production rows from elsewhere first by novelty (not by witness), and reference rows of a missing mode last', () => {

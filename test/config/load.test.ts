@@ -39,6 +39,9 @@ describe('loadConfig', () => {
   it('fills every default for a minimal config', () => {
     expect(parse(minimal)).toMatchInlineSnapshot(`
       {
+        "alarm": {
+          "falseAlarmRate": 0.01,
+        },
         "batch": {
           "blindAfter": 120000,
           "maxWait": 2000,
@@ -249,7 +252,7 @@ describe('config errors', () => {
     const data = JSON.parse('{"model":{"path":"m"},"reference":{"path":"r"},"source":{"kind":"file","path":"p"},"__proto__":{},"calibration":{"thresholds":{"__proto__":{"cka":0.5}}}}');
     expect(problems(data)).toMatchInlineSnapshot(`
       "config error at calibration.thresholds.__proto__: expected a layer name other than "__proto__", found a mapping with "cka"
-      config error at __proto__: unknown key; expected one of model, candidate, reference, source, input, batch, windows, witnesses, metrics, checkpoint, calibration, log"
+      config error at __proto__: unknown key; expected one of model, candidate, reference, source, input, batch, windows, witnesses, metrics, checkpoint, calibration, alarm, log"
     `);
     expect(({} as Record<string, unknown>)['cka']).toBeUndefined();
   });

@@ -4,6 +4,7 @@
  * reference bytes and settings, and a reference file that changes underneath.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fullWindowWeights } from '../../src/cka/drift.js';
 import { Calibrator, type CalibratorOptions } from '../../src/daemon/reference.js';
 import { gather, loadDigits } from '../../src/demo/digits.js';
 import { writeNpyFile } from '../../src/io/npy-file.js';
@@ -40,6 +41,7 @@ const options = (path: string, extra: Partial<CalibratorOptions> = {}): Calibrat
   batches: 12,
   timeLimitMs: 60_000,
   falseAlarmRate: 0.05,
+  alarmRate: 0.05,
   overrides: {},
   logger,
   now: Date.now,
@@ -61,12 +63,12 @@ describe('Calibrator', () => {
   it('calibrates every layer and statistic, with thresholds that tighten as windows fill', async () => {
     const c = await Calibrator.open(options(tmp.path('reference.npy')));
     expect(c.calibration).toBeNull();
-    expect(c.thresholds(LAYERS[0]!, 4)).toEqual({});
+    expect(c.thresholds(LAYERS[0]!, fullWindowWeights(4, 16))).toEqual({});
     await c.prepare(null);
     expect(c.calibration!.batches).toBe(12);
     for (const layer of LAYERS) {
-      const t1 = c.thresholds(layer, 1);
-      const t16 = c.thresholds(layer, 16);
+      const t1 = c.thresholds(layer, fullWindowWeights(1, 16));
+      const t16 = c.thresholds(layer, fullWindowWeights(16, 16));
       expect(Object.keys(t16).sort()).toEqual(['cka', 'mmd2_linear', 'mmd2_rbf']);
       expect(t16.cka!).toBeGreaterThanOrEqual(t1.cka!);
       expect(t16.mmd2_rbf!).toBeLessThanOrEqual(t1.mmd2_rbf!);
@@ -76,8 +78,8 @@ describe('Calibrator', () => {
   it('lets static thresholds override calibrated ones', async () => {
     const c = await Calibrator.open(options(tmp.path('reference.npy'), { overrides: { logits: { cka: 0.5 } } }));
     await c.prepare(null);
-    expect(c.thresholds('logits', 3).cka).toBe(0.5);
-    expect(c.thresholds(LAYERS[0]!, 3).cka).not.toBe(0.5);
+    expect(c.thresholds('logits', fullWindowWeights(3, 16)).cka).toBe(0.5);
+    expect(c.thresholds(LAYERS[0]!, fullWindowWeights(3, 16)).cka).not.toBe(0.5);
   });
 
   it('reuses a stored calibration for the same reference and settings only', async () => {
@@ -104,7 +106,7 @@ describe('Calibrator', () => {
     writeReference(path, 0, 300);
     const c = await Calibrator.open(options(path));
     await c.prepare(null);
-    const before = { sha: c.state.sha256, thresholds: c.thresholds('logits', 4) };
+    const before = { sha: c.state.sha256, thresholds: c.thresholds('logits', fullWindowWeights(4, 16)) };
     let swaps = 0;
     const swap = async (adopt: () => Promise<void> | void): Promise<void> => {
       expect(c.state.sha256).toBe(before.sha); // nothing changed before the swap
@@ -120,7 +122,7 @@ describe('Calibrator', () => {
     expect(c.state.sha256).not.toBe(before.sha);
     expect(c.state.reference.count).toBe(300);
     expect(c.stored!.key.referenceSha256).toBe(c.state.sha256);
-    expect(c.thresholds('logits', 4)).not.toEqual(before.thresholds);
+    expect(c.thresholds('logits', fullWindowWeights(4, 16))).not.toEqual(before.thresholds);
   });
 
   it('stops a recalibration at shutdown and keeps the reference in use', async () => {

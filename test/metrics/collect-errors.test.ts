@@ -4,7 +4,7 @@ import { createMetrics, type WindowScore } from '../../src/metrics/index.js';
 import { recordingLogger } from '../helpers/logger.js';
 import { sampleLines } from '../helpers/prom-text.js';
 
-const sums: DriftSums = { batches: 2, samples: 128, axr: 0.5, axx: 1, arr: 1, mmdLinear: 0.1, mmdRbf: 0.1 };
+const sums: DriftSums = { batches: 2, samples: 128, axr: 0.5, axx: 1, arr: 1, mmdLinear: 0.1, mmdRbf: 0.1, ckaWeight: 2, mmdWeight: 2 };
 
 describe('a failing window source', () => {
   it('does not fail the scrape: the last good values stay, the failure is logged once and counted', async () => {

@@ -6,7 +6,7 @@ import { createMetrics, type MetricsOptions, type WindowScore } from '../../src/
 import { recordingLogger } from '../helpers/logger.js';
 import { sampleLines } from '../helpers/prom-text.js';
 
-const sums: DriftSums = { batches: 4, samples: 256, axr: 0.8, axx: 1, arr: 1, mmdLinear: 0.2, mmdRbf: 0.04 };
+const sums: DriftSums = { batches: 4, samples: 256, axr: 0.8, axx: 1, arr: 1, mmdLinear: 0.2, mmdRbf: 0.04, ckaWeight: 4, mmdWeight: 4 };
 const build = { version: '0.1.0', node: 'v20.20.2', onnxruntime: '1.30.0' };
 
 function options(scores: WindowScore[], overrides: Partial<MetricsOptions> = {}): MetricsOptions {

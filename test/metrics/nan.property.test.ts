@@ -18,6 +18,8 @@ const sumsArb: fc.Arbitrary<DriftSums> = fc.record({
   arr: anyNumber,
   mmdLinear: anyNumber,
   mmdRbf: anyNumber,
+  ckaWeight: anyNumber,
+  mmdWeight: anyNumber,
 });
 const scoreArb: fc.Arbitrary<WindowScore> = fc.record(
   {

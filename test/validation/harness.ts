@@ -13,7 +13,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { driftScores } from '../../src/cka/drift.js';
+import { driftScores, fullWindowWeights } from '../../src/cka/drift.js';
 import { batchReference } from '../../src/daemon/batch-reference.js';
 import { Calibrator } from '../../src/daemon/reference.js';
 import { Pipeline } from '../../src/daemon/pipeline.js';
@@ -56,6 +56,8 @@ export interface ValidationOptions {
   readonly pool?: number;
   readonly sketchWidth?: number;
   readonly falseAlarmRate: number;
+  /** the model alarm's rate per window (alarm.falseAlarmRate); default falseAlarmRate */
+  readonly alarmRate?: number;
   readonly calibrationBatches: number;
   /** K: batches per window */
   readonly windowBatches: number;
@@ -200,6 +202,7 @@ export async function runValidation(o: ValidationOptions): Promise<ValidationRes
       batches: o.calibrationBatches,
       timeLimitMs: 30 * 60_000,
       falseAlarmRate: o.falseAlarmRate,
+      alarmRate: o.alarmRate ?? o.falseAlarmRate,
       overrides: {},
       logger: { ...logger, info: (f: object, m?: string) => say(`${m} ${JSON.stringify(f)}`) },
       now: Date.now,
@@ -244,7 +247,7 @@ export async function runValidation(o: ValidationOptions): Promise<ValidationRes
         const sums = vectorToDrift(windows.sum(`k${length}`, layer, clock));
         const scores = driftScores(sums);
         const values: Record<Statistic, number | null> = { cka: scores.cka, mmd2_linear: scores.mmd2Linear, mmd2_rbf: scores.mmd2Rbf };
-        const t = calibrator.thresholds(layer, sums.batches);
+        const t = calibrator.thresholds(layer, sums);
         return STATISTICS.map((statistic) => {
           const v = values[statistic];
           const threshold = t[statistic];
@@ -323,7 +326,7 @@ export async function runValidation(o: ValidationOptions): Promise<ValidationRes
 
     const thresholds = model.layers.flatMap((layer) =>
       [1, 2, 4, 8, 16, 64, 256, 1024].flatMap((k) =>
-        Object.entries(calibrator.thresholds(layer, k)).map(([statistic, value]) => ({ layer, statistic: statistic as Statistic, k, value })),
+        Object.entries(calibrator.thresholds(layer, fullWindowWeights(k, o.n))).map(([statistic, value]) => ({ layer, statistic: statistic as Statistic, k, value })),
       ),
     );
     const { scenarios: _s, progress: _p, ...options } = o;

@@ -7,7 +7,7 @@ describe('DriftSums <-> vector', () => {
   it('round-trips in DRIFT_FIELDS order', () => {
     const fields = fc.double({ noNaN: true, noDefaultInfinity: true });
     fc.assert(
-      fc.property(fc.record({ batches: fields, samples: fields, axr: fields, axx: fields, arr: fields, mmdLinear: fields, mmdRbf: fields }), (s: DriftSums) => {
+      fc.property(fc.record({ batches: fields, samples: fields, axr: fields, axx: fields, arr: fields, mmdLinear: fields, mmdRbf: fields, ckaWeight: fields, mmdWeight: fields }), (s: DriftSums) => {
         const v = driftToVector(s);
         expect(v).toHaveLength(DRIFT_WIDTH);
         DRIFT_FIELDS.forEach((field, i) => expect(v[i]).toBe(s[field]));
@@ -18,7 +18,7 @@ describe('DriftSums <-> vector', () => {
 
   it('refuses a vector of another width', () => {
     expect(() => vectorToDrift([1, 2])).toThrowErrorMatchingInlineSnapshot(
-      `[StatisticsError: a DriftSums vector has 7 components (batches, samples, axr, axx, arr, mmdLinear, mmdRbf), got 2]`,
+      `[StatisticsError: a DriftSums vector has 9 components (batches, samples, axr, axx, arr, mmdLinear, mmdRbf, ckaWeight, mmdWeight), got 2]`,
     );
   });
 });
