@@ -76,9 +76,8 @@ describe('deploy/alerts.yaml', () => {
       expect(['page', 'warning']).toContain(labels.severity);
     }
     expect(rules.map((r) => r.alert)).toEqual([
+      'CkawatchDrift',
       'CkawatchLayerDrift',
-      'CkawatchDriftSeveralLayers',
-      'CkawatchDriftSustained',
       'CkawatchConsumerStalled',
       'CkawatchConsumerLagGrowing',
       'CkawatchRejectedBurst',

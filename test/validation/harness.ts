@@ -13,6 +13,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { judgeWindow } from '../../src/calibration/alarm.js';
 import { driftScores, fullWindowWeights } from '../../src/cka/drift.js';
 import { batchReference } from '../../src/daemon/batch-reference.js';
 import { Calibrator } from '../../src/daemon/reference.js';
@@ -96,8 +97,21 @@ export interface CleanResult {
   readonly alarms: Readonly<Record<string, Readonly<Record<Statistic, number>>>>;
   /** clean windows on which any layer/statistic alarmed */
   readonly anyAlarm: number;
-  /** clean windows on which two or more layers alarmed (the paging rule) */
+  /** clean windows on which two or more layers alarmed (the paging rule before the model alarm) */
   readonly multiLayerAlarm: number;
+  /** clean windows on which the model alarm was on */
+  readonly modelAlarm: number;
+}
+
+/** The model alarm (ckawatch_alarm) on one drift scenario. */
+export interface AlarmDetection {
+  readonly scenario: string;
+  /** per repeat: drifted batches until the K-batch window's alarm first fires, null when never within watchBatches */
+  readonly delays: readonly (number | null)[];
+  /** per window length: share of windows holding only drifted batches on which the alarm was on */
+  readonly power: Readonly<Record<number, number>>;
+  /** the first onset: the K-batch window's alarm after each drifted batch */
+  readonly trace: readonly boolean[];
 }
 
 export interface ValidationResult {
@@ -109,6 +123,9 @@ export interface ValidationResult {
   /** per window length; the first is K */
   readonly clean: readonly CleanResult[];
   readonly detection: readonly DetectionCell[];
+  readonly alarmDetection: readonly AlarmDetection[];
+  /** the K-batch window's model alarm after every clean batch (a sliding window, as the daemon's) */
+  readonly alarmTrace: readonly boolean[];
   readonly thresholds: readonly { layer: string; statistic: Statistic; k: number; value: number }[];
   readonly elapsedMs: number;
 }
@@ -254,6 +271,11 @@ export async function runValidation(o: ValidationOptions): Promise<ValidationRes
           return { layer, statistic, batches: sums.batches, drifting: v !== null && threshold !== undefined && isDrifting(statistic, v, threshold) };
         });
       });
+    const alarmOn = (length = K): boolean =>
+      judgeWindow(
+        calibration,
+        model.layers.map((layer) => ({ layer, sums: vectorToDrift(windows.sum(`k${length}`, layer, clock)) })),
+      ).alarm?.on === true;
     const clean = (): Float32Array => anyImage(pool).slice();
 
     // (a) clean windows: W windows of K batches, not overlapping; other lengths on the same batches.
@@ -263,9 +285,12 @@ export async function runValidation(o: ValidationOptions): Promise<ValidationRes
       alarms: Object.fromEntries(model.layers.map((l) => [l, { cka: 0, mmd2_linear: 0, mmd2_rbf: 0 }])) as Record<string, Record<Statistic, number>>,
       anyAlarm: 0,
       multiLayerAlarm: 0,
+      modelAlarm: 0,
     }));
+    const alarmTrace: boolean[] = [];
     for (let b = 1; b <= o.cleanWindows * K; b++) {
       await runBatch(clean);
+      if (b >= K) alarmTrace.push(alarmOn());
       for (const c of cleanResults) {
         if (b % c.length !== 0) continue;
         const verdicts = judge(c.length);
@@ -275,14 +300,19 @@ export async function runValidation(o: ValidationOptions): Promise<ValidationRes
         const drifting = new Set(verdicts.filter((v) => v.drifting).map((v) => v.layer));
         if (drifting.size > 0) c.anyAlarm += 1;
         if (drifting.size >= 2) c.multiLayerAlarm += 1;
+        if (alarmOn(c.length)) c.modelAlarm += 1;
       }
       if (b % (25 * K) === 0) say(`clean windows: ${b / K}/${o.cleanWindows}`);
     }
 
     // (b) drifts: per onset, a fresh window full of clean batches, then drifted batches.
     const detection: DetectionCell[] = [];
+    const alarmDetection: AlarmDetection[] = [];
     for (const scenario of o.scenarios) {
       const delays = new Map<string, (number | null)[]>();
+      const alarmDelays: (number | null)[] = [];
+      const trace: boolean[] = [];
+      const alarmFull = new Map<number, { alarms: number; windows: number }>();
       // per series and window length: windows holding only drifted batches, and how many alarmed
       const full = new Map<string, { alarms: number; windows: number }>();
       for (let r = 0; r < o.repeats; r++) {
@@ -290,9 +320,17 @@ export async function runValidation(o: ValidationOptions): Promise<ValidationRes
         batch += Math.max(...lengths); // a gap: nothing from the previous onset is left in any window
         for (let k = 0; k < K; k++) await runBatch(clean);
         const first = new Map<string, number>();
+        let firstAlarm: number | null = null;
         for (let j = 1; j <= o.watchBatches; j++) {
           await runBatch(() => scenario.draw(pool, random));
           for (const length of lengths) {
+            const on = alarmOn(length);
+            if (length === K && on && firstAlarm === null) firstAlarm = j;
+            if (length === K && r === 0) trace.push(on);
+            if (j >= length) {
+              const f = alarmFull.get(length) ?? { alarms: 0, windows: 0 };
+              alarmFull.set(length, { alarms: f.alarms + (on ? 1 : 0), windows: f.windows + 1 });
+            }
             for (const v of judge(length)) {
               const key = `${v.layer}\u0000${v.statistic}`;
               if (length === K && v.drifting && !first.has(key)) first.set(key, j);
@@ -309,7 +347,9 @@ export async function runValidation(o: ValidationOptions): Promise<ValidationRes
             delays.set(key, [...(delays.get(key) ?? []), first.get(key) ?? null]);
           }
         }
+        alarmDelays.push(firstAlarm);
       }
+      alarmDetection.push({ scenario: scenario.name, delays: alarmDelays, trace, power: Object.fromEntries([...alarmFull].map(([l, f]) => [l, f.alarms / f.windows])) });
       for (const layer of model.layers) {
         for (const statistic of STATISTICS) {
           const key = `${layer}\u0000${statistic}`;
@@ -338,6 +378,8 @@ export async function runValidation(o: ValidationOptions): Promise<ValidationRes
       calibrationBatchesRun: calibration.batches,
       clean: cleanResults,
       detection,
+      alarmDetection,
+      alarmTrace,
       thresholds,
       elapsedMs: Date.now() - started,
     };

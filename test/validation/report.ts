@@ -44,13 +44,13 @@ function lengthsOf(r: ValidationResult): number[] {
 export function falseAlarmTable(r: ValidationResult): string {
   const alpha = r.options.falseAlarmRate;
   const lines = [
-    `| window (batches of ${r.options.n}) | windows | per-series rate (α = ${alpha}) | cka | mmd2_linear | mmd2_rbf | windows with any alarm | windows with ≥ 2 layers alarming |`,
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| window (batches of ${r.options.n}) | windows | per-series rate (α = ${alpha}) | cka | mmd2_linear | mmd2_rbf | windows with any series beyond | windows with ≥ 2 layers beyond | model alarm (rate ${r.options.alarmRate ?? alpha}) |`,
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const c of r.clean) {
     lines.push(
       `| ${c.length} | ${c.windows} | ${pct(falseAlarmRate(c))} | ${STATISTICS.map((s) => pct(falseAlarmRate(c, s))).join(' | ')} | ` +
-        `${pct(c.anyAlarm / c.windows)} | ${pct(c.multiLayerAlarm / c.windows)} |`,
+        `${pct(c.anyAlarm / c.windows)} | ${pct(c.multiLayerAlarm / c.windows)} | ${pct((c.modelAlarm ?? 0) / c.windows)} |`,
     );
   }
   return lines.join('\n');
@@ -190,6 +190,10 @@ export function resultsMarkdown(r: ValidationResult): string {
     '',
     falseAlarmTable(r),
     '',
+    `## The model alarm against the best single series (delay in batches of ${o.n}, windows of ${o.windowBatches} batches)`,
+    '',
+    alarmDelayTable(r),
+    '',
     `## Detection summary (fastest median delay in batches over layers; layers that detect the drift)`,
     '',
     summaryTable(r),
@@ -206,6 +210,19 @@ export function resultsMarkdown(r: ValidationResult): string {
     powerTable(r),
     '',
   ].join('\n');
+}
+
+/** Per drift: the model alarm's median delay and power beside the fastest single series (which no one can know in advance). */
+export function alarmDelayTable(r: ValidationResult): string {
+  const k = r.options.windowBatches;
+  const lines = ['| drift | model alarm: median delay | model alarm: power | best single series: delay (series) |', '| --- | ---: | ---: | --- |'];
+  for (const a of r.alarmDetection ?? []) {
+    const found = a.delays.filter((d): d is number => d !== null);
+    const delay = found.length === 0 || (a.power[k] ?? 0) < DETECTED_POWER ? 'not detected' : `${median(found)}${found.length < a.delays.length ? ` (${found.length}/${a.delays.length})` : ''}`;
+    const best = bestDelay(r, a.scenario);
+    lines.push(`| ${a.scenario} | ${delay} | ${pct(a.power[k] ?? 0)} | ${best ? `${best.delay} (${best.series})` : 'not detected'} |`);
+  }
+  return lines.join('\n');
 }
 
 /** Per drift: the fastest median delay (batches) over every layer and statistic that detects it; null when none does. */
