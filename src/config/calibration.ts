@@ -28,7 +28,7 @@ export const calibrationSection = z.strictObject({
   falseAlarmRate: rate.default(0.01),
   schedule: cron.optional(),
   // Reference-against-reference batches per calibration, and the time they may take.
-  batches: wholeNumber(8, 100_000).default(128),
+  batches: wholeNumber(8, 100_000).default(1024),
   timeLimit: duration({ min: SECOND, max: DAY }).default(5 * 60 * SECOND),
   thresholds: noProtoKey
     .pipe(z.record(tensorName, thresholdOverride, { error: (iss) => (iss.code === 'invalid_type' ? 'a mapping from layer name to thresholds' : undefined) }))

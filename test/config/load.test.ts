@@ -48,7 +48,7 @@ describe('loadConfig', () => {
           "size": 64,
         },
         "calibration": {
-          "batches": 128,
+          "batches": 1024,
           "falseAlarmRate": 0.01,
           "timeLimit": 300000,
         },

@@ -31,7 +31,7 @@ export function windowSamples(s: readonly PromSample[]): Map<string, number> {
 }
 
 /** The additive sums of one layer's window (ckawatch_window_sum, by its field label). */
-export type WindowSums = Record<'batches' | 'samples' | 'axr' | 'axx' | 'arr' | 'mmd_linear' | 'mmd_rbf', number>;
+export type WindowSums = Record<'batches' | 'samples' | 'axr' | 'axx' | 'arr' | 'mmd_linear' | 'mmd_rbf' | 'cka_weight' | 'mmd_weight', number>;
 
 /** ckawatch_window_sum of window "all", per layer. */
 export function windowSums(s: readonly PromSample[]): Map<string, WindowSums> {
@@ -52,5 +52,5 @@ export function minus(a: WindowSums, b: WindowSums): WindowSums {
 
 /** The scores that window sums give (what the gauges export), for sums of any part of a stream. */
 export function scores(s: WindowSums): { cka: number; mmd2Linear: number; mmd2Rbf: number; batches: number } {
-  return { cka: s.axr / Math.sqrt(s.axx * s.arr), mmd2Linear: s.mmd_linear / s.batches, mmd2Rbf: s.mmd_rbf / s.batches, batches: s.batches };
+  return { cka: s.axr / Math.sqrt(s.axx * s.arr), mmd2Linear: s.mmd_linear / s.mmd_weight, mmd2Rbf: s.mmd_rbf / s.mmd_weight, batches: s.batches };
 }

@@ -53,7 +53,7 @@ const WARMUP = N0; // partition 1, before: B's reference stream then lines up wi
 const BAD = 3; // undecodable messages in partition 0, for the rejections panel
 const WINDOW = 'all'; // test/helpers/daemon.ts: one window of an hour
 /** ckawatch_window_sum's field label for each DriftSums field */
-const FIELDS = { batches: 'batches', samples: 'samples', axr: 'axr', axx: 'axx', arr: 'arr', mmdLinear: 'mmd_linear', mmdRbf: 'mmd_rbf' } as const;
+const FIELDS = { batches: 'batches', samples: 'samples', axr: 'axr', axx: 'axx', arr: 'arr', mmdLinear: 'mmd_linear', mmdRbf: 'mmd_rbf', ckaWeight: 'cka_weight', mmdWeight: 'mmd_weight' } as const;
 
 const tmp = useTempDir('ckawatch-ops-');
 let prometheus: TestPrometheus | undefined;

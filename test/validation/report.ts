@@ -5,6 +5,7 @@
 import { inkOn, viridis } from '../../src/plot/colormap.js';
 import { STATISTICS, type Statistic } from '../../src/cka/statistic.js';
 import { falseAlarmRate, median, type DetectionCell, type ValidationResult } from './harness.js';
+import { seriesRate, type CleanStudy } from './clean-study.js';
 
 const short = (layer: string): string => layer.split('/').filter(Boolean)[0] ?? layer;
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
@@ -299,4 +300,26 @@ export function batchSizeMarkdown(rows: readonly BatchSizeRow[]): string {
   }
   lines.push('', 'Delay: samples until the first one-batch test beyond its threshold, median over onsets, fastest series that detects the drift.');
   return lines.join('\n');
+}
+
+/** The clean study (clean-study.ts) as tables: per seed and stream, the per-series rate of each statistic and the model alarm's rate, per window length. */
+export function cleanMarkdown(s: CleanStudy): string {
+  const o = s.options;
+  const within = (rate: number, target: number): string => (rate >= target / 2 && rate <= 2 * target ? pct(rate) : `**${pct(rate)}**`);
+  const out = [
+    `${o.windows} windows per length, each of K batches drawn from ${o.cleanBatches} clean batches of held-out digits per seed and stream; ` +
+      `calibration on ${o.calibrationBatches} null batches; per-series level α = ${o.falseAlarmRate}, model alarm rate ${o.alarmRate}. ` +
+      `Bold: outside [0.5, 2]× the target. "partial": every batch holds a uniform 8 to ${o.n} samples. ${Math.round(s.elapsedMs / 1000)} s.`,
+    '',
+    `| seed | stream | statistic | ${o.lengths.map((k) => `K = ${k}`).join(' | ')} |`,
+    `| ---: | --- | --- | ${o.lengths.map(() => '---:').join(' | ')} |`,
+  ];
+  for (const stream of s.streams) {
+    for (const statistic of STATISTICS) {
+      out.push(`| ${stream.seed} | ${stream.stream} | ${statistic} | ${stream.lengths.map((r) => within(seriesRate(r, statistic), o.falseAlarmRate)).join(' | ')} |`);
+    }
+    out.push(`| ${stream.seed} | ${stream.stream} | any series (before) | ${stream.lengths.map((r) => pct(r.anySeries / r.windows)).join(' | ')} |`);
+    out.push(`| ${stream.seed} | ${stream.stream} | **model alarm** | ${stream.lengths.map((r) => within(r.alarm / r.windows, o.alarmRate)).join(' | ')} |`);
+  }
+  return out.join('\n');
 }
