@@ -37,9 +37,19 @@ for (const file of files) {
     self.set(key, (self.get(key) ?? 0) + dt);
     total += dt;
   });
+  const byArea = new Map<string, number>();
+  for (const [key, us] of self) {
+    const path = key.split(' ')[1] ?? '';
+    const area = path.startsWith('node_modules/') ? path.split('/').slice(0, 2).join('/') : path.startsWith('dist/') || path.startsWith('src/') ? path.split('/').slice(0, 2).join('/') : path === '' ? key : 'node internals';
+    byArea.set(area, (byArea.get(area) ?? 0) + us);
+  }
   console.log(`\n${file}: ${(total / 1e6).toFixed(1)} s sampled`);
   console.log('| self ms | share | function |\n| ---: | ---: | --- |');
   for (const [key, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top))) {
     console.log(`| ${(us / 1000).toFixed(0)} | ${((100 * us) / total).toFixed(1)}% | \`${key}\` |`);
+  }
+  console.log('\n| self ms | share | by package or src/ folder |\n| ---: | ---: | --- |');
+  for (const [area, us] of [...byArea].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top))) {
+    console.log(`| ${(us / 1000).toFixed(0)} | ${((100 * us) / total).toFixed(1)}% | \`${area}\` |`);
   }
 }
