@@ -7,6 +7,7 @@
  *                           [--threads N] [--partitions 1] [--rss-every 5] [--keep-topic]
  *                           [--main OTHER/dist/cli/main.js]   (another build, for A/B runs)
  *                           [--baseline-scheme draws|none] [--sketch-width K]
+ *                           [--cpu-prof DIR]   (V8 profiles of the measured daemon; bench/profile-top.ts reads them)
  *
  *   1. backlog: --samples held-out MNIST digits (raw little-endian float32, 3,136 bytes each)
  *      produced to a fresh topic on the test broker (started if none answers, as in tests)
@@ -23,6 +24,11 @@
  *      --seconds after the daemon started; the daemon's RSS (/proc VmRSS) is read every
  *      --rss-every seconds over the whole run
  *
+ *   5. bare ORT: digits-cnn without taps, in this process, with the daemon's ORT thread count,
+ *      on batches of --batch rows taken in order from the same digits the backlog holds:
+ *      samples/s of inference alone (no Kafka, no decoding, no statistics). The daemon's
+ *      rate over it is what monitoring leaves of serving (issue 20's floor: >= 0.6x).
+ *
  * Prints bare msgs/s, daemon samples/s, their ratio, CPU per sample, RSS first/last/max and
  * the RSS drift after warm-up, each against the floors (>= 5,000 samples/s, >= 0.5x bare,
  * RSS within +-10%). The machine may be shared: the load average is printed with them.
@@ -33,6 +39,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Message } from 'kafkajs';
+import ort from 'onnxruntime-node';
 import { DaemonProcess, writeDaemonConfig } from '../test/helpers/daemon.js';
 import { tempDir } from '../test/helpers/files.js';
 import { ROOT } from '../test/helpers/fixtures.js';
@@ -57,6 +64,7 @@ const { values } = parseArgs({
     main: { type: 'string' },
     'baseline-scheme': { type: 'string', default: 'draws' },
     'sketch-width': { type: 'string' },
+    'cpu-prof': { type: 'string' },
   },
 });
 const quick = values.quick;
@@ -69,6 +77,7 @@ const threads = values.threads === undefined ? undefined : Number(values.threads
 const partitions = Number(values.partitions);
 const FLOOR_RATE = 5_000;
 const FLOOR_RATIO = 0.5;
+const FLOOR_INFERENCE = 0.6;
 const FLOOR_RSS = 0.1;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -198,6 +207,37 @@ async function backlogOnly(dir: string, topic: string, scheme: 'pool' | 'draws')
   }
 }
 
+/** Bare digits-cnn (no taps) on `batch`-row batches of `pool`'s digits in order, one session in this process: samples/s. */
+async function bareInference(pool: readonly Buffer[], batch: number, ortThreads: number | undefined, seconds = 5): Promise<number> {
+  const session = await ort.InferenceSession.create(join(ROOT, 'test/fixtures/models/digits-cnn.onnx'), {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+    ...(ortThreads === undefined ? {} : { intraOpNumThreads: ortThreads }),
+  });
+  const size = 784;
+  const batches = Math.floor(pool.length / batch);
+  const inputs = Array.from({ length: batches }, (_, b) => {
+    const data = new Float32Array(batch * size);
+    for (let i = 0; i < batch; i++) {
+      const m = pool[b * batch + i]!;
+      data.set(new Float32Array(m.buffer.slice(m.byteOffset, m.byteOffset + m.byteLength)), i * size);
+    }
+    return new ort.Tensor('float32', data, [batch, 1, 28, 28]);
+  });
+  const name = session.inputNames[0]!;
+  for (let i = 0; i < 20; i++) await session.run({ [name]: inputs[i % batches]! });
+  let done = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < seconds * 1000) {
+    await session.run({ [name]: inputs[done % batches]! });
+    done++;
+  }
+  const rate = ((done * batch) / (performance.now() - t0)) * 1000;
+  await session.release();
+  return rate;
+}
+
 interface Point {
   readonly t: number; // ms since the daemon started
   readonly samples: number;
@@ -243,7 +283,8 @@ async function main(): Promise<void> {
     });
     const kafkaPid = brokerPid();
     t = performance.now();
-    daemon = await DaemonProcess.start(config, { timeoutMs: 60_000, ...(values.main ? { main: values.main } : {}) });
+    const profile = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : [];
+    daemon = await DaemonProcess.start(config, { timeoutMs: 60_000, nodeArgs: profile, ...(values.main ? { main: values.main } : {}) });
     const d = daemon;
     const started = performance.now();
     const cpuStart = procStats(d.pid);
@@ -329,6 +370,8 @@ async function main(): Promise<void> {
       `(${drift >= 0 ? '+' : ''}${fmt(drift * 100, 1)}%), min..max range ${fmt(range * 100, 1)}% of it`);
     log(`RSS readings (s: MiB): ${rss.map((r) => `${fmt(r.t / 1000)}:${fmt(r.kb / 1024)}`).join(' ')}`);
 
+    const inference = await bareInference(pool, Number(values.batch), threads);
+    log(`bare ORT inference (digits-cnn without taps, batches of ${values.batch}, ORT threads ${threads ?? 'default'}, in this process): ${fmt(inference)} samples/s`);
     const rate = throughput?.rate ?? NaN;
     const ratio = rate / bare.rate;
     const load1 = loadavg();
@@ -340,6 +383,8 @@ async function main(): Promise<void> {
       log(`scheme pool         ${fmt(rate).padStart(9)} samples/s, ${fmt(throughput.cpuMs, 1)} ms CPU per 1,000 samples: ${fmt(rate / baseline.rate, 2)}x the samples/s, ${fmt(throughput.cpuMs / baseline.cpuMs, 2)}x the CPU per sample`);
     }
     log(`ratio               ${fmt(ratio, 2).padStart(9)} x bare       floor ${FLOOR_RATIO}: ${ratio >= FLOOR_RATIO ? 'PASS' : 'FAIL'}`);
+    log(`bare ORT inference  ${fmt(inference).padStart(9)} samples/s`);
+    log(`daemon / inference  ${fmt(rate / inference, 2).padStart(9)} x          floor ${FLOOR_INFERENCE}: ${rate / inference >= FLOOR_INFERENCE ? 'PASS' : 'FAIL'}`);
     log(`RSS drift           ${`${drift >= 0 ? '+' : ''}${fmt(drift * 100, 1)}%`.padStart(9)}              floor +-${FLOOR_RSS * 100}%: ${Math.abs(drift) <= FLOOR_RSS ? 'PASS' : 'FAIL'}` +
       (total < 300 ? ` (over ${fmt(total)} s; the floor is for 5 minutes)` : ''));
     log(`load average at the end: ${load1.map((l) => l.toFixed(2)).join(' ')} (${cpus().length} cores; other work on the machine lowers every rate above)`);

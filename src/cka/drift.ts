@@ -1,7 +1,6 @@
 import { StatisticsError } from '../errors/index.js';
 import { assertGram, assertMinSamples, diagonalBlock, type Gram } from './gram.js';
-import { hsicOfCentered, uCenter } from './hsic.js';
-import { poolSummary, productionBlock, rbfKernel, reduceBatch, topRows, type GramRows, type PoolBatch, type PoolSummary } from './pool.js';
+import { poolSummary, rbfKernel, reduceBatch, topRows, type GramRows, type PoolBatch, type PoolSummary } from './pool.js';
 
 /**
  * Drift statistics of a production batch X (n samples) against reference samples R
@@ -146,8 +145,6 @@ export function driftPooled(b: PoolBatch, pool: PoolSummary, rows?: KernelRows):
   if (pool.m !== m) throw new StatisticsError(`a batch against ${m} reference rows, but the pool summary has ${pool.m}`);
   const width = n + 4;
   const r = b.rows;
-  const k = productionBlock(b, n).data;
-  const ku = uCenter({ n, data: k }, 'production Gram');
 
   let total = 0;
   let rowSquares = 0;
@@ -170,13 +167,38 @@ export function driftPooled(b: PoolBatch, pool: PoolSummary, rows?: KernelRows):
   for (let j = 0; j < m; j++) columnSquares += b.columns[j]! ** 2;
   const axrNumerator = Math.max(0, squares - rowSquares / m - columnSquares / n + (total * total) / (n * m));
 
+  // K is read where it lies in the rows (stride n + 4), in two passes and no n × n copy: its
+  // off-diagonal row and column sums, then per entry its U-centred value (HSIC1(K, K) =
+  // ‖U(K)‖² / (n(n−3)), the same sum in the same order as uCenter and hsicOfCentered) and,
+  // above the diagonal, the linear and RBF kernel sums. bench/statistics.ts times it.
+  const kRows = new Float64Array(n);
+  const kCols = new Float64Array(n);
+  let kTotal = 0;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      if (i === j) continue;
+      const v = r[i * width + j]!;
+      kRows[i]! += v;
+      kCols[j]! += v;
+    }
+    kTotal += kRows[i]!;
+  }
+  if (!Number.isFinite(kTotal)) throw new StatisticsError('production Gram: contains NaN or infinite values');
+  const a = 1 / (n - 2);
+  const t = kTotal / ((n - 1) * (n - 2));
+  let centred = 0;
   let linear = 0;
   let kernel = 0;
   for (let i = 0; i < n; i++) {
-    for (let j = i + 1; j < n; j++) {
-      const v = k[i * n + j]!;
+    const kii = r[i * width + i]!;
+    for (let j = 0; j < n; j++) {
+      if (i === j) continue;
+      const v = r[i * width + j]!;
+      const u = v - (kRows[i]! + kCols[j]!) * a + t;
+      centred += u * u;
+      if (j < i) continue;
       linear += 2 * v;
-      const kv = rbfKernel(k[i * n + i]!, k[j * n + j]!, v, pool.gamma);
+      const kv = rbfKernel(kii, r[j * width + j]!, v, pool.gamma);
       kernel += 2 * kv;
       if (rows) {
         rows.toX[i]! += kv;
@@ -196,7 +218,7 @@ export function driftPooled(b: PoolBatch, pool: PoolSummary, rows?: KernelRows):
     batches: 1,
     samples: n,
     axr: (ckaWeight * axrNumerator) / ((n - 1) * (m - 1)),
-    axx: ckaWeight * hsicOfCentered(ku, ku, n),
+    axx: (ckaWeight * centred) / (n * (n - 3)),
     arr: ckaWeight * pool.arr,
     mmdLinear: mmdWeight * (linear / pairs + pool.linearWithin - (2 * total) / (n * m)),
     mmdRbf: mmdWeight * (kernel / pairs + pool.rbfWithin - (2 * crossRbf) / (n * m)),

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { addDrift, driftBatch, driftScores, EMPTY_DRIFT, medianGamma, type DriftSums } from '../../src/cka/drift.js';
-import { gramOf } from '../../src/cka/gram.js';
+import { addDrift, driftBatch, driftScores, EMPTY_DRIFT, kernelRows, medianGamma, type DriftSums } from '../../src/cka/drift.js';
+import { diagonalBlock, gramOf } from '../../src/cka/gram.js';
+import { hsic } from '../../src/cka/hsic.js';
+import { rbfKernel } from '../../src/cka/pool.js';
 import { matmul, normals, rows, stack } from '../helpers/linalg.js';
 
 /** Sample covariance (unbiased) and mean of n rows of width d. */
@@ -52,6 +54,31 @@ describe('drift statistics from one stacked Gram', () => {
     }
     expect(s.mmdLinear / s.mmdWeight).toBeCloseTo(meanGap - trX / n - trR / m, 9);
     expect(s.samples).toBe(n);
+  });
+
+  it('A_xx is HSIC1(K, K) to the last bit, and the RBF MMD² and kernel rows are the direct sums (K read in the rows, not copied)', () => {
+    const gamma = 0.1;
+    const rowsOut = kernelRows(n, m);
+    const s = driftBatch(g, n, gamma, rowsOut);
+    const k = diagonalBlock(g, 0, n);
+    expect(s.axx).toBe(hsic(k, k));
+    let within = 0;
+    const toX = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        if (i === j) continue;
+        const kv = rbfKernel(k.data[i * n + i]!, k.data[j * n + j]!, k.data[i * n + j]!, gamma);
+        within += kv;
+        toX[i]! += kv;
+      }
+    }
+    const l = diagonalBlock(g, n, m);
+    let pool = 0;
+    let cross = 0;
+    for (let a = 0; a < m; a++) for (let b = 0; b < m; b++) if (a !== b) pool += rbfKernel(l.data[a * m + a]!, l.data[b * m + b]!, l.data[a * m + b]!, gamma);
+    for (let i = 0; i < n; i++) for (let a = 0; a < m; a++) cross += rbfKernel(g.data[i * (n + m) + i]!, l.data[a * m + a]!, g.data[i * (n + m) + n + a]!, gamma);
+    expect(s.mmdRbf).toBeCloseTo(within / (n * (n - 1)) + pool / (m * (m - 1)) - (2 * cross) / (n * m), 12);
+    for (let i = 0; i < n; i++) expect(rowsOut.toX[i]).toBeCloseTo(toX[i]!, 12);
   });
 
   it('explains its errors', () => {

@@ -42,7 +42,7 @@ describe('config check --deep', () => {
   it('opens the model and loads the reference: prints layers and shapes, exits 0', async () => {
     const r = await cli(['config', 'check', '--deep', config('deep-ok')]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^model \S+digits-cnn\.onnx: sha256 [0-9a-f]{12}, input 'input' \[1,28,28\], 6 layers: /m);
+    expect(r.stdout).toMatch(/^model \S+digits-cnn\.onnx: sha256 [0-9a-f]{12}, input 'input' \[1,28,28\], 4 layers: /m);
     expect(r.stdout).toMatch(/^reference \S+reference\.npy: 100 samples of \[1,28,28\]$/m);
     expect(r.stdout).toMatch(/config ok: \S+ \(deep\)\n$/);
   }, 60_000);

@@ -21,17 +21,17 @@ describe('ckawatch layers', () => {
     expect(stdout).toMatchInlineSnapshot(`
       "  tensor                     op                shape
         /conv1/Conv_output_0       Conv              [N, 8, 26, 26]
-      * /relu1/Relu_output_0       Relu              [N, 8, 26, 26]
+        /relu1/Relu_output_0       Relu              [N, 8, 26, 26]
       * /pool1/MaxPool_output_0    MaxPool           [N, 8, 13, 13]
         /conv2/Conv_output_0       Conv              [N, 16, 11, 11]
-      * /relu2/Relu_output_0       Relu              [N, 16, 11, 11]
+        /relu2/Relu_output_0       Relu              [N, 16, 11, 11]
       * /pool2/MaxPool_output_0    MaxPool           [N, 16, 5, 5]
         /flatten/Flatten_output_0  Flatten           [N, 400]
         /fc1/Gemm_output_0         Gemm              [N, 64]
       * /relu3/Relu_output_0       Relu              [N, 64]
       * logits                     Gemm              [N, 10]
 
-      * = monitored by default (6 tensors)
+      * = monitored by default (4 tensors)
       "
     `);
   });
@@ -47,8 +47,7 @@ describe('ckawatch layers', () => {
       '/relu3/Relu_output_0', 'logits',
     ]);
     expect(parsed.layers.filter((l) => l.default).map((l) => l.name)).toEqual([
-      '/relu1/Relu_output_0', '/pool1/MaxPool_output_0', '/relu2/Relu_output_0', '/pool2/MaxPool_output_0',
-      '/relu3/Relu_output_0', 'logits',
+      '/pool1/MaxPool_output_0', '/pool2/MaxPool_output_0', '/relu3/Relu_output_0', 'logits',
     ]);
     expect(parsed.layers[0]).toEqual({ name: '/conv1/Conv_output_0', opType: 'Conv', shape: ['N', 8, 26, 26], constant: false, default: false });
     expect(parsed.layers.every((l) => !l.constant)).toBe(true);

@@ -100,7 +100,7 @@ function expectDrift(clean: PromSample[], drifted: PromSample[]): void {
   const rows = [...after.keys()].map((layer) => ({ layer, clean: scores(before.get(layer)!), drift: scores(minus(after.get(layer)!, before.get(layer)!)) }));
   const table = rows.map((r) => `${r.layer}: cka ${r.clean.cka.toFixed(3)} -> ${r.drift.cka.toFixed(3)}, rbf mmd2 ${r.clean.mmd2Rbf.toFixed(4)} -> ${r.drift.mmd2Rbf.toFixed(4)}`).join('\n');
   if (process.env['CKAWATCH_TEST_VERBOSE'] === '1') console.log(table);
-  expect(rows, table).toHaveLength(6);
+  expect(rows, table).toHaveLength(4); // digits-cnn's default layers
   for (const r of rows) expect(r.drift.mmd2Rbf, `${r.layer}\n${table}`).toBeGreaterThan(5 * Math.abs(r.clean.mmd2Rbf) + 0.005);
   expect(Math.max(...rows.map((r) => r.clean.cka - r.drift.cka)), table).toBeGreaterThan(0.1);
 }

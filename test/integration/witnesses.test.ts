@@ -6,7 +6,7 @@
  * bytes come back as a PNG.
  *
  *   produce: 1,216 digits + 64 inverted, shuffled ─▶ daemon (witnesses.k 32, keepBytes 4 KiB)
- *   expect:  |top 32 ∩ inverted offsets| / 32 >= 0.9 in relu1, pool1, relu2, pool2;
+ *   expect:  |top 32 ∩ inverted offsets| / 32 >= 0.9 in pool1 and pool2 (the convolutional blocks);
  *            /api/witnesses/sample is a PNG
  *
  * And a class-prior shift: production of classes 0-6 only. The reference-side list (the
@@ -56,7 +56,7 @@ describe('witnesses: the samples behind an alarm', () => {
       return (await response.json()) as WitnessesPayload;
     };
     const first = await get('window=all');
-    expect(first.layers).toHaveLength(6);
+    expect(first.layers).toHaveLength(4);
     const precision: Record<string, number> = {};
     for (const layer of first.layers) {
       const w = await get(`window=all&layer=${encodeURIComponent(layer)}`);
@@ -66,7 +66,7 @@ describe('witnesses: the samples behind an alarm', () => {
       precision[layer] = w.samples.filter((s) => oodOffsets.has(s.offset)).length / 32;
     }
     console.log(`witnesses: share of inverted digits in the top 32, per layer: ${JSON.stringify(precision)}`);
-    for (const layer of first.layers.slice(0, 4)) expect(precision[layer], layer).toBeGreaterThanOrEqual(0.9);
+    for (const layer of first.layers.slice(0, 2)) expect(precision[layer], layer).toBeGreaterThanOrEqual(0.9);
 
     // The kept message, shown: a raw-f32 digit becomes a PNG.
     const image = await fetch(`${d.url}/api/witnesses/sample?window=all&layer=${encodeURIComponent(first.layer)}&rank=1`);
@@ -113,12 +113,12 @@ describe('witnesses: the samples behind an alarm', () => {
     const full = new Map<string, { samples: { topic: string; offset: number }[]; missing: unknown[] }>();
     await waitFor(
       async () => {
-        for (const m of await readTopic(listTopic, 6)) {
+        for (const m of await readTopic(listTopic, 4)) {
           const report = JSON.parse(m.value!.toString()) as { window: string; layer: string; samples: { topic: string; offset: number }[]; missing: unknown[] };
           expect(m.key).toBe(`${report.window}/${report.layer}`);
           if (report.samples.length === 8) full.set(m.key!, report);
         }
-        return full.size === 6;
+        return full.size === 4; // one window, digits-cnn's 4 default layers
       },
       60_000,
       'a full report of every layer on the witnesses topic',

@@ -23,7 +23,7 @@ import { ROOT, requireTool, run } from './tools.js';
 const DRIFT_AFTER_S = 12;
 /** History samples (2 s apart) to wait for: some clean, most drifting. */
 const HISTORY = 15;
-const LAYERS = 6; // the demo model's default set
+const LAYERS = 4; // the demo model's default set (digits-cnn)
 
 let chromium: string;
 let demo: ChildProcess | undefined;

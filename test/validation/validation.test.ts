@@ -33,7 +33,7 @@ beforeAll(async () => {
   const keep = ['rotation 40°', 'brightness +0.2, contrast ×0.7', 'class prior: digits 0, 1, 7 only', 'OOD: inverted images', 'OOD: uniform noise images', 'gaussian noise σ=0.3'];
   result = await runValidation({
     modelPath: DIGITS_MODEL,
-    // Four of the six default layers keep it quick; relu1/relu2 (26×26 and 11×11 maps) cost most.
+    // digits-cnn's default layers, named so that the trimmed run stays the same if the default moves.
     layers: ['/pool1/MaxPool_output_0', '/pool2/MaxPool_output_0', '/relu3/Relu_output_0', 'logits'],
     n: 64,
     m: 64,

@@ -39,6 +39,8 @@ export const MAX_DEFAULT_LAYERS = 24;
 
 const BLOCK_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
 const POOL_OPS = new Set(['MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'LpPool', 'GlobalLpPool']);
+/** Pooling that keeps a spatial layout (a coarser grid): a block flowing straight into one is covered by its output. */
+const LOCAL_POOL_OPS = new Set(['MaxPool', 'AveragePool', 'LpPool']);
 const ACTIVATIONS = new Set([
   'Relu', 'LeakyRelu', 'PRelu', 'Gelu', 'FastGelu', 'BiasGelu', 'Sigmoid', 'HardSigmoid', 'Tanh', 'Elu',
   'Selu', 'Celu', 'Softplus', 'HardSwish', 'Mish', 'Clip', 'ThresholdedRelu', 'QuickGelu',
@@ -51,10 +53,13 @@ export interface DefaultLayers {
 }
 
 /**
- * A default monitor set: the output of each Conv/Gemm/MatMul block (the activation
- * right after it when there is one, through an optional BatchNormalization or bias
- * Add) unless it flows straight into a residual Add, each residual Add (or the
- * activation right after it), and each pooling output. Tensors that
+ * A default monitor set, one tensor per block: the output of each Conv/Gemm/MatMul block
+ * (the activation right after it when there is one, through an optional
+ * BatchNormalization or bias Add) unless it flows straight into a residual Add or into a
+ * local pooling op (MaxPool, AveragePool, LpPool: the pooled output stands for the block,
+ * with a quarter of the features or fewer, and what monitoring costs grows with the
+ * features; bench/taps.ts), each residual Add (or the activation right after it), and
+ * each pooling output. Tensors that
  * are constants or whose recorded shape is not [batch, ...] with rank >= 2 are left
  * out. Past MAX_DEFAULT_LAYERS candidates, only residual and pooling outputs and
  * the last block are kept, with a warning.
@@ -70,9 +75,10 @@ export function defaultLayers(model: ModelProto): DefaultLayers {
     if (out === undefined || out === '' || index.constants.has(out)) continue;
     const op = node.opType ?? '';
     if (BLOCK_OPS.has(op)) {
-      // A branch that flows straight into a residual Add is inside that residual block: the Add covers it.
+      // A branch that flows straight into a residual Add is inside that residual block: the Add
+      // covers it; one that flows straight into a local pooling op is covered by the pool's output.
       const output = blockOutput(index, out);
-      if (!feedsResidualAdd(index, output)) blocks.push(output);
+      if (!feedsResidualAdd(index, output) && !feedsLocalPool(index, output)) blocks.push(output);
     }
     else if (op === 'Add' && isResidualAdd(index, node)) structural.push(blockOutput(index, out));
     else if (POOL_OPS.has(op)) structural.push(out);
@@ -141,6 +147,11 @@ function blockOutput(index: GraphIndex, tensor: string): string {
 function feedsResidualAdd(index: GraphIndex, tensor: string): boolean {
   const next = index.consumers.get(tensor);
   return next?.length === 1 && next[0]!.opType === 'Add' && isResidualAdd(index, next[0]!);
+}
+
+function feedsLocalPool(index: GraphIndex, tensor: string): boolean {
+  const next = index.consumers.get(tensor);
+  return next?.length === 1 && LOCAL_POOL_OPS.has(next[0]!.opType ?? '') && !index.graph.output?.some((o) => o.name === tensor);
 }
 
 function isResidualAdd(index: GraphIndex, node: NodeProto): boolean {

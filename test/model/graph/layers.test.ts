@@ -72,10 +72,17 @@ describe('defaultLayers', () => {
     expect(layers.at(-1)).toBe('logits');
   });
 
-  it('gives the digits CNN a short default set', async () => {
+  it('gives the digits CNN one tap per block: the pooled output, not the ReLU that flows into the MaxPool', async () => {
     const { layers, warnings } = defaultLayers(await readModel(modelFixture('digits-cnn.onnx')));
     expect(warnings).toEqual([]);
-    expect(layers.length).toBeGreaterThanOrEqual(3);
-    expect(layers.length).toBeLessThanOrEqual(MAX_DEFAULT_LAYERS);
+    expect(layers).toEqual(['/pool1/MaxPool_output_0', '/pool2/MaxPool_output_0', '/relu3/Relu_output_0', 'logits']);
+  });
+
+  it('keeps the ReLU before a global pool, which leaves no grid', async () => {
+    const photo = defaultLayers(await readModel(modelFixture('photo-cnn.onnx'))).layers;
+    // photo-cnn: two Conv-ReLU-MaxPool blocks, then a Conv-ReLU into GlobalAveragePool (a global pool keeps no grid: the ReLU stays).
+    expect(photo.filter((l) => l.includes('MaxPool'))).toHaveLength(2);
+    expect(photo.filter((l) => l.includes('Relu'))).toHaveLength(1);
+    expect(photo.some((l) => l.includes('GlobalAveragePool'))).toBe(true);
   });
 });
