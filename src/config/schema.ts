@@ -28,6 +28,7 @@ import {
   identifier,
   nonEmpty,
   passwordFromEnv,
+  sampling,
   sha256,
   tensorName,
   topicName,
@@ -36,7 +37,6 @@ import {
 } from './fields.js';
 import { POOLING_OPTIONS } from './vocabulary.js';
 import { responsesInModel, responsesNeeds, responsesSection } from './responses.js';
-
 
 /**
  * The configuration file's shape. Every object is strict (an unknown key is a typo
@@ -366,6 +366,7 @@ export function createConfigSchema(ctx: SchemaContext) {
         source: sourceSection(ctx),
         input: inputSection(ctx).prefault({}),
         batch: batchSection.prefault({}),
+        sampling: sampling.default(1),
         windows: windowsSection,
         witnesses: witnessesSection.prefault({}),
         metrics: metricsSection(ctx).prefault({}),
