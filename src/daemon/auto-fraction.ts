@@ -3,16 +3,16 @@
  *
  *   process() calls ─scored samples, busy ms─▶ capacity C (samples scored per second of scoring)
  *   chosen or not   ─seen per second───────────▶ arrivals A
- *   consumer lag L (records behind the log end) ─▶ demand D = A + L / drain
+ *   consumer lag L (records behind the log end), its growth G ─▶ demand D = A + max(0, G) + L / drain
  *   target = headroom · C / D, in [min, 1]; adopted when it moves more than `hysteresis`
  *
  * While the daemon keeps up, A is the traffic and L is what a fetch holds, so the fraction
  * settles at headroom · C / traffic: the model kept busy at `headroom` of its capacity and
  * the rest of the time left to reading. While it falls behind, A is only what it reads and
- * L grows; the lag term lowers the fraction each tick until reading outpaces the traffic
- * and the lag drains (within about `drain`), so the lag stays bounded. C and A are
- * exponential averages (time constant `tauMs`), so one slow batch or one burst does not
- * swing the fraction. Pure: the clock is a parameter.
+ * L grows: A + G is the traffic again, and the lag term lowers the fraction further until
+ * reading outpaces the traffic and the lag drains (within about `drain`), so the lag stays
+ * bounded. C, A and G are exponential averages (time constant `tauMs`), so one slow batch,
+ * one fetch or one burst does not swing the fraction. Pure: the clock is a parameter.
  */
 
 export interface AutoFractionOptions {
@@ -47,6 +47,9 @@ export class AutoFraction {
   #scored = 0;
   #busyMs = 0;
   #lastSeen = 0;
+  /** growth of the lag, records per second, averaged; the last lag seen */
+  #growth = 0;
+  #lastLag: number | null = null;
   #lastAt: number;
 
   constructor(options: AutoFractionOptions) {
@@ -90,6 +93,9 @@ export class AutoFraction {
     this.#arrivals = this.#arrivals === null ? rate : this.#arrivals + alpha * (rate - this.#arrivals);
     this.#lastSeen = seen;
     this.#lastAt = at;
+    const now = Math.max(0, lag);
+    if (this.#lastLag !== null) this.#growth += alpha * (((now - this.#lastLag) * 1000) / dt - this.#growth);
+    this.#lastLag = now;
     if (this.#busyMs >= MIN_BUSY_MS) {
       const c = (this.#scored * 1000) / this.#busyMs;
       this.#capacity = this.#capacity === null ? c : this.#capacity + alpha * (c - this.#capacity);
@@ -97,7 +103,7 @@ export class AutoFraction {
       this.#busyMs = 0;
     }
     if (this.#capacity === null) return this.#fraction;
-    const demand = this.#arrivals + (Math.max(0, lag) * 1000) / this.#drainMs;
+    const demand = this.#arrivals + Math.max(0, this.#growth) + (now * 1000) / this.#drainMs;
     const target = demand > 0 ? Math.min(1, Math.max(this.#min, (this.#headroom * this.#capacity) / demand)) : 1;
     if (Math.abs(target - this.#fraction) > this.#hysteresis * this.#fraction || (target === 1 && this.#fraction < 1)) {
       this.#fraction = target;

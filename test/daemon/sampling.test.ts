@@ -132,6 +132,22 @@ describe('AutoFraction', () => {
     expect(trace[trace.length - 1]!.lag).toBe(0);
   });
 
+  it('follows traffic that keeps rising: the lag stays bounded, the model busy', () => {
+    const capacity = 10_000;
+    // 1.5x capacity, rising to 4x over five minutes
+    const traffic = (t: number): number => capacity * (1.5 + (2.5 * Math.min(t, 300)) / 300);
+    const { trace } = simulate({ capacity, traffic, readCost: 2e-6, seconds: 600 });
+    const rising = Math.max(...trace.slice(60, 300).map((s) => s.lag));
+    const after = Math.max(...trace.slice(360, 600).map((s) => s.lag));
+    // lag while the traffic rose: under 10 s of traffic; once it is steady, under 2 s (reading
+    // 4x capacity takes a share of the time, which the lag term takes from the fraction) and not growing
+    expect(rising).toBeLessThan(10 * 4 * capacity);
+    expect(after).toBeLessThan(2 * 4 * capacity);
+    expect(Math.max(...trace.slice(540, 600).map((s) => s.lag))).toBeLessThanOrEqual(Math.max(...trace.slice(360, 420).map((s) => s.lag)) + 10_000);
+    const steady = trace.slice(360, 600);
+    expect(steady.reduce((a, s) => a + s.scored, 0) / steady.length).toBeGreaterThan(0.85 * capacity);
+  });
+
   it('stays at 1 until a capacity is measured', () => {
     let clock = 0;
     const auto = new AutoFraction({ now: () => clock });
