@@ -14,6 +14,7 @@ import { SMALL_RUN, useDaemonSuite, waitForCommitsAtEnd } from '../helpers/daemo
 import { heldOutDigits, rawMessage } from '../helpers/digits.js';
 import { produce, uniqueName } from '../helpers/kafka.js';
 import { scoredOf, samplesOf, windowSums } from '../helpers/metrics.js';
+import { produceSteadily, readCheckpointFile } from '../helpers/streams.js';
 import { valueOf, type PromSample } from '../helpers/prom-text.js';
 
 const suite = useDaemonSuite('ckawatch-sampling-', { referenceDigits: 1_000, defaults: SMALL_RUN });
@@ -73,6 +74,46 @@ describe('sampling against a real broker', () => {
       }
     }
     await b.stop();
+  });
+
+  it('at 0.25, killed mid-stream and restarted from its checkpoint: every sample seen once, the same ones scored', async () => {
+    const N = 8_192;
+    const batch = 32;
+    const run = await suite.run('sampling-kill', 1, { maxWait: '3s' });
+    setSampling(run.config, 0.25);
+    let chosen = 0;
+    for (let offset = 0; offset < N; offset++) if (sampleKey(run.topic, 0, offset, 0) < 0.25) chosen += 1;
+    const expected = Math.floor(chosen / batch) * batch + (chosen % batch >= 4 ? chosen % batch : 0);
+    const first = await DaemonProcess.start(run.config);
+    await first.waitForMetrics((s) => valueOf(s, 'ckawatch_ready') === 1, 'readiness', { timeoutMs: 60_000 });
+    // About 1,280 messages/s; the last quarter waits until the kill, so that it lands mid-stream.
+    const digits = heldOutDigits(4_096).map(rawMessage);
+    const producer = produceSteadily(run.topic, Array.from({ length: N }, (_, i) => digits[i % digits.length]!), 128, 100, { holdAt: 6_144 });
+    await first.waitForMetrics(
+      (s) => samplesOf(s, run.topic) >= 2_048 && (readCheckpointFile(run.stateDir)?.body.counters.samples[run.topic] ?? 0) > 0,
+      '2,048 seen and a checkpoint that holds some',
+      { timeoutMs: 60_000 },
+    );
+    expect((await first.kill('SIGKILL')).signal).toBe('SIGKILL');
+    expect(producer.sent()).toBeLessThan(N);
+    // The checkpoint counts skipped samples too: what it has seen is exactly the offsets it holds.
+    const held = readCheckpointFile(run.stateDir)!.body;
+    expect(held.counters.samples[run.topic]).toBe(held.offsets[run.topic]!['0']);
+    expect(held.counters.scored?.[run.topic] ?? 0).toBeLessThan(held.counters.samples[run.topic]!);
+    producer.release();
+    await producer.done;
+    const second = await DaemonProcess.start(run.config);
+    const s = await second.waitForMetrics((m) => samplesOf(m, run.topic) >= N && scoredOf(m, run.topic) >= expected, `${N} seen and ${expected} scored after the restart`, {
+      timeoutMs: 60_000,
+      show: (m) => ({ seen: samplesOf(m, run.topic), scored: scoredOf(m, run.topic) }),
+    });
+    await waitForCommitsAtEnd(run.groupId, run.topic, second);
+    const end = await second.scrape();
+    expect(samplesOf(end, run.topic)).toBe(N);
+    expect(scoredOf(end, run.topic)).toBe(expected);
+    for (const [layer, sums] of windowSums(end)) expect(sums.samples, layer).toBe(expected);
+    expect(samplesOf(s, run.topic)).toBe(N);
+    await second.stop();
   });
 
   it('auto: every sample of a backlog seen and committed once, the windows holding exactly the scored ones', async () => {
