@@ -48,6 +48,10 @@ export function wholeNumber(min: number, max: number) {
   return z.int({ error: expected }).min(min, { error: expected }).max(max, { error: expected });
 }
 
+/** How many samples to score (daemon/sampling.ts): a fixed fraction in (0, 1], or auto, as many as the model keeps up with. */
+const SAMPLING = 'a fraction above 0 and at most 1 (1: score every sample), or auto';
+export const sampling = z.union([z.literal('auto'), z.number({ error: SAMPLING }).gt(0, { error: SAMPLING }).lte(1, { error: SAMPLING })], { error: SAMPLING });
+
 export const sha256 = z
   .string({ error: 'a SHA-256 digest (64 hex digits)' })
   .regex(/^[0-9a-fA-F]{64}$/, { error: 'a SHA-256 digest (64 hex digits)' })

@@ -27,6 +27,7 @@ import {
   identifier,
   nonEmpty,
   passwordFromEnv,
+  sampling,
   sha256,
   tensorName,
   topicName,
@@ -36,7 +37,6 @@ import {
 import { POOLING_OPTIONS } from './vocabulary.js';
 import { responsesInModel, responsesNeeds, responsesSection } from './responses.js';
 import { alarmSection, calibrationSection, noProtoKey } from './calibration.js';
-
 
 /**
  * The configuration file's shape. Every object is strict (an unknown key is a typo
@@ -340,6 +340,7 @@ export function createConfigSchema(ctx: SchemaContext) {
         source: sourceSection(ctx),
         input: inputSection(ctx).prefault({}),
         batch: batchSection.prefault({}),
+        sampling: sampling.default(1),
         windows: windowsSection,
         witnesses: witnessesSection.prefault({}),
         metrics: metricsSection(ctx).prefault({}),

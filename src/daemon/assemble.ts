@@ -36,6 +36,7 @@ import type { Counters, PipelineDeps, ScoredBatch } from './pipeline.js';
 import { viewSample, viewTensor, Witnesses } from './witnesses.js';
 import { batchReference } from './batch-reference.js';
 import { Calibrator } from './reference.js';
+import type { Sampling } from './sampling.js';
 import { checkPin, sha256File } from './startup.js';
 
 /**
@@ -179,6 +180,8 @@ export function pipelineDeps(o: {
   readonly letters: DeadLetterQueue | null;
   readonly blindness: Blindness;
   readonly witnesses: Witnesses | null;
+  /** which samples are scored (sampling.ts) */
+  readonly sampling: Sampling;
   /** false once the partition went to another member: what its pipeline still applies is not exported */
   readonly live?: () => boolean;
 }): PipelineDeps {
@@ -193,6 +196,8 @@ export function pipelineDeps(o: {
     batchSize: o.config.batch.size,
     sampleSize: model.sampleSize,
     decode: o.decode,
+    // A fixed 1 scores every sample: no choice to make per sample.
+    ...(o.config.sampling === 1 ? {} : { choose: o.sampling.choose }),
     // Read per accept: a changed reference file moves the default bound with it.
     get maxAbs() {
       return o.config.input.maxAbs ?? calibrator.state.maxAbs;
@@ -206,9 +211,10 @@ export function pipelineDeps(o: {
       o.letters?.enqueue([{ record, reason, detail }]);
     },
     onDuplicate: (record) => metrics.duplicates.inc({ topic: record.topic }),
-    onApplied: ({ samples, rejected, unscored }) => {
+    onApplied: ({ samples, rejected, unscored, scored }) => {
       if (!live()) return;
       for (const [topic, n] of Object.entries(samples)) metrics.samples.inc({ topic }, n);
+      for (const [topic, n] of Object.entries(scored)) metrics.scored.inc({ topic }, n);
       for (const { topic, reason } of rejected) metrics.rejected.inc({ topic, reason });
       for (const u of unscored) metrics.unscored.inc({ reason: u.reason }, u.count);
       o.blindness.arrived(Object.values(samples).reduce((a, n) => a + n, 0) + rejected.length);
@@ -286,6 +292,7 @@ export async function openWitnesses(config: Config, model: TappedModel, calibrat
 export function counterSeed(c: Counters): CounterSeed {
   return {
     unscored: Object.entries(c.unscored).map(([reason, value]) => ({ reason, value })),
+    scored: Object.entries(c.scored).map(([topic, value]) => ({ topic, value })),
     samples: Object.entries(c.samples).map(([topic, value]) => ({ topic, value })),
     rejected: Object.entries(c.rejected).flatMap(([topic, reasons]) => Object.entries(reasons).map(([reason, value]) => ({ topic, reason, value }))),
     batches: c.batches,

@@ -55,6 +55,8 @@ const countersSchema = z.object({
   rejected: z.record(z.string(), z.record(z.string(), count)),
   batches: count,
   unscored: z.record(z.string(), count).default({}),
+  // absent in states written before sampling (issue 20)
+  scored: z.record(z.string(), count).default({}),
 });
 
 /** One partition's state as files and the state topic hold it; windows are checked when restored. */

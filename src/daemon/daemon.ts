@@ -21,6 +21,8 @@ import { Lanes } from './lanes.js';
 import { judgeWindows, type Judged } from './judge.js';
 import { openPartitionStore, partitionHooks, stateScope, type PartitionStore } from './ownership.js';
 import { createBlindness, type Blindness } from './blindness.js';
+import { lagAndSampling, recordsHandler } from './intake.js';
+import { createSampling } from './sampling.js';
 import type { PairedMode } from './paired.js';
 import type { Calibrator } from './reference.js';
 import { closeSource } from './shutdown.js';
@@ -188,7 +190,9 @@ export class Daemon {
     this.#witnesses = await openWitnesses(config, model, calibrator, decoder, this.#log, this.#now);
     if (this.#witnesses?.publish) this.#every(config.witnesses.every, this.#witnesses.publish);
     const witnesses = this.#witnesses?.witnesses ?? null;
-    const deps = { config, model, calibrator, paired, decode, witnesses, metrics: this.#metrics, logger: this.#log, now: this.#now, blindness: this.#blindness, letters: this.#letters };
+    const sampling = createSampling(config.sampling, this.#now);
+    this.#metrics.samplingFraction.set(sampling.fraction);
+    const deps = { config, model, calibrator, paired, decode, witnesses, sampling, metrics: this.#metrics, logger: this.#log, now: this.#now, blindness: this.#blindness, letters: this.#letters };
     const lanes = (this.#lanes = new Lanes({
       topic: source.topic, windows: windowSpecs, layers: model.layers, width: DRIFT_WIDTH, lazy: source.committed === undefined,
       deps: (windows, live) => pipelineDeps({ ...deps, windows, live }),
@@ -204,15 +208,10 @@ export class Daemon {
       }),
     );
 
-    const onRecords = async (records: SourceRecord[]): Promise<void> => {
-      if (this.#status.stopping) return;
-      const work = (async () => {
-        lanes.accept(records, decoder.mode === 'async' ? await decodeRecords(records, decoder.decode) : undefined);
-        await Promise.all([lanes.process(), this.#letters?.room()]);
-      })();
-      this.#inFlight = work.catch(() => undefined);
-      await work;
-    };
+    const onRecords = recordsHandler({
+      lanes, letters: this.#letters, sampling, batchSize: config.batch.size, now: this.#now, stopping: () => this.#status.stopping, track: (work) => void (this.#inFlight = work),
+      ...(decoder.mode === 'async' ? { decodeAll: (records: SourceRecord[]) => decodeRecords(records, decoder.decode) } : {}),
+    });
     await source.start(onRecords, partitionHooks(lanes, store, source, this.#log), resetBehindLogEnd(lanes, this.#metrics, this.#log));
 
     // A partial batch goes through once it has waited batch.maxWait.
@@ -220,11 +219,8 @@ export class Daemon {
       const left = await lanes.flushIdle(config.batch.maxWait);
       if (left > 0) this.#log.info({ samples: left }, 'stream idle with fewer than 4 samples queued: counted without statistics');
     });
-    this.#every(2_000, async () => {
-      for (const { partition, lag } of source.lag(lanes.offsets)) {
-        this.#metrics.consumerLag.set({ topic: source.topic, partition: String(partition) }, lag);
-      }
-    });
+    // Consumer lag, and with sampling auto the fraction that follows from it (intake.ts).
+    this.#every(1_000, lagAndSampling(source, lanes, this.#metrics, sampling));
     this.#schedule = createSchedule(config.checkpoint.schedule, () => this.checkpoint(), {
       onError: (err) => this.#log.error({ err }, 'checkpoint failed'),
       logger: this.#log,

@@ -53,7 +53,7 @@ export interface LanesOptions {
   readonly onChange?: () => void;
 }
 
-export const emptyCounters = (): Counters => ({ samples: {}, rejected: {}, batches: 0, unscored: {} });
+export const emptyCounters = (): Counters => ({ samples: {}, rejected: {}, batches: 0, unscored: {}, scored: {} });
 
 export class Lanes {
   readonly #o: LanesOptions;
@@ -218,5 +218,6 @@ export function addCounters(into: Counters, c: Counters): void {
     for (const [reason, n] of Object.entries(reasons)) byReason[reason] = (byReason[reason] ?? 0) + n;
   }
   for (const [reason, n] of Object.entries(c.unscored)) into.unscored[reason] = (into.unscored[reason] ?? 0) + n;
+  for (const [topic, n] of Object.entries(c.scored ?? {})) into.scored[topic] = (into.scored[topic] ?? 0) + n;
   into.batches += c.batches;
 }

@@ -21,6 +21,8 @@ export interface Counters {
   batches: number;
   /** samples counted but left out of the statistics, by reason (see UnscoredReason) */
   unscored: Record<string, number>;
+  /** samples that reached the statistics, by topic (fewer than `samples` when sampling: sampling.ts) */
+  scored: Record<string, number>;
 }
 
 /**
@@ -80,6 +82,9 @@ export interface BatchReference {
   score(layer: number, output: LayerOutput, n: number, kernels?: KernelRows): DriftSums;
 }
 
+/** Whether a sample of (topic, partition, offset, index in its record) is scored (sampling.ts). */
+export type Choose = (topic: string, partition: number, offset: number, index: number) => boolean;
+
 export interface PipelineDeps {
   readonly layers: readonly string[];
   /** read once per batch: a changed reference file swaps it between batches */
@@ -105,7 +110,9 @@ export interface PipelineDeps {
   readonly onReject?: (record: SourceRecord, reason: string, detail: string) => void;
   /** a record skipped because the state holds its offset already (redelivery, or a log that went backwards) */
   readonly onDuplicate?: (record: SourceRecord) => void;
-  readonly onApplied?: (delta: { samples: Record<string, number>; rejected: { topic: string; reason: string }[]; unscored: readonly Unscored[] }) => void;
+  /** whether a sample is scored (sampling.ts); absent: every one */
+  readonly choose?: Choose;
+  readonly onApplied?: (delta: { samples: Record<string, number>; rejected: { topic: string; reason: string }[]; unscored: readonly Unscored[]; scored: Record<string, number> }) => void;
   readonly onBatch?: (report: BatchReport) => void;
   readonly onLayerError?: (layer: string, error: StatisticsError) => void;
   /** a batch's kernel row sums and where its rows came from, once its sums are in the windows */

@@ -7,6 +7,7 @@ import type { SourceRecord } from '../source/source.js';
 import { samplesInRange } from '../decode/finite.js';
 import { rerunWithoutFailing } from './non-finite.js';
 import { PartialTracker } from './partial.js';
+import { pushSamples, type Entry } from './queue.js';
 import type { BatchReference, Counters, Decoded, PipelineDeps, PipelineState, SampleOrigin, Unscored } from './pipeline-deps.js';
 
 export type { BatchReport, Counters, Decoded, PipelineDeps, PipelineState, SampleOrigin, ScoredBatch, Unscored, UnscoredReason } from './pipeline-deps.js';
@@ -36,24 +37,6 @@ export type { BatchReport, Counters, Decoded, PipelineDeps, PipelineState, Sampl
  * only once all of them are applied. A state taken while a batch has applied some of them
  * resumes at that record and says how many (partial.ts): none is lost, none counted twice.
  */
-
-/**
- * `epoch`: the partition's log incarnation the record came from (see resetIfAhead). `more`: a
- * record of several samples is several entries in a row, all but the last `more`; only the last
- * moves the offset (#applyEntries), so a batch that takes some leaves the record uncommitted.
- * `origin`: where the sample came from, for witnesses.
- */
-type Entry =
-  | {
-      readonly topic: string;
-      readonly partition: number;
-      readonly offset: number;
-      readonly epoch: number;
-      readonly sample: Float32Array;
-      readonly origin: SampleOrigin;
-      readonly more?: true;
-    }
-  | { readonly topic: string; readonly partition: number; readonly offset: number; readonly epoch: number; readonly reason: string };
 
 /**
  * `n`: the production rows the Grams hold, `dropped` fewer than the batch's when some were
@@ -106,8 +89,8 @@ export class Pipeline {
     }
     this.#deps = deps;
     this.#counters = restored
-      ? structuredClone(restored.counters)
-      : { samples: {}, rejected: {}, batches: 0, unscored: {} };
+      ? { ...structuredClone(restored.counters), scored: structuredClone(restored.counters.scored ?? {}) }
+      : { samples: {}, rejected: {}, batches: 0, unscored: {}, scored: {} };
     this.#applied = cloneOffsets(restored?.offsets ?? {});
     this.#accepted = cloneOffsets(this.#applied);
     this.#partial = new PartialTracker(restored?.partial);
@@ -178,13 +161,9 @@ export class Pipeline {
       const result = given.ok ? samplesInRange(given.value, maxAbs) : given;
       const { topic, partition, offset } = record;
       if (result.ok) {
-        // One entry per sample, all but the last `more` (see Entry); not those a restored state holds (partial.ts).
-        const last = result.value.length - 1;
-        const held = Math.min(this.#partial.held(topic, partition, offset), last);
-        result.value.forEach(
-          (sample, index) => index >= held && this.#queue.push({ topic, partition, offset, epoch, sample, origin: { record, index }, ...(index < last ? { more: true as const } : {}) }),
-        );
-        this.#good += result.value.length - held;
+        // One entry per sample, scored or skipped (queue.ts); not those a restored state holds (partial.ts).
+        const held = Math.min(this.#partial.held(topic, partition, offset), result.value.length - 1);
+        this.#good += pushSamples(this.#queue, record, epoch, result.value, held, this.#deps.choose);
       } else {
         this.#deps.onReject?.(record, result.reason, result.detail);
         this.#queue.push({ topic, partition, offset, epoch, reason: result.reason });
@@ -358,7 +337,7 @@ export class Pipeline {
     if (dropped > 0) unscored.push({ reason: 'non_finite', count: dropped });
     if (n > 0 && n < MIN_SAMPLES) unscored.push({ reason: 'too_few', count: n });
     else if (sums.includes(null)) unscored.push({ reason: 'layer_error', count: n });
-    this.#applyEntries(entries, unscored);
+    this.#applyEntries(entries, unscored, sums.some((s) => s !== null) ? n : 0);
     this.#applyLeadingRejections();
     this.#deps.onBatch?.({ samples: size, inferenceMs, durationMs: this.#deps.now() - batch.started, sums });
   }
@@ -371,15 +350,17 @@ export class Pipeline {
     if (k > 0) this.#applyEntries(this.#queue.splice(0, k));
   }
 
-  #applyEntries(entries: readonly Entry[], unscored: readonly Unscored[] = []): void {
+  /** `scored`: samples of these entries that reached the statistics (a batch's n) */
+  #applyEntries(entries: readonly Entry[], unscored: readonly Unscored[] = [], scored = 0): void {
     const samples: Record<string, number> = {};
+    const scoredBy: Record<string, number> = {};
     const rejected: { topic: string; reason: string }[] = [];
     for (const entry of entries) {
       const last = !('more' in entry);
       const current = entry.epoch === (this.#epochs.get(`${entry.topic}/${entry.partition}`) ?? 0);
       if (last && current) advance(this.#applied, entry.topic, entry.partition, entry.offset);
       if (current) this.#partial.applied(entry.topic, entry.partition, entry.offset, !last);
-      if ('sample' in entry) {
+      if ('sample' in entry || 'skipped' in entry) {
         samples[entry.topic] = (samples[entry.topic] ?? 0) + 1;
       } else {
         const byReason = (this.#counters.rejected[entry.topic] ??= {});
@@ -390,7 +371,12 @@ export class Pipeline {
     for (const [topic, count] of Object.entries(samples)) {
       this.#counters.samples[topic] = (this.#counters.samples[topic] ?? 0) + count;
     }
+    const topic = entries.find((e) => 'sample' in e)?.topic;
+    if (scored > 0 && topic !== undefined) {
+      scoredBy[topic] = scored;
+      this.#counters.scored[topic] = (this.#counters.scored[topic] ?? 0) + scored;
+    }
     for (const { reason, count } of unscored) this.#counters.unscored[reason] = (this.#counters.unscored[reason] ?? 0) + count;
-    this.#deps.onApplied?.({ samples, rejected, unscored });
+    this.#deps.onApplied?.({ samples, rejected, unscored, scored: scoredBy });
   }
 }

@@ -12,6 +12,7 @@ export const counterSeedSchema = z.object({
   rejected: z.array(z.object({ topic: z.string(), reason: z.string(), value: count })),
   batches: count,
   unscored: z.array(z.object({ reason: z.string(), value: count })),
+  scored: z.array(z.object({ topic: z.string(), value: count })).default([]),
 });
 export type CounterSeed = z.infer<typeof counterSeedSchema>;
 
@@ -21,15 +22,17 @@ export function seedCounters(m: PipelineMetrics, seed: CounterSeed): void {
   for (const { topic, reason, value } of seed.rejected) m.rejected.inc({ topic, reason }, value);
   m.batches.inc(seed.batches);
   for (const { reason, value } of seed.unscored) m.unscored.inc({ reason }, value);
+  for (const { topic, value } of seed.scored ?? []) m.scored.inc({ topic }, value);
 }
 
 /** The current counts, in the form seedCounters takes back. */
 export async function readCounters(m: PipelineMetrics): Promise<CounterSeed> {
-  const [samples, rejected, batches, unscored] = await Promise.all([m.samples.get(), m.rejected.get(), m.batches.get(), m.unscored.get()]);
+  const [samples, rejected, batches, unscored, scored] = await Promise.all([m.samples.get(), m.rejected.get(), m.batches.get(), m.unscored.get(), m.scored.get()]);
   return {
     samples: samples.values.map((v) => ({ topic: String(v.labels.topic ?? ''), value: v.value })),
     rejected: rejected.values.map((v) => ({ topic: String(v.labels.topic ?? ''), reason: String(v.labels.reason ?? ''), value: v.value })),
     batches: batches.values[0]?.value ?? 0,
     unscored: unscored.values.map((v) => ({ reason: String(v.labels.reason ?? ''), value: v.value })),
+    scored: scored.values.map((v) => ({ topic: String(v.labels.topic ?? ''), value: v.value })),
   };
 }

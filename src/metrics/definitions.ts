@@ -138,8 +138,19 @@ function definePipelineMetrics(registry: Registry) {
   return {
     samples: new Counter({
       name: 'ckawatch_samples_total',
-      help: 'Production samples consumed into the statistics',
+      help: 'Production samples seen: decoded, counted and committed (scored or not: see ckawatch_samples_scored_total)',
       labelNames: ['topic'] as const,
+      registers,
+    }),
+    scored: new Counter({
+      name: 'ckawatch_samples_scored_total',
+      help: 'Production samples that reached the statistics: all those seen, less those sampling left out (sampling) and those unscored',
+      labelNames: ['topic'] as const,
+      registers,
+    }),
+    samplingFraction: new Gauge({
+      name: 'ckawatch_sampling_fraction',
+      help: 'Fraction of the samples seen that are chosen for scoring now (sampling: a fixed fraction, or auto from the measured capacity)',
       registers,
     }),
     rejected: new Counter({

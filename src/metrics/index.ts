@@ -128,7 +128,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
     seedCounters: (seed) => seedCounters(pipeline, seed),
     setCounters: (seed) => {
-      for (const counter of [pipeline.samples, pipeline.rejected, pipeline.unscored, pipeline.batches]) counter.reset();
+      for (const counter of [pipeline.samples, pipeline.scored, pipeline.rejected, pipeline.unscored, pipeline.batches]) counter.reset();
       seedCounters(pipeline, seed);
     },
     readCounters: () => readCounters(pipeline),

@@ -89,6 +89,7 @@ describe('loadConfig', () => {
           "seed": 1,
           "sketchWidth": 512,
         },
+        "sampling": 1,
         "source": {
           "kind": "file",
           "loop": false,
@@ -252,7 +253,7 @@ describe('config errors', () => {
     const data = JSON.parse('{"model":{"path":"m"},"reference":{"path":"r"},"source":{"kind":"file","path":"p"},"__proto__":{},"calibration":{"thresholds":{"__proto__":{"cka":0.5}}}}');
     expect(problems(data)).toMatchInlineSnapshot(`
       "config error at calibration.thresholds.__proto__: expected a layer name other than "__proto__", found a mapping with "cka"
-      config error at __proto__: unknown key; expected one of model, candidate, reference, source, input, batch, windows, witnesses, metrics, checkpoint, calibration, alarm, log"
+      config error at __proto__: unknown key; expected one of model, candidate, reference, source, input, batch, sampling, windows, witnesses, metrics, checkpoint, calibration, alarm, log"
     `);
     expect(({} as Record<string, unknown>)['cka']).toBeUndefined();
   });

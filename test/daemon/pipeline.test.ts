@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { addDrift, EMPTY_DRIFT, type DriftSums } from '../../src/cka/drift.js';
 import { gramOf } from '../../src/cka/gram.js';
 import { Pipeline, type Decoded, type PipelineDeps } from '../../src/daemon/pipeline.js';
+import { createSampling, sampleKey } from '../../src/daemon/sampling.js';
 import type { SourceRecord } from '../../src/source/source.js';
 import { fixedDraws, normals } from '../helpers/linalg.js';
 
@@ -307,5 +308,73 @@ describe('Pipeline', () => {
     const done = await Promise.all([p.process(), p.process(), p.process({ flush: true })]);
     expect(done.reduce((a, b) => a + b, 0)).toBe(4);
     expect(most).toBe(1);
+  });
+});
+
+describe('Pipeline with sampling', () => {
+  it('at 0.25 scores about a quarter, counts and commits every sample, and scores the chosen ones only', async () => {
+    const sampling = createSampling(0.25, () => 0);
+    const scoredRows: Float32Array[] = [];
+    const { deps, windows } = setup({
+      choose: sampling.choose,
+      grams: async (stacked, rows) => {
+        for (let r = 0; r < rows - 6; r++) scoredRows.push(stacked.slice(r * D, (r + 1) * D));
+        return { grams: [gramOf(stacked, rows, D)], inferenceMs: 1 };
+      },
+    });
+    const p = new Pipeline(deps);
+    const all = records('t', 0, 0, 4_000, 11);
+    p.accept(all);
+    await p.process({ flush: true });
+    await p.drainShort();
+    const state = await p.snapshot();
+    const chosen = all.filter((r) => sampleKey('t', 0, r.offset, 0) < 0.25);
+    // Binomial(4,000, 0.25): sd 27.4; 5 sd.
+    expect(Math.abs(chosen.length - 1_000)).toBeLessThan(5 * 27.4);
+    expect(state.counters.samples).toEqual({ t: 4_000 });
+    expect(p.offsets).toEqual({ t: { '0': 4_000 } });
+    const inBatches = Math.floor(chosen.length / 8) * 8 + (chosen.length % 8 >= 4 ? chosen.length % 8 : 0);
+    expect(state.counters.scored).toEqual({ t: inBatches });
+    expect(windows[0]!.samples).toBe(inBatches);
+    // exactly the chosen samples went to the model, in offset order
+    expect(scoredRows.map((r) => Array.from(r))).toEqual(chosen.slice(0, inBatches).map((r) => Array.from(new Float32Array(new Uint8Array(r.value!).buffer))));
+  });
+
+  it('a record of several samples, some skipped, split by a batch and restarted: each sample counted once, the same ones scored', async () => {
+    const rows = (bytes: Uint8Array): Decoded => {
+      const all = new Float32Array(new Uint8Array(bytes).buffer);
+      return { ok: true, value: Array.from({ length: all.length / D }, (_, r) => all.subarray(r * D, (r + 1) * D)) };
+    };
+    const z = normals(13, 40 * 5 * D);
+    const message = (offset: number): SourceRecord => ({ topic: 't', partition: 0, offset, value: new Uint8Array(Float32Array.from(z.subarray(offset * 5 * D, (offset + 1) * 5 * D)).buffer) });
+    const messages = Array.from({ length: 40 }, (_, i) => message(i));
+    const choose = createSampling(0.5, () => 0).choose;
+    // The whole stream at once.
+    const once = setup({ decode: rows, choose });
+    const a = new Pipeline(once.deps);
+    a.accept(messages);
+    await a.process();
+    const whole = await a.snapshot();
+    // The same stream with a restart after 13 records, from the state then (a record split by a batch).
+    const first = setup({ decode: rows, choose });
+    const b = new Pipeline(first.deps);
+    b.accept(messages.slice(0, 13));
+    await b.process();
+    const mid = await b.snapshot();
+    expect(mid.partial).toBeDefined(); // the restart re-reads a record whose first samples are applied
+    const second = setup({ decode: rows, choose });
+    const c = new Pipeline(second.deps, mid);
+    c.accept(messages.slice(mid.offsets['t']!['0']!));
+    await c.process();
+    const end = await c.snapshot();
+    expect(end.counters.samples).toEqual(whole.counters.samples);
+    expect(end.counters.scored).toEqual(whole.counters.scored);
+    expect(end.offsets).toEqual(whole.offsets);
+    expect(end.partial).toEqual(whole.partial);
+    expect(first.windows[0]!.samples + second.windows[0]!.samples).toBe(once.windows[0]!.samples);
+    expect(first.windows[0]!.batches + second.windows[0]!.batches).toBe(once.windows[0]!.batches);
+    for (const key of ['axr', 'axx', 'arr', 'mmdLinear'] as const) {
+      expect(first.windows[0]![key] + second.windows[0]![key], key).toBeCloseTo(once.windows[0]![key], 10);
+    }
   });
 });

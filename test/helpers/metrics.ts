@@ -54,3 +54,6 @@ export function minus(a: WindowSums, b: WindowSums): WindowSums {
 export function scores(s: WindowSums): { cka: number; mmd2Linear: number; mmd2Rbf: number; batches: number } {
   return { cka: s.axr / Math.sqrt(s.axx * s.arr), mmd2Linear: s.mmd_linear / s.mmd_weight, mmd2Rbf: s.mmd_rbf / s.mmd_weight, batches: s.batches };
 }
+
+/** ckawatch_samples_scored_total of `topic` (samples that reached the statistics). */
+export const scoredOf = (s: readonly PromSample[], topic: string): number => valueOf(s, 'ckawatch_samples_scored_total', { topic }) ?? 0;

@@ -93,7 +93,7 @@ function headerText(headers: IHeaders | undefined): Record<string, string> {
 export interface CheckpointOnDisk {
   readonly writtenAt: string;
   readonly body: {
-    readonly counters: { samples: Record<string, number>; rejected: Record<string, Record<string, number>>; batches: number };
+    readonly counters: { samples: Record<string, number>; rejected: Record<string, Record<string, number>>; batches: number; scored?: Record<string, number> };
     readonly offsets: Record<string, Record<string, number>>;
   };
 }

@@ -108,6 +108,7 @@ describe('createMetrics', () => {
     before.rejected.inc({ topic: 't1', reason: 'nan' }, 2);
     before.batches.inc(7);
     before.unscored.inc({ reason: 'too_few' }, 3);
+    before.scored.inc({ topic: 't1' }, 64);
     const seed = await before.readCounters();
     const after = createMetrics(options([]));
     after.seedCounters(JSON.parse(JSON.stringify(seed)));
@@ -120,6 +121,7 @@ describe('createMetrics', () => {
       rejected: [{ topic: 't1', reason: 'nan', value: 2 }],
       batches: 7,
       unscored: [{ reason: 'too_few', value: 3 }],
+      scored: [{ topic: 't1', value: 64 }],
     });
   });
 
