@@ -218,7 +218,7 @@ export function driftPooled(b: PoolBatch, pool: PoolSummary, rows?: KernelRows):
     batches: 1,
     samples: n,
     axr: (ckaWeight * axrNumerator) / ((n - 1) * (m - 1)),
-    axx: (ckaWeight * centred) / (n * (n - 3)),
+    axx: ckaWeight * (centred / (n * (n - 3))),
     arr: ckaWeight * pool.arr,
     mmdLinear: mmdWeight * (linear / pairs + pool.linearWithin - (2 * total) / (n * m)),
     mmdRbf: mmdWeight * (kernel / pairs + pool.rbfWithin - (2 * crossRbf) / (n * m)),
