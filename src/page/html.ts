@@ -38,6 +38,7 @@ export function renderPage(options: { readonly payloadJson: string; readonly col
   svg .axis { font-size: 11px; fill: var(--muted); }
   svg .tick { stroke: var(--muted); }
   svg .empty { fill: #f2f4f7; }
+  svg .alarm-spell { fill: #d62728; fill-opacity: 0.08; stroke: #d62728; stroke-width: 2.5; pointer-events: none; }
   table { border-collapse: collapse; width: 100%; }
   th, td { text-align: left; padding: 0.3rem 0.6rem; border-bottom: 1px solid var(--line); }
   td:first-child { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; word-break: break-all; }

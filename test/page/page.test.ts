@@ -58,6 +58,25 @@ describe('status page history', () => {
     expect(() => createHistory({ rows: () => [], now: () => 0, capacity: 0 })).toThrow(/capacity must be a whole number of at least 1, got 0/);
   });
 
+  it('records the model alarm per window and sample: 1 on, 0 off, null before there is one', async () => {
+    const alarm = (on: boolean): ScoreRow['alarm'] => ({ on, score: on ? 2 : -1, cause: { layer: 'b', statistic: 'mmd2_rbf', pValue: on ? 1e-5 : 0.2 } });
+    const states: (boolean | null)[] = [null, false, true, true, false];
+    let i = 0;
+    const h = harness(() => {
+      const state = states[Math.min(i, states.length - 1)]!;
+      const a = state === null ? null : alarm(state);
+      return [{ ...row('a', '5m', 0.9), alarm: a }, { ...row('b', '5m', 0.9), alarm: a }, row('a', '1h', 1)];
+    });
+    for (; i < states.length; i++) {
+      h.page.sample();
+      h.tick(1_000);
+    }
+    const data = await h.api();
+    // capacity 3: the last three samples
+    expect(data.history.alarm).toEqual({ '5m': [1, 1, 0], '1h': [null, null, null] });
+    expect(data.current[0]!.alarm).toEqual(alarm(false));
+  });
+
   it('sends non-finite scores as null, never NaN or Infinity', async () => {
     const h = harness(() => [{ ...row('a', 'w', Number.NaN), mmd2Rbf: Number.POSITIVE_INFINITY }]);
     h.page.sample();
