@@ -68,7 +68,7 @@ export function renderPage(options: { readonly payloadJson: string; readonly col
     <svg id="heatmap" role="img" aria-label="heatmap of CKA per layer over time" viewBox="0 0 1000 60"></svg>
     <p class="note">Covariance-alignment CKA of production against the reference over the chosen window: 1 when the
       covariance shape of a layer's features is unchanged, lower as it drifts (mean shifts show in MMD², not here).
-      Grey: no score yet.</p>
+      Grey: no score yet. Red outline: the model's alarm was on (calibrated over every layer and statistic).</p>
   </section>
   <section>
     <h2>Current scores</h2>

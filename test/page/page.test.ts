@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { RouteResponse } from '../../src/http/routes.js';
 import { createStatusPage, type ScoreRow, type ScoresPayload } from '../../src/page/index.js';
 import { createHistory } from '../../src/page/history.js';
+import type { RowAlarm } from '../../src/page/rows.js';
 import { scriptJson } from '../../src/page/html.js';
 
 const row = (layer: string, window: string, cka: number | null, samples = 64): ScoreRow => ({ layer, window, cka, mmd2Linear: 0.5, mmd2Rbf: 0.01, samples });
@@ -59,7 +60,7 @@ describe('status page history', () => {
   });
 
   it('records the model alarm per window and sample: 1 on, 0 off, null before there is one', async () => {
-    const alarm = (on: boolean): ScoreRow['alarm'] => ({ on, score: on ? 2 : -1, cause: { layer: 'b', statistic: 'mmd2_rbf', pValue: on ? 1e-5 : 0.2 } });
+    const alarm = (on: boolean): RowAlarm => ({ on, score: on ? 2 : -1, cause: { layer: 'b', statistic: 'mmd2_rbf', pValue: on ? 1e-5 : 0.2 } });
     const states: (boolean | null)[] = [null, false, true, true, false];
     let i = 0;
     const h = harness(() => {
