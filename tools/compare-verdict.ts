@@ -4,7 +4,7 @@
  * Per split s (seeded): 1,000 digits as --data and 500 others as --data-b, batch 64,
  * α = 0.05, 200 null batches; the model-level verdict and every per-series verdict are
  * tallied, then the same for B rotated by 40°. About 10-60 s a split on two busy cores.
- * The figures are in docs/validation/compare-verdict.md.
+ * The figures are in docs/statistics.md (Offline verdict).
  */
 import { writeFileSync } from 'node:fs';
 import { drifts } from '../src/demo/drifts.js';
