@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { MIN_SAMPLES } from '../cka/gram.js';
+import { DEFAULT_NULL_BATCHES, verdictOf } from '../compare/verdict.js';
 import { compareDrift, comparePaired, comparePositional, topRows, type Dataset, type LayerDrift, type MatrixResult } from '../compare/compare.js';
 import { CkawatchError, ConfigError } from '../errors/index.js';
 import type { GramVariantOption } from '../model/graph/augment.js';
@@ -15,6 +16,7 @@ import { loadReference } from '../reference/load.js';
 import { cliLogger } from './logger.js';
 import { progressBar } from './progress.js';
 import { VERSION } from '../util/version.js';
+import { verdictCells, verdictColumns, verdictJson, verdictTable } from './verdict.js';
 
 export interface CompareOptions {
   modelA: string;
@@ -32,6 +34,10 @@ export interface CompareOptions {
   positionalPairing?: boolean;
   witnesses?: number;
   witnessPlot?: string;
+  /** with --data-b: the level of the drift verdicts, and the null batches they are calibrated on */
+  alpha?: number;
+  nullBatches?: number;
+  seed?: number;
   verbose?: boolean;
 }
 
@@ -40,7 +46,8 @@ const PAIRED_ESTIMATOR =
   'HSIC1 = unbiased HSIC (Song et al. 2012), float64 from float32 Grams of batch-centred features';
 const DRIFT_ESTIMATOR =
   'covariance-alignment CKA: sum_b A_xr / sqrt(sum_b A_xx * sum_b A_rr) with A_xr = ||H C H||_F^2/((n-1)(m-1)), ' +
-  'A_xx = HSIC1(K, K); unbiased MMD^2 (linear and RBF, median-heuristic bandwidth) averaged over batches';
+  'A_xx = HSIC1(K, K); unbiased MMD^2 (linear and RBF, median-heuristic bandwidth from up to 1,000 rows of --data) averaged over batches ' +
+  'weighted by their pairs; both data sets shuffled (seeded), each batch of --data-b against the next rows of --data, cycling through all of it';
 
 const POSITIONAL_WARNING =
   'positional pairing pairs row i of --data with row i of --data-b, as torch_cka does when comparing data sets. ' +
@@ -54,6 +61,8 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
   if (o.dataB && o.modelB) {
     throw new ConfigError('give either --model-b (compare two models on --data) or --data-b (compare two data sets on one model), not both');
   }
+  if ((o.alpha !== undefined || o.nullBatches !== undefined) && (!o.dataB || o.positionalPairing)) throw new ConfigError('--alpha and --null-batches go with --data-b (drift mode)');
+  if (o.alpha !== undefined && !(o.alpha > 0 && o.alpha < 0.5)) throw new ConfigError(`--alpha must be above 0 and below 0.5, got ${o.alpha}`);
   if (o.witnessPlot !== undefined && (!o.dataB || o.positionalPairing)) throw new ConfigError('--witness-plot goes with --data-b (drift mode)');
   if (o.dataB && o.layersB) {
     throw new ConfigError('--layers-b goes with --model-b; with --data-b one model runs on both data sets: list its layers with --layers-a');
@@ -94,6 +103,7 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
       model1_gram_error: gramCheckA,
     };
     const k = o.witnesses ?? 16;
+    let table: string | undefined;
     let result: object;
     let picture: Parameters<typeof heatmapSvg>[0];
     if (o.dataB) {
@@ -105,8 +115,21 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
         result = { ...base, ...matrixFields(r), mode: 'positional', model2_name: a.name, model2_layers: a.layers, dataset2_name: basename(o.dataB, '.npy'), estimator: PAIRED_ESTIMATOR, warning: POSITIONAL_WARNING };
         picture = { title: `CKA, rows paired by position (blind to drift)`, rowTitle: `${a.name} on ${base.dataset1_name}`, columnTitle: `${a.name} on ${basename(o.dataB, '.npy')}`, rows: a.layers, columns: a.layers, values: r.cka };
       } else {
-        const r = await compareDrift(a, data, dataB, o.batchSize, bar.update);
-        const drift = r.layers.map((l) => ({ layer: l.layer, cka: l.cka, mmd2_linear: l.mmd2Linear, mmd2_rbf: l.mmd2Rbf, rbf_gamma: l.rbfGamma }));
+        const seed = o.seed ?? 0;
+        const r = await compareDrift(a, data, dataB, o.batchSize, bar.update, { seed });
+        bar.stop();
+        const nullBar = progressBar('null batches');
+        const verdict = await verdictOf(a, data, r.layers, {
+          alpha: o.alpha ?? 0.05,
+          nullBatches: o.nullBatches ?? DEFAULT_NULL_BATCHES,
+          seed,
+          batchSize: o.batchSize,
+          m: r.m,
+          gammas: r.layers.map((l) => l.rbfGamma),
+        }, nullBar.update);
+        nullBar.stop();
+        table = verdictTable(verdict);
+        const drift = r.layers.map((l) => ({ layer: l.layer, cka: l.cka, mmd2_linear: l.mmd2Linear, mmd2_rbf: l.mmd2Rbf, rbf_gamma: l.rbfGamma, ...verdictColumns(verdict, l.layer) }));
         result = {
           ...base,
           mode: 'drift',
@@ -119,6 +142,8 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
           batches: r.batches,
           samples: r.samples,
           unused_samples: r.unused,
+          reference_rows_per_batch: r.m,
+          verdict: verdictJson(verdict),
           witnesses: r.layers.map((l) => ({
             layer: l.layer,
             data_b: topRows(l.novelty, k, 'highest').map((w) => ({ index: w.index, novelty: w.score })),
@@ -126,7 +151,17 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
           })),
         };
         if (o.witnessPlot !== undefined) sheet = () => witnessSheet(a, data, dataB, r.layers, k);
-        picture = { title: `Drift of ${basename(o.dataB)} against ${basename(o.data)}`, rowTitle: `${a.name} layer`, columnTitle: 'covariance-alignment CKA', rows: a.layers, columns: ['cka'], values: drift.map((d) => [d.cka]) };
+        const cells = verdictCells(verdict, a.layers);
+        const called = verdict.alarm?.on ? `drift (p ${verdict.alarm.cause.pValue.toPrecision(2)}, ${verdict.alarm.cause.statistic})` : 'no drift';
+        picture = {
+          title: `Drift of ${basename(o.dataB)} against ${basename(o.data)}: ${called} at ${verdict.alpha}`,
+          rowTitle: `${a.name} layer`,
+          columnTitle: 'covariance-alignment CKA, p-values (red: drift)',
+          rows: a.layers,
+          columns: ['cka', ...cells.columns],
+          values: drift.map((d, l) => [d.cka, ...cells.values[l]!]),
+          marked: drift.map((d, l) => [verdict.series.some((s) => s.layer === d.layer && s.statistic === 'cka' && s.drift), ...cells.marked[l]!]),
+        };
       }
     } else {
       // --layers-b alone compares layers of one model with other layers of it (torch_cka's model2 = model1).
@@ -149,6 +184,7 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
       const svg = await sheet();
       await writeOutput('--witness-plot', witnessPlot, () => writePicture(witnessPlot, svg));
     }
+    if (table !== undefined) process.stdout.write(`${table}\n`);
     const pictures = [o.plot, o.witnessPlot].filter((p) => p !== undefined);
     process.stdout.write(`wrote ${[o.out, ...pictures].join(' and ')} (provider ${a.provider})\n`);
   } finally {

@@ -13,7 +13,7 @@ import { GeneratorSource } from '../source/generator.js';
 import { imageDemo, INPUT_DEMO_DRIFTS, textDemo } from './demo-inputs.js';
 import { MEAN_REQUEST_SIZE, seldonRequest } from './demo-seldon.js';
 import { runDaemon } from './run.js';
-import { scoreTable } from './table.js';
+import { firstAlarmLine, noteFirstAlarms, scoreTable, type FirstAlarm } from './table.js';
 
 /** The demo's model: the small CNN trained on MNIST digits by tools/fixtures/make_fixtures.py. */
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
@@ -142,13 +142,20 @@ async function show(config: Config, source: GeneratorSource, title: string, dir:
       `metrics: ${daemon.url}/metrics   (state in ${dir}${o.keep ? ', kept on exit' : ', removed on exit; --keep keeps it'})\n\n`,
   );
   const started = Date.now();
-  const show = (): void => {
+  const firstAlarms = new Map<string, FirstAlarm>();
+  let ticks = 0;
+  // Every second the alarms are looked at (when it first fired is to the second); the table
+  // is printed every second on a terminal, every 10 s into a pipe.
+  const show = (print = true): void => {
     const elapsed = (Date.now() - started) / 1000;
     const phase = elapsed < o.driftAfter ? `clean (drift in ${Math.ceil(o.driftAfter - elapsed)}s)` : `drifting: ${o.drift}`;
-    const text = `t=${elapsed.toFixed(0)}s  ${phase}\n${scoreTable(daemon.rows().map((r) => ({ ...r, layer: shortName(r.layer) })))}\n`;
+    const rows = daemon.rows().map((r) => ({ ...r, layer: shortName(r.layer), ...(r.alarm ? { alarm: { ...r.alarm, cause: { ...r.alarm.cause, layer: shortName(r.alarm.cause.layer) } } } : {}) }));
+    noteFirstAlarms(rows, elapsed, firstAlarms);
+    if (!print) return;
+    const text = `t=${elapsed.toFixed(0)}s  ${phase}\n${scoreTable(rows)}\n${firstAlarmLine(firstAlarms)}\n`;
     process.stdout.write(tty ? `\x1b[H\x1b[2J${text}` : `${text}\n`);
   };
-  const timer = setInterval(show, tty ? 1_000 : 10_000);
+  const timer = setInterval(() => show(tty || ++ticks % 10 === 0), 1_000);
   if (o.duration > 0) {
     setTimeout(() => {
       clearInterval(timer);

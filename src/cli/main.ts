@@ -59,6 +59,9 @@ program
   .option('--positional-pairing', 'with --data-b: torch_cka\'s blind row-by-row pairing of two data sets (prints why it is blind)')
   .option('--witnesses <k>', 'with --data-b: the k rows of --data-b most unlike --data, and of --data least like --data-b, per layer', wholeNumber, 16)
   .option('--witness-plot <file>', 'with --data-b: those rows as pictures (image inputs), for the layer whose CKA fell most; .svg or .png')
+  .option('--alpha <x>', 'with --data-b: level of the drift verdicts (per layer and statistic, and for the model); default 0.05', Number)
+  .option('--null-batches <n>', 'with --data-b: null batches of --data against itself that the verdicts are calibrated on; default 200', wholeNumber)
+  .option('--seed <n>', 'with --data-b: seed of the shuffles and of the calibration', wholeNumber)
   .option('-v, --verbose', 'log more')
   .action((opts: Parameters<typeof compareCommand>[0] & { provider?: string[] }) =>
     compareCommand({ ...opts, provider: opts.provider ?? ['cpu'] }),

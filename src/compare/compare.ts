@@ -3,6 +3,7 @@ import { addDrift, driftBatch, driftScores, EMPTY_DRIFT, kernelRows, medianGamma
 import { MIN_SAMPLES, type Gram } from '../cka/gram.js';
 import { witnessOf } from '../cka/witness.js';
 import { ConfigError, DataError } from '../errors/index.js';
+import { createPrng, deriveSeed } from '../reference/prng.js';
 import { batchRanges, pipelined } from './batches.js';
 
 /**
@@ -139,10 +140,62 @@ export function topRows(scores: Float64Array, k: number, order: 'highest' | 'low
     .slice(0, k);
 }
 
+/** Rows the RBF bandwidth is set from (median heuristic): all of the reference up to this many. */
+export const BANDWIDTH_ROWS = 1000;
+/** The most reference rows one batch is compared with (its Gram is (n + m)²). */
+export const MAX_REFERENCE_ROWS = 1024;
+
+export interface DriftOptions {
+  /** seeds the shuffles of both data sets (rows of a file are often ordered by class or time) */
+  readonly seed?: number;
+}
+
+export interface DriftResult {
+  readonly layers: LayerDrift[];
+  readonly batches: number;
+  readonly samples: number;
+  readonly unused: number;
+  /** reference rows per batch */
+  readonly m: number;
+  /** the reference rows, shuffled: batch i is compared with the next m of them, cycling */
+  readonly referenceOrder: Int32Array;
+}
+
+/** 0..count-1 in a seeded random order (Fisher-Yates). */
+export function shuffled(count: number, seed: number): Int32Array {
+  const prng = createPrng(seed);
+  const out = Int32Array.from({ length: count }, (_, i) => i);
+  for (let i = count - 1; i > 0; i--) {
+    const j = prng.below(i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/** Rows `indices` of `d`, one after another. */
+export function gatherRows(d: Dataset, indices: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(indices.length * d.sampleSize);
+  for (let k = 0; k < indices.length; k++) out.set(d.data.subarray(indices[k]! * d.sampleSize, (indices[k]! + 1) * d.sampleSize), k * d.sampleSize);
+  return out;
+}
+
 /**
- * Drift of data set B (as production) against data set A (as reference), per layer:
- * each batch stacks b_i (n rows) over a_i (m rows) and runs the model once. The RBF
- * bandwidth is fixed per layer from the first reference batch (median heuristic).
+ * Reference rows per batch: enough that the batches together meet every reference row
+ * (the reference divided among them), at least a batch's worth, at most MAX_REFERENCE_ROWS,
+ * and leaving a batch's worth of rows over for the null batches (verdict.ts), which draw
+ * n + m distinct reference rows each.
+ */
+export function referenceRowsPerBatch(referenceCount: number, batchSize: number, batches: number): number {
+  const wanted = Math.min(MAX_REFERENCE_ROWS, Math.max(batchSize, Math.ceil(referenceCount / Math.max(1, batches))));
+  return Math.max(MIN_SAMPLES, Math.min(wanted, referenceCount - batchSize));
+}
+
+/**
+ * Drift of data set B (as production) against data set A (as reference), per layer. Both
+ * are shuffled (seeded); each batch stacks the next n rows of B over the next m rows of A
+ * (cycling through A, referenceRowsPerBatch) and runs the model once. The RBF bandwidth is
+ * fixed per layer from up to BANDWIDTH_ROWS rows of A (median heuristic). A short last
+ * batch counts by its pairs (drift.ts batchWeights).
  */
 export async function compareDrift(
   model: GramModel,
@@ -150,7 +203,8 @@ export async function compareDrift(
   production: Dataset,
   batchSize: number,
   progress: Progress = () => {},
-): Promise<{ layers: LayerDrift[]; batches: number; samples: number; unused: number }> {
+  options: DriftOptions = {},
+): Promise<DriftResult> {
   checkBatch(batchSize);
   if (reference.sampleSize !== production.sampleSize) {
     throw new DataError(
@@ -158,33 +212,38 @@ export async function compareDrift(
     );
   }
   checkCount(reference, production);
-  const count = Math.min(reference.count, production.count);
-  const { ranges, unused } = batchRanges(count, batchSize);
-  const first = ranges[0]!;
-  const gammas = (await model.grams(slice(reference, first), first[1] - first[0])).map((g) => medianGamma(g));
+  const seed = options.seed ?? 0;
+  const order = shuffled(production.count, deriveSeed(seed, 1));
+  const referenceOrder = shuffled(reference.count, deriveSeed(seed, 2));
+  const { ranges, unused } = batchRanges(production.count, batchSize);
+  const m = referenceRowsPerBatch(reference.count, batchSize, ranges.length);
+  const bandwidthRows = Math.min(BANDWIDTH_ROWS, reference.count);
+  const gammas = (await model.grams(gatherRows(reference, referenceOrder.subarray(0, bandwidthRows)), bandwidthRows)).map((g) => medianGamma(g));
   let sums = model.layers.map(() => EMPTY_DRIFT);
   const novelty = model.layers.map(() => new Float64Array(production.count).fill(Number.NaN));
   const referenceWitness = model.layers.map(() => new Float64Array(reference.count).fill(Number.NaN));
+  const referenceRows = (i: number): Int32Array => Int32Array.from({ length: m }, (_, k) => referenceOrder[(i * m + k) % reference.count]!);
   await pipelined(
     ranges.length,
     async (i) => {
-      const r = ranges[i]!;
-      const n = r[1] - r[0];
-      const x = slice(production, r);
-      const stacked = new Float32Array(2 * x.length);
-      stacked.set(x);
-      stacked.set(slice(reference, r), x.length);
-      return { n, grams: await model.grams(stacked, 2 * n) };
+      const [start, end] = ranges[i]!;
+      const n = end - start;
+      const rows = referenceRows(i);
+      const stacked = new Float32Array((n + m) * production.sampleSize);
+      stacked.set(gatherRows(production, order.subarray(start, end)));
+      stacked.set(gatherRows(reference, rows), n * production.sampleSize);
+      return { n, rows, grams: await model.grams(stacked, n + m) };
     },
-    ({ n, grams }, i) => {
+    ({ n, rows: referenceIndices, grams }, i) => {
+      const start = ranges[i]![0];
       // driftBatch also sums each row's kernel values: which rows of B drifted in, and
       // which rows of A went missing (cka/witness.ts), at no second pass over the Gram.
       sums = sums.map((s, l) => {
-        const rows = kernelRows(n, n);
+        const rows = kernelRows(n, m);
         const batch = driftBatch(grams[l]!, n, gammas[l]!, rows);
         const w = witnessOf(rows, n);
-        novelty[l]!.set(w.novelty, ranges[i]![0]);
-        referenceWitness[l]!.set(w.reference, ranges[i]![0]);
+        for (let k = 0; k < n; k++) novelty[l]![order[start + k]!] = w.novelty[k]!;
+        for (let k = 0; k < m; k++) referenceWitness[l]![referenceIndices[k]!] = w.reference[k]!;
         return addDrift(s, batch);
       });
       progress(i + 1, ranges.length);
@@ -199,5 +258,5 @@ export async function compareDrift(
     referenceWitness: referenceWitness[l]!,
   }));
   const samples = ranges.reduce((total, [start, end]) => total + end - start, 0);
-  return { layers, batches: ranges.length, samples, unused: unused + Math.abs(reference.count - production.count) };
+  return { layers, batches: ranges.length, samples, unused, m, referenceOrder };
 }

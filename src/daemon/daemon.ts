@@ -1,4 +1,4 @@
-import { driftScores, type DriftSums } from '../cka/drift.js';
+import type { DriftSums } from '../cka/drift.js';
 import type { Config } from '../config/schema.js';
 import { createInputDecoder } from '../decode/input.js';
 import { decodeRecords } from '../decode/records.js';
@@ -18,7 +18,7 @@ import { vectorToDrift, DRIFT_WIDTH } from '../window/drift-vector.js';
 import { counterSeed, openCalibrator, openModel, openDeadLetters, openPaired, openServer, openWitnesses, pipelineDeps, resetBehindLogEnd, type OpenWitnesses } from './assemble.js';
 import type { CheckpointBody } from './checkpointing.js';
 import { Lanes } from './lanes.js';
-import { judgeWindows, type Judged } from './judge.js';
+import { judgeWindows, scoreRows, type Judged } from './judge.js';
 import { openPartitionStore, partitionHooks, stateScope, type PartitionStore } from './ownership.js';
 import { createBlindness, type Blindness } from './blindness.js';
 import { lagAndSampling, recordsHandler } from './intake.js';
@@ -124,7 +124,7 @@ export class Daemon {
 
   /** Current scores of every layer and window, for tables and pages. */
   rows(): ScoreRow[] {
-    return this.#windowSums(this.#now()).map(({ layer, window, sums }) => ({ layer, window, ...driftScores(sums), samples: sums.samples }));
+    return scoreRows(this.#judged(this.#now()));
   }
 
   /** Every layer's sums over every window at `now`: what rows and metrics are computed from. */

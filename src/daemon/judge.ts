@@ -1,14 +1,18 @@
 import { judgeWindow } from '../calibration/alarm.js';
-import type { DriftSums } from '../cka/drift.js';
+import { driftScores, type DriftSums } from '../cka/drift.js';
 import type { Statistic } from '../cka/statistic.js';
 import type { WindowAlarm, WindowScore } from '../metrics/index.js';
+import type { ScoreRow } from '../page/rows.js';
 import type { Calibrator } from './reference.js';
 
 /** Every window's series with thresholds and p-values, and each window's model alarm: what a scrape exports. */
 export interface Judged {
   readonly scores: WindowScore[];
-  readonly alarms: WindowAlarm[];
+  readonly alarms: JudgedAlarm[];
 }
+
+/** A window's alarm with its cause's p-value (the metrics export the rest). */
+export type JudgedAlarm = WindowAlarm & { readonly cause: WindowAlarm['cause'] & { readonly pValue: number } };
 
 /**
  * Judges every window at one instant: per layer and statistic the threshold (static ones
@@ -20,7 +24,7 @@ export function judgeWindows(calibrator: Calibrator | null, windowSums: readonly
   const byWindow = new Map<string, { layer: string; sums: DriftSums }[]>();
   for (const s of windowSums) byWindow.set(s.window, [...(byWindow.get(s.window) ?? []), s]);
   const pValues = new Map<string, Partial<Record<Statistic, number>>>();
-  const alarms: WindowAlarm[] = [];
+  const alarms: JudgedAlarm[] = [];
   if (calibration) {
     for (const [window, sums] of byWindow) {
       const { pValues: series, alarm } = judgeWindow(calibration, sums);
@@ -34,4 +38,21 @@ export function judgeWindows(calibrator: Calibrator | null, windowSums: readonly
     pValues: pValues.get(`${s.window}\u0000${s.layer}`) ?? {},
   }));
   return { scores, alarms };
+}
+
+/** The judged windows as score rows (page, /api, demo table): each layer's scores, thresholds, p-values and its window's alarm. */
+export function scoreRows(judged: Judged): ScoreRow[] {
+  const alarms = new Map(judged.alarms.map((a) => [a.window, a]));
+  return judged.scores.map(({ layer, window, sums, thresholds, pValues }) => {
+    const a = alarms.get(window);
+    return {
+      layer,
+      window,
+      ...driftScores(sums),
+      samples: sums.samples,
+      thresholds: thresholds ?? {},
+      pValues: pValues ?? {},
+      alarm: a ? { on: a.on, score: a.score, cause: a.cause } : null,
+    };
+  });
 }

@@ -121,6 +121,22 @@
         node('title', {}, cell, layer + '\n' + clock(t) + '  cka ' + fmt(v, 4));
       });
     });
+    // Alarm spells: an outline over the time columns where the model alarm was on (runs of samples).
+    const alarms = (data.history.alarm && data.history.alarm[win]) || [];
+    for (let k = 0; k < alarms.length; k++) {
+      if (alarms[k] !== 1) continue;
+      let end = k;
+      while (alarms[end + 1] === 1) end++;
+      const left = Math.max(x0, xOf(times[k] ?? data.now) - cellW), right = xOf(times[end] ?? data.now);
+      if (right > x0) {
+        const spell = node('rect', {
+          x: left.toFixed(2), y: TOP - 4, width: Math.max(1, right - left).toFixed(2), height: layers.length * ROW + 8,
+          class: 'alarm-spell', 'data-from': String(times[k]), 'data-to': String(times[end]),
+        }, svg);
+        node('title', {}, spell, 'model alarm on ' + clock(times[k] ?? data.now) + '–' + clock(times[end] ?? data.now));
+      }
+      k = end;
+    }
     // time axis: minutes back from now
     const yAxis = TOP + layers.length * ROW + 16;
     const seconds = span / 1000;

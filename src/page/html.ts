@@ -38,6 +38,7 @@ export function renderPage(options: { readonly payloadJson: string; readonly col
   svg .axis { font-size: 11px; fill: var(--muted); }
   svg .tick { stroke: var(--muted); }
   svg .empty { fill: #f2f4f7; }
+  svg .alarm-spell { fill: #d62728; fill-opacity: 0.08; stroke: #d62728; stroke-width: 2.5; pointer-events: none; }
   table { border-collapse: collapse; width: 100%; }
   th, td { text-align: left; padding: 0.3rem 0.6rem; border-bottom: 1px solid var(--line); }
   td:first-child { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; word-break: break-all; }
@@ -67,7 +68,7 @@ export function renderPage(options: { readonly payloadJson: string; readonly col
     <svg id="heatmap" role="img" aria-label="heatmap of CKA per layer over time" viewBox="0 0 1000 60"></svg>
     <p class="note">Covariance-alignment CKA of production against the reference over the chosen window: 1 when the
       covariance shape of a layer's features is unchanged, lower as it drifts (mean shifts show in MMD², not here).
-      Grey: no score yet.</p>
+      Grey: no score yet. Red outline: the model's alarm was on (calibrated over every layer and statistic).</p>
   </section>
   <section>
     <h2>Current scores</h2>

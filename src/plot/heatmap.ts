@@ -16,6 +16,8 @@ export interface HeatmapInput {
   /** colour scale; CKA lives in [0, 1] */
   readonly min?: number;
   readonly max?: number;
+  /** marked[row][column]: cells outlined in red (compare's drift verdicts) */
+  readonly marked?: readonly (readonly boolean[])[];
 }
 
 const FONT = "font-family='DejaVu Sans, Helvetica, Arial, sans-serif'";
@@ -50,6 +52,9 @@ export function heatmapSvg(input: HeatmapInput): string {
       const x = left + j * cell;
       const fill = v === null ? '#bbbbbb' : viridis(scale(v));
       out.push(`<rect x='${x}' y='${y}' width='${cell}' height='${cell}' fill='${fill}'><title>${v ?? 'undefined'}</title></rect>`);
+      if (input.marked?.[i]?.[j] === true) {
+        out.push(`<rect class='marked' x='${x + 1.5}' y='${y + 1.5}' width='${cell - 3}' height='${cell - 3}' fill='none' stroke='#d62728' stroke-width='3'/>`);
+      }
       if (cell >= 30) {
         const label = v === null ? 'n/a' : v.toFixed(2);
         out.push(

@@ -7,7 +7,8 @@ import { driftBatch, driftScores, addDrift, EMPTY_DRIFT, medianGamma } from '../
 import { gramOf, type Gram } from '../../src/cka/gram.js';
 import { CkaMatrix } from '../../src/cka/paired.js';
 import { batchRanges, pipelined } from '../../src/compare/batches.js';
-import { compareDrift, comparePaired, comparePositional, type Dataset, type GramModel } from '../../src/compare/compare.js';
+import { compareDrift, comparePaired, comparePositional, gatherRows, referenceRowsPerBatch, shuffled, type Dataset, type GramModel } from '../../src/compare/compare.js';
+import { deriveSeed } from '../../src/reference/prng.js';
 import { ConfigError, DataError, StatisticsError } from '../../src/errors/index.js';
 import { normals } from '../helpers/linalg.js';
 
@@ -155,28 +156,42 @@ describe('comparePositional', () => {
 describe('compareDrift', () => {
   const reference = dataset('reference', 96, 6);
 
-  it('stacks production over reference per batch and adds up driftBatch, with gamma fixed from the first reference batch', async () => {
-    const production = dataset('production', 96, 7, 0.5);
+  it('shuffles both sets, stacks each batch of production over the next m reference rows (cycling) and adds up driftBatch, gamma from the reference', async () => {
+    const production = dataset('production', 100, 7, 0.5);
     const calls: number[] = [];
     const model = fakeModel('m', [(v) => v, (v) => Math.tanh(v)], calls);
-    const r = await compareDrift(model, reference, production, 32);
-    expect(calls).toEqual([32, 64, 64, 64]);
-    expect(r).toMatchObject({ batches: 3, samples: 96, unused: 0 });
-    const first = await model.grams(reference.data.subarray(0, 32 * D), 32);
-    const gammas = first.map((g) => medianGamma(g));
+    const r = await compareDrift(model, reference, production, 32, () => {}, { seed: 5 });
+    // 4 batches (32, 32, 32, 4) against m = max(32, ceil(96 / 4)) = 32 reference rows each; the bandwidth from all 96 reference rows.
+    expect(calls).toEqual([96, 64, 64, 64, 36]);
+    expect(r).toMatchObject({ batches: 4, samples: 100, unused: 0, m: 32 });
+    const order = shuffled(100, deriveSeed(5, 1));
+    const referenceOrder = shuffled(96, deriveSeed(5, 2));
+    expect(Array.from(r.referenceOrder)).toEqual(Array.from(referenceOrder));
+    expect([...order].sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    const gammas = (await model.grams(gatherRows(reference, referenceOrder), 96)).map((g) => medianGamma(g));
     for (const [l, layer] of r.layers.entries()) {
       let sums = EMPTY_DRIFT;
-      for (let b = 0; b < 3; b++) {
-        const stacked = new Float32Array(64 * D);
-        stacked.set(production.data.subarray(b * 32 * D, (b + 1) * 32 * D));
-        stacked.set(reference.data.subarray(b * 32 * D, (b + 1) * 32 * D), 32 * D);
-        const g: Gram = (await model.grams(stacked, 64))[l]!;
-        sums = addDrift(sums, driftBatch(g, 32, gammas[l]!));
+      for (const [b, [start, end]] of [[0, 32], [32, 64], [64, 96], [96, 100]].entries()) {
+        const rows = Array.from({ length: 32 }, (_, k) => referenceOrder[(b * 32 + k) % 96]!);
+        const stacked = new Float32Array((end! - start! + 32) * D);
+        stacked.set(gatherRows(production, order.subarray(start, end)));
+        stacked.set(gatherRows(reference, rows), (end! - start!) * D);
+        const g: Gram = (await model.grams(stacked, end! - start! + 32))[l]!;
+        sums = addDrift(sums, driftBatch(g, end! - start!, gammas[l]!));
       }
       expect(layer.rbfGamma).toBe(gammas[l]);
       expect(layer.sums).toEqual(sums);
       expect({ cka: layer.cka, mmd2Linear: layer.mmd2Linear, mmd2Rbf: layer.mmd2Rbf }).toEqual(driftScores(sums));
+      // The short last batch counts by its pairs: 3 × 496 + 6.
+      expect(layer.sums.mmdWeight).toBe(3 * 496 + 6);
     }
+  });
+
+  it('reference rows per batch: the reference divided among the batches, between a batch and 1,024, leaving a batch for the null draws', () => {
+    expect(referenceRowsPerBatch(1000, 64, 8)).toBe(125);
+    expect(referenceRowsPerBatch(1000, 64, 40)).toBe(64);
+    expect(referenceRowsPerBatch(100_000, 64, 2)).toBe(1024);
+    expect(referenceRowsPerBatch(100, 64, 1)).toBe(36);
   });
 
   it('sees a mean shift in MMD² and not in the clean case', async () => {

@@ -146,6 +146,32 @@ describe('built-in page in headless Chromium', () => {
     expect(missing.length).toBeGreaterThanOrEqual(8);
   });
 
+  it('marks the alarm spells on the heatmap: the history has the alarm off while clean and on after the rotation', async () => {
+    const data = await scores();
+    const alarms = data.history.alarm['30s']!;
+    expect(alarms).toHaveLength(data.history.t.length);
+    const first = alarms.indexOf(1);
+    expect(first, JSON.stringify(alarms)).toBeGreaterThan(0);
+    // Clean digits before the drift: the model alarm off (0) at every sample before it.
+    expect(alarms.slice(0, first).every((a) => a === 0 || a === null)).toBe(true);
+    expect(alarms.slice(0, first)).toContain(0);
+    const { stdout: dom } = await run(chromium, chromiumArgs('--dump-dom', `${url}/#window=30s`), { timeoutMs: 60_000 });
+    const spells = [...dom.matchAll(/<rect [^>]*class="alarm-spell"[^>]*data-from="(\d+)" data-to="(\d+)"/g)].map((m) => [Number(m[1]), Number(m[2])] as const);
+    expect(spells.length).toBeGreaterThanOrEqual(1);
+    // Each spell starts and ends at samples with the alarm on; the first starts at the first such sample or later (the page polled since).
+    for (const [from, to] of spells) expect(from).toBeLessThanOrEqual(to);
+    expect(spells[0]![0]).toBeGreaterThanOrEqual(data.history.t[first]!);
+  });
+
+  it('the demo\'s table shows thresholds, p-values and the alarm, and says when the alarm first fired and where', () => {
+    expect(output).toMatch(/^layer\s+window\s+cka\s+< thr\s+mmd²\(lin\)\s+> thr\s+mmd²\(rbf\)\s+> thr\s+p \(smallest\)\s+alarm\s+samples$/m);
+    expect(output).toMatch(/^model alarm: not fired yet$/m); // the table at 10 s, before the drift at 12 s
+    const fired = /^model alarm first fired: 30s window at t=(\d+)s on (\S+) (cka|mmd2_linear|mmd2_rbf) \(p [\d.e+-]+\)/m.exec(output);
+    expect(fired, output.slice(-3000)).not.toBeNull();
+    expect(Number(fired![1])).toBeGreaterThanOrEqual(DRIFT_AFTER_S);
+    expect(output).toMatch(/ALARM (cka|lin|rbf)\s+\d+$/m);
+  });
+
   it('serves the samples behind the drift: /api/witnesses and each kept digit as a PNG', async () => {
     const response = await fetch(`${url}/api/witnesses?window=30s`);
     expect(response.status).toBe(200);

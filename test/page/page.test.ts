@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { RouteResponse } from '../../src/http/routes.js';
 import { createStatusPage, type ScoreRow, type ScoresPayload } from '../../src/page/index.js';
 import { createHistory } from '../../src/page/history.js';
+import type { RowAlarm } from '../../src/page/rows.js';
 import { scriptJson } from '../../src/page/html.js';
 
 const row = (layer: string, window: string, cka: number | null, samples = 64): ScoreRow => ({ layer, window, cka, mmd2Linear: 0.5, mmd2Rbf: 0.01, samples });
@@ -56,6 +57,25 @@ describe('status page history', () => {
     expect(history.samples()).toHaveLength(1);
     expect(errors).toHaveLength(1); // once per failure streak
     expect(() => createHistory({ rows: () => [], now: () => 0, capacity: 0 })).toThrow(/capacity must be a whole number of at least 1, got 0/);
+  });
+
+  it('records the model alarm per window and sample: 1 on, 0 off, null before there is one', async () => {
+    const alarm = (on: boolean): RowAlarm => ({ on, score: on ? 2 : -1, cause: { layer: 'b', statistic: 'mmd2_rbf', pValue: on ? 1e-5 : 0.2 } });
+    const states: (boolean | null)[] = [null, false, true, true, false];
+    let i = 0;
+    const h = harness(() => {
+      const state = states[Math.min(i, states.length - 1)]!;
+      const a = state === null ? null : alarm(state);
+      return [{ ...row('a', '5m', 0.9), alarm: a }, { ...row('b', '5m', 0.9), alarm: a }, row('a', '1h', 1)];
+    });
+    for (; i < states.length; i++) {
+      h.page.sample();
+      h.tick(1_000);
+    }
+    const data = await h.api();
+    // capacity 3: the last three samples
+    expect(data.history.alarm).toEqual({ '5m': [1, 1, 0], '1h': [null, null, null] });
+    expect(data.current[0]!.alarm).toEqual(alarm(false));
   });
 
   it('sends non-finite scores as null, never NaN or Infinity', async () => {
