@@ -29,10 +29,10 @@ describe('compare --data-b verdict', () => {
     // 8 splits at α = 0.05: P(3 or more) = 0.6% when calibrated; a verdict that fires on a
     // third of clean splits passes with probability 0.1. Per series, not pooled over
     // series: the layers of one split move together (one split rejecting mmd2_linear in
-    // all 6 layers is 6 of 48 tests), so a pooled rate over 8 splits says little.
+    // all 4 layers is 4 of 32 tests), so a pooled rate over 8 splits says little.
     expect(tally(clean).alarms).toBeLessThanOrEqual(2);
     const series = clean[0]!.series.map((s, i) => ({ name: `${s.layer} ${s.statistic}`, rejected: clean.filter((v) => v.series[i]!.drift).length }));
-    expect(series).toHaveLength(18);
+    expect(series).toHaveLength(12); // four default layers × three statistics
     for (const { name, rejected } of series) expect(rejected, name).toBeLessThanOrEqual(2);
   });
 
@@ -45,9 +45,9 @@ describe('compare --data-b verdict', () => {
         const past = s.statistic === 'cka' ? s.value! < s.threshold! : s.value! > s.threshold!;
         expect(s.drift, `${s.layer} ${s.statistic}`).toBe(past);
       }
-      // 18 series at once: the model's level is below α but above Bonferroni's α/18.
+      // 12 series at once: the model's level is below α but above Bonferroni's α/12.
       expect(v.alarm!.level).toBeLessThan(0.05);
-      expect(v.alarm!.level).toBeGreaterThan(0.05 / 18);
+      expect(v.alarm!.level).toBeGreaterThan(0.05 / 12);
       expect(v.alarm!.on).toBe(v.alarm!.cause.pValue < v.alarm!.level);
     }
   });
