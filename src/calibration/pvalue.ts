@@ -80,7 +80,7 @@ export function thresholdOf(c: StatisticCalibration, lengths: readonly number[],
     hi = lo + step;
   }
   if (seriesLogP(c, lengths, lo, k) <= target) return c.side === 'below' ? c.centre - lo : c.centre + lo;
-  for (let i = 0; i < 80; i++) {
+  for (let i = 0; i < 60; i++) {
     const mid = (lo + hi) / 2;
     if (seriesLogP(c, lengths, mid, k) > target) lo = mid;
     else hi = mid;

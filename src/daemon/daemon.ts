@@ -69,7 +69,7 @@ export class Daemon {
   #store: PartitionStore | null = null;
   #identity: Pick<CheckpointBody, 'modelSha256' | 'layers'> | null = null;
   #calibrator: Calibrator | null = null;
-  #lastJudged: { now: number; judged: Judged } | null = null;
+  #lastJudged: { key: string; judged: Judged } | null = null;
   #paired: PairedMode | null = null;
   #blindness: Blindness | null = null;
   #letters: DeadLetterQueue | null = null;
@@ -241,9 +241,11 @@ export class Daemon {
     this.#metrics.checkpointLastSuccess.set(this.#now() / 1000);
   }
 
-  /** Thresholds, p-values and alarms of every window at `now`, once per instant (scores and alarms are read in one scrape). */
+  /** Thresholds, p-values and alarms of every window at `now` (scores and alarms are read in one scrape). */
   #judged(now: number): Judged {
-    if (this.#lastJudged?.now !== now) this.#lastJudged = { now, judged: judgeWindows(this.#calibrator, this.#windowSums(now)) };
+    // Once per change (a batch moves the total; buckets leave windows as time passes): 50 scrapers must not each pay for the p-values.
+    const key = `${this.#lanes?.counters().batches ?? 0}/${this.#calibrator?.calibration ? 1 : 0}/${Math.floor(now / 250)}`;
+    if (this.#lastJudged?.key !== key) this.#lastJudged = { key, judged: judgeWindows(this.#calibrator, this.#windowSums(now)) };
     return this.#lastJudged.judged;
   }
 

@@ -74,7 +74,7 @@ describe('sampling against a real broker', () => {
       }
     }
     await b.stop();
-  });
+  }, 300_000);
 
   it('at 0.25, killed mid-stream and restarted from its checkpoint: every sample seen once, the same ones scored', async () => {
     const N = 8_192;
@@ -114,7 +114,7 @@ describe('sampling against a real broker', () => {
     for (const [layer, sums] of windowSums(end)) expect(sums.samples, layer).toBe(expected);
     expect(samplesOf(s, run.topic)).toBe(N);
     await second.stop();
-  });
+  }, 300_000);
 
   it('auto: every sample of a backlog seen and committed once, the windows holding exactly the scored ones', async () => {
     // A backlog the model drains at full scoring within auto's 30 s drain time: auto may
@@ -139,5 +139,5 @@ describe('sampling against a real broker', () => {
     expect(fraction).toBeGreaterThan(0);
     expect(fraction).toBeLessThanOrEqual(1);
     await d.stop();
-  });
+  }, 300_000);
 });
