@@ -19,7 +19,10 @@ export interface NullTail {
   readonly logP: readonly number[];
 }
 
-const POINTS = 40;
+// Enough for log p between points to be within the Monte Carlo noise of the replicates;
+// few enough that a checkpoint carries every layer's tails (6 significant digits each).
+const POINTS = 24;
+const round = (v: number): number => Number(v.toPrecision(6));
 
 /** The tail from ascending bootstrap deviations (positive = toward the alarm side) and the floor's standard deviation. */
 export function buildTail(sorted: Float64Array, floor: number): NullTail {
@@ -51,7 +54,7 @@ export function buildTail(sorted: Float64Array, floor: number): NullTail {
   }
   // Monotone by construction up to rounding; make it exact for interpolation.
   for (let i = 1; i < POINTS; i++) logP[i] = Math.min(logP[i]!, logP[i - 1]!);
-  return { x, logP };
+  return { x: x.map(round), logP: logP.map(round) };
 }
 
 /** log P(deviation ≥ x): interpolated in the table, along its last slope beyond it, the table's first value (p near 1) before it. */
@@ -69,6 +72,7 @@ export function tailLogP(t: NullTail, x: number): number {
     if (t.x[mid]! <= x) lo = mid;
     else hi = mid;
   }
-  const f = (x - t.x[lo]!) / (t.x[hi]! - t.x[lo]!);
+  const span = t.x[hi]! - t.x[lo]!;
+  const f = span > 0 ? (x - t.x[lo]!) / span : 0;
   return t.logP[lo]! + f * (t.logP[hi]! - t.logP[lo]!);
 }

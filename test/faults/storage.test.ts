@@ -4,7 +4,7 @@
  *
  *   unusable dir (its parent is a regular file: fails as root too) ─▶ "checkpoint not written" log,
  *       ckawatch_checkpoint_errors_total rises, /metrics served, nothing committed ─▶ dir fixed ─▶ checkpoint + commit
- *   full disk (a 64 KiB tmpfs, filled; needs root for mount) ─▶ ENOSPC, old checkpoint intact, no temp file left
+ *   full disk (a 512 KiB tmpfs, filled; needs root for mount) ─▶ ENOSPC, old checkpoint intact, no temp file left
  *   damaged checkpoint (bytes edited, then truncated) ─▶ warning at start, ignored, fresh start from Kafka's commits
  *
  * Every check of a count is exact: the stream is made of good digits only.
@@ -83,7 +83,8 @@ describe('checkpoint storage faults', () => {
   it.skipIf(!canMountTmpfs())('a full disk: ENOSPC logged and counted, the last good checkpoint intact, no temp file left', async () => {
     const run = await suite.run('faults-full', 1);
     mkdirSync(run.stateDir, { recursive: true });
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', run.stateDir]);
+    // Room for a checkpoint and its temporary copy (the calibration's tails are most of it), not much more.
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', run.stateDir]);
     try {
       await produce(run.topic, heldOutDigits(100).map(rawMessage));
       const d = await DaemonProcess.start(run.config);
@@ -96,7 +97,7 @@ describe('checkpoint storage faults', () => {
       const filler = join(run.stateDir, 'filler');
       let chunks = 0;
       try {
-        for (; chunks < 64; chunks++) writeFileSync(filler, Buffer.alloc(4096, 1), { flag: 'a' });
+        for (; chunks < 128; chunks++) writeFileSync(filler, Buffer.alloc(4096, 1), { flag: 'a' });
       } catch (error) {
         expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC');
       }
