@@ -39,7 +39,8 @@ describe('scrape load', () => {
     // scrapes could steal from it, and a backlog of 25,000 digits lasts the whole test.
     const run = await suite.run('faults-scrape', 2, { batchSize: 16, referencePerBatch: 496, scheme: 'draws', schedule: NEVER });
     const digits = heldOutDigits(5000).map(rawMessage);
-    const backlog = Array.from({ length: 5 }, () => digits).flat();
+    // Enough that no phase drains it, at the rate of one tap per block (about 500 samples/s here).
+    const backlog = Array.from({ length: 10 }, () => digits).flat();
     await produce(run.topic, backlog, 160);
     const d = await DaemonProcess.start(run.config, { timeoutMs: 60_000 });
     await d.waitForMetrics((s) => valueOf(s, 'ckawatch_ready') === 1 && samplesOf(s, run.topic) > 0, 'consuming', { timeoutMs: 60_000 });
