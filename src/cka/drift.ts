@@ -1,6 +1,7 @@
 import { StatisticsError } from '../errors/index.js';
 import { assertGram, assertMinSamples, diagonalBlock, type Gram } from './gram.js';
 import { poolSummary, rbfKernel, reduceBatch, topRows, type GramRows, type PoolBatch, type PoolSummary } from './pool.js';
+import { uCentring } from './hsic.js';
 
 /**
  * Drift statistics of a production batch X (n samples) against reference samples R
@@ -168,24 +169,10 @@ export function driftPooled(b: PoolBatch, pool: PoolSummary, rows?: KernelRows):
   const axrNumerator = Math.max(0, squares - rowSquares / m - columnSquares / n + (total * total) / (n * m));
 
   // K is read where it lies in the rows (stride n + 4), in two passes and no n × n copy: its
-  // off-diagonal row and column sums, then per entry its U-centred value (HSIC1(K, K) =
+  // off-diagonal row and column sums (uCentring, as uCenter takes them), then per entry its U-centred value (HSIC1(K, K) =
   // ‖U(K)‖² / (n(n−3)), the same sum in the same order as uCenter and hsicOfCentered) and,
   // above the diagonal, the linear and RBF kernel sums. bench/statistics.ts times it.
-  const kRows = new Float64Array(n);
-  const kCols = new Float64Array(n);
-  let kTotal = 0;
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      if (i === j) continue;
-      const v = r[i * width + j]!;
-      kRows[i]! += v;
-      kCols[j]! += v;
-    }
-    kTotal += kRows[i]!;
-  }
-  if (!Number.isFinite(kTotal)) throw new StatisticsError('production Gram: contains NaN or infinite values');
-  const a = 1 / (n - 2);
-  const t = kTotal / ((n - 1) * (n - 2));
+  const { rows: kRows, cols: kCols, a, t } = uCentring(r, n, width, 'production Gram');
   let centred = 0;
   let linear = 0;
   let kernel = 0;

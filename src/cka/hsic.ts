@@ -15,26 +15,41 @@ import { assertGram, assertMinSamples, type Gram } from './gram.js';
  * by construction, and lets one U-centered matrix per layer serve every pair of layers.
  */
 
-/** U-centering of a square matrix: zero diagonal, off-diagonal entries with row, column and total sums removed. */
-export function uCenter(k: Gram, what = 'Gram matrix'): Float64Array {
-  assertGram(k, what);
-  const { n, data } = k;
-  assertMinSamples(n, what);
+/**
+ * What U-centering subtracts from an n×n matrix stored with row stride `stride` (n for a
+ * Gram, n + 4 for the rows a pool head returns): u(i, j) = k(i, j) − (rows[i] + cols[j])·a + t
+ * off the diagonal, with rows and cols the off-diagonal row and column sums.
+ */
+export interface UCentring {
+  readonly rows: Float64Array;
+  readonly cols: Float64Array;
+  readonly a: number;
+  readonly t: number;
+}
+
+export function uCentring(data: ArrayLike<number>, n: number, stride: number, what: string): UCentring {
   const rows = new Float64Array(n);
   const cols = new Float64Array(n);
   let total = 0;
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < n; j++) {
       if (i === j) continue;
-      const v = data[i * n + j]!;
+      const v = data[i * stride + j]!;
       rows[i]! += v;
       cols[j]! += v;
     }
     total += rows[i]!;
   }
   if (!Number.isFinite(total)) throw new StatisticsError(`${what}: contains NaN or infinite values`);
-  const a = 1 / (n - 2);
-  const t = total / ((n - 1) * (n - 2));
+  return { rows, cols, a: 1 / (n - 2), t: total / ((n - 1) * (n - 2)) };
+}
+
+/** U-centering of a square matrix: zero diagonal, off-diagonal entries with row, column and total sums removed. */
+export function uCenter(k: Gram, what = 'Gram matrix'): Float64Array {
+  assertGram(k, what);
+  const { n, data } = k;
+  assertMinSamples(n, what);
+  const { rows, cols, a, t } = uCentring(data, n, n, what);
   const out = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < n; j++) {
