@@ -38,13 +38,13 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Message } from 'kafkajs';
 import ort from 'onnxruntime-node';
 import { DaemonProcess, writeDaemonConfig } from '../test/helpers/daemon.js';
 import { tempDir } from '../test/helpers/files.js';
 import { ROOT } from '../test/helpers/fixtures.js';
 import { heldOutDigits, rawMessage, writeReference } from '../test/helpers/digits.js';
-import { brokers, freshTopic, testKafka, uniqueName, withAdmin } from '../test/helpers/kafka.js';
+import { brokers, freshTopic, uniqueName, withAdmin } from '../test/helpers/kafka.js';
+import { bareConsume, produceAtRate, produceBacklog } from './kafka-load.js';
 import { valueOf } from '../test/helpers/prom-text.js';
 import { buildIfStale, ensureBroker } from '../test/helpers/services.js';
 
@@ -103,73 +103,6 @@ function brokerPid(): number | null {
   } catch {
     return null; // a broker this machine did not start with scripts/kafka.sh: its CPU is not shown
   }
-}
-
-/** Sends `count` messages (cycling through `pool`) with a few requests in flight; resolves when all are acknowledged. */
-async function produceBacklog(topic: string, pool: readonly Buffer[], count: number): Promise<void> {
-  const producer = testKafka(uniqueName('bench-producer')).producer({ allowAutoTopicCreation: false });
-  await producer.connect();
-  const inFlight: Promise<unknown>[] = [];
-  const per = 160; // 160 x 3,136 bytes: one request well under the broker's 1 MiB
-  for (let i = 0; i < count; i += per) {
-    const messages: Message[] = Array.from({ length: Math.min(per, count - i) }, (_, k) => ({ value: pool[(i + k) % pool.length]! }));
-    inFlight.push(producer.send({ topic, messages, acks: 1 }));
-    if (inFlight.length >= 6) await inFlight.shift();
-  }
-  await Promise.all(inFlight);
-  await producer.disconnect();
-}
-
-/** Keeps sending at `rate` messages/s until stopped. */
-function produceAtRate(topic: string, pool: readonly Buffer[], rate: number): { stop: () => Promise<number> } {
-  let running = true;
-  let sent = 0;
-  const done = (async () => {
-    const producer = testKafka(uniqueName('bench-soak')).producer({ allowAutoTopicCreation: false });
-    await producer.connect();
-    const per = 160;
-    const started = Date.now();
-    while (running) {
-      const messages: Message[] = Array.from({ length: per }, (_, k) => ({ value: pool[(sent + k) % pool.length]! }));
-      await producer.send({ topic, messages, acks: 1 });
-      sent += per;
-      const due = started + (sent / rate) * 1000;
-      if (due > Date.now()) await sleep(due - Date.now());
-    }
-    await producer.disconnect();
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await done;
-      return sent;
-    },
-  };
-}
-
-/** Bare kafkajs: eachBatch counting messages, nothing else. */
-async function bareConsume(topic: string, count: number): Promise<{ rate: number; cpuMs: number; ms: number }> {
-  const consumer = testKafka(uniqueName('bench-bare')).consumer({ groupId: uniqueName('bench-bare-group'), allowAutoTopicCreation: false });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  let got = 0;
-  let first = 0;
-  let last = 0;
-  const cpu0 = process.cpuUsage();
-  await consumer.run({
-    autoCommit: false,
-    eachBatch: async ({ batch }) => {
-      if (first === 0) first = performance.now();
-      got += batch.messages.length;
-      last = performance.now();
-    },
-  });
-  const deadline = Date.now() + 300_000;
-  while (got < count && Date.now() < deadline) await sleep(20);
-  const cpu = process.cpuUsage(cpu0);
-  await consumer.disconnect();
-  if (got < count) throw new Error(`bare consumer read ${got} of ${count} messages in 5 minutes`);
-  return { rate: (count / (last - first)) * 1000, cpuMs: (cpu.user + cpu.system) / 1000, ms: last - first };
 }
 
 /** The daemon with `scheme` over the backlog alone (fresh group): samples/s and CPU per 1,000 samples between 10% and 90%. */

@@ -26,11 +26,11 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Message } from 'kafkajs';
 import { DaemonProcess, editConfig, writeDaemonConfig } from '../test/helpers/daemon.js';
 import { tempDir } from '../test/helpers/files.js';
 import { heldOutDigits, rawMessage, writeReference } from '../test/helpers/digits.js';
-import { freshTopic, testKafka, uniqueName, withAdmin } from '../test/helpers/kafka.js';
+import { freshTopic, uniqueName, withAdmin } from '../test/helpers/kafka.js';
+import { bareConsume, produceAtRate, produceBacklog } from './kafka-load.js';
 import { sumOf, valueOf } from '../test/helpers/prom-text.js';
 import { buildIfStale, ensureBroker } from '../test/helpers/services.js';
 
@@ -60,74 +60,6 @@ const verdict = (pass: boolean) => (pass ? 'PASS' : 'FAIL');
 
 function rssKb(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-}
-
-async function produceBacklog(topic: string, pool: readonly Buffer[], count: number): Promise<void> {
-  const producer = testKafka(uniqueName('overload-backlog')).producer({ allowAutoTopicCreation: false });
-  await producer.connect();
-  const inFlight: Promise<unknown>[] = [];
-  const per = 160;
-  for (let i = 0; i < count; i += per) {
-    const messages: Message[] = Array.from({ length: Math.min(per, count - i) }, (_, k) => ({ value: pool[(i + k) % pool.length]! }));
-    inFlight.push(producer.send({ topic, messages, acks: 1 }));
-    if (inFlight.length >= 6) await inFlight.shift();
-  }
-  await Promise.all(inFlight);
-  await producer.disconnect();
-}
-
-/** Sends at `rate` messages/s (requests of 160, a few in flight) until stopped; `sent()` counts acknowledged ones. */
-function produceAtRate(topic: string, pool: readonly Buffer[], rate: number): { sent: () => number; stop: () => Promise<number> } {
-  let running = true;
-  let sent = 0;
-  let queued = 0;
-  const done = (async () => {
-    const producer = testKafka(uniqueName('overload-producer')).producer({ allowAutoTopicCreation: false });
-    await producer.connect();
-    const per = 160;
-    const started = performance.now();
-    const inFlight: Promise<unknown>[] = [];
-    while (running) {
-      const messages: Message[] = Array.from({ length: per }, (_, k) => ({ value: pool[(queued + k) % pool.length]! }));
-      queued += per;
-      inFlight.push(producer.send({ topic, messages, acks: 1 }).then(() => void (sent += per)));
-      if (inFlight.length >= 4) await inFlight.shift();
-      const due = started + (queued / rate) * 1000;
-      if (due > performance.now()) await sleep(due - performance.now());
-    }
-    await Promise.all(inFlight);
-    await producer.disconnect();
-  })();
-  return {
-    sent: () => sent,
-    stop: async () => {
-      running = false;
-      await done;
-      return sent;
-    },
-  };
-}
-
-async function bareConsume(topic: string, count: number): Promise<number> {
-  const consumer = testKafka(uniqueName('overload-bare')).consumer({ groupId: uniqueName('overload-bare-group'), allowAutoTopicCreation: false });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  let got = 0;
-  let first = 0;
-  let last = 0;
-  await consumer.run({
-    autoCommit: false,
-    eachBatch: async ({ batch }) => {
-      if (first === 0) first = performance.now();
-      got += batch.messages.length;
-      last = performance.now();
-    },
-  });
-  const deadline = Date.now() + 300_000;
-  while (got < count && Date.now() < deadline) await sleep(20);
-  await consumer.disconnect();
-  if (got < count) throw new Error(`bare consumer read ${got} of ${count} messages in 5 minutes`);
-  return (count / (last - first)) * 1000;
 }
 
 function daemonConfig(dir: string, topic: string, name: string, sampling: number | 'auto'): string {
@@ -193,7 +125,7 @@ async function main(): Promise<void> {
     const backlogTopic = await freshTopic('overload-backlog', 1);
     topics.push(backlogTopic);
     await produceBacklog(backlogTopic, pool, backlog);
-    const bare = await bareConsume(backlogTopic, backlog);
+    const bare = (await bareConsume(backlogTopic, backlog)).rate;
     log(`bare kafkajs over ${fmt(backlog)} digits: ${fmt(bare)} msgs/s`);
     const capacity = (await overBacklog(dir, backlogTopic, 'capacity', 1)).scored;
     log(`capacity (sampling 1, backlog, no producer alongside): ${fmt(capacity)} scored samples/s`);
