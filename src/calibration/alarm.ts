@@ -30,6 +30,7 @@ export function judgeWindow(calibration: Calibration, windowSums: readonly { lay
     const calibrated = calibration.layers.find((l) => l.layer === layer)?.statistics;
     if (!calibrated || sums.batches === 0) continue;
     const values = statisticValues(sums);
+    const windowLength = lengthFor(calibration, 'mmd2_rbf', sums);
     for (const statistic of STATISTICS) {
       const c = calibrated[statistic];
       const v = values[statistic];
@@ -38,7 +39,7 @@ export function judgeWindow(calibration: Calibration, windowSums: readonly { lay
       const p = pValue(c, calibration.lengths, v, k);
       if (!Number.isFinite(p)) continue;
       pValues.push({ layer, statistic, pValue: p });
-      length = Math.max(length, lengthFor(calibration, 'mmd2_rbf', sums));
+      length = Math.max(length, windowLength);
     }
   }
   if (pValues.length === 0) return { pValues, alarm: null };

@@ -1,6 +1,6 @@
 import type { DriftSums } from '../cka/drift.js';
 import { StatisticsError } from '../errors/index.js';
-import { STATISTICS, type Statistic } from '../cka/statistic.js';
+import { STATISTICS, statisticValues, type Statistic } from '../cka/statistic.js';
 import { createPrng, type Prng } from '../reference/prng.js';
 import { addRow, alarmSide, emptyRunning, statisticOf, toColumns, type BatchColumns } from './window-statistic.js';
 import { buildTail } from './tail.js';
@@ -171,8 +171,9 @@ function calibrateLayer(
       addRow(running, c, prng.below(c.count));
       const li = at.get(k);
       if (li === undefined) continue;
+      const window = statisticValues(running);
       STATISTICS.forEach((s, si) => {
-        values[si]![li * replicates + r] = statisticOf(s, running);
+        values[si]![li * replicates + r] = window[s] ?? NaN;
       });
     }
   }
@@ -187,12 +188,12 @@ function calibrateLayer(
     const side = alarmSide(statistic);
     // Replicates where the statistic is undefined (no variance in a resampled window) have no deviation.
     const deviations = values[si]!.map((v) => (side === 'below' ? centre - v : v - centre));
-    const finite = (li: number): Float64Array => deviations.slice(li * replicates, (li + 1) * replicates).filter(Number.isFinite);
-    if (lengths.some((_, li) => finite(li).length < replicates / 2)) return;
-    const { mean, sd } = moments(finite(lengths.length - 1));
+    const finite = lengths.map((_, li) => deviations.slice(li * replicates, (li + 1) * replicates).filter(Number.isFinite));
+    if (finite.some((d) => d.length < replicates / 2)) return;
+    const { mean, sd } = moments(finite[lengths.length - 1]!);
     // σ₁² from the longest window: its statistic is closest to a mean of g batches.
     const floor = sd * Math.sqrt(g * (1 / c.count + (statistic === 'cka' ? offsets.cka : offsets.mmd)));
-    const tails = lengths.map((_, li) => buildTail(finite(li).sort(), floor));
+    const tails = finite.map((d) => buildTail(d.sort(), floor));
     const calibration: StatisticCalibration = { side, centre, tails, mean, sd, floor: Number.isFinite(floor) ? floor : 0 };
     statistics[statistic] = calibration;
     series.push({ calibration, deviations });

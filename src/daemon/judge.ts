@@ -22,7 +22,11 @@ export type JudgedAlarm = WindowAlarm & { readonly cause: WindowAlarm['cause'] &
 export function judgeWindows(calibrator: Calibrator | null, windowSums: readonly { layer: string; window: string; sums: DriftSums }[]): Judged {
   const calibration = calibrator?.calibration ?? null;
   const byWindow = new Map<string, { layer: string; sums: DriftSums }[]>();
-  for (const s of windowSums) byWindow.set(s.window, [...(byWindow.get(s.window) ?? []), s]);
+  for (const s of windowSums) {
+    const sums = byWindow.get(s.window);
+    if (sums) sums.push(s);
+    else byWindow.set(s.window, [s]);
+  }
   const pValues = new Map<string, Partial<Record<Statistic, number>>>();
   const alarms: JudgedAlarm[] = [];
   if (calibration) {
