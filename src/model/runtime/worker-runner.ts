@@ -96,7 +96,13 @@ export class WorkerModelRunner implements ModelRunner {
     const head = options.head;
     this.#poolRows = head?.kind === 'features' ? null : this.taps.map((t) => (head?.kind === 'pool' ? head.pools[t]?.m ?? 0 : 0));
     this.#runTimeoutMs = options.runTimeoutMs ?? 120_000;
-    worker.on('message', (raw: unknown) => this.#onMessage(raw, options));
+    // Each reply is settled on its own turn of the event loop (setImmediate), not where it
+    // arrives: Node drains up to 1000 queued messages of a port in one go, and the daemon
+    // sends the next run before computing the last batch's statistics, so its next reply is
+    // usually queued by then. Settled in place, reply after reply would run back to back,
+    // and /metrics, the group's heartbeats and every timer would wait (seconds per scrape and
+    // a member dropped from its group, on a busy machine).
+    worker.on('message', (raw: unknown) => setImmediate(() => this.#onMessage(raw, options)));
     worker.on('error', (error) => this.#fail(`the inference worker crashed: ${error.message}`, options, error));
     worker.on('exit', (code) => this.#fail(`the inference worker exited unexpectedly (exit code ${code})`, options));
   }

@@ -80,6 +80,31 @@ describe('WorkerModelRunner', () => {
     const ok = await runner.run(feedsOf(4, 1), 4);
     expect(ok.grams).toHaveLength(TAPS.length);
   });
+
+  it('hands each reply to the event loop: heavy work between runs does not starve timers and I/O', async () => {
+    // The daemon's loop: a reply comes, the next run goes out, this thread computes the
+    // last batch's statistics while the worker runs the next. Node drains up to 1000
+    // queued messages of a port in one go, so if replies were settled where they arrive,
+    // each next reply (ready by the time the statistics are done) would be handled before
+    // any timer, socket or heartbeat: for minutes, under load (test/faults/scrape-load.test.ts).
+    const busy = (ms: number): void => {
+      const end = performance.now() + ms;
+      while (performance.now() < end);
+    };
+    let runs = 0;
+    let runsBeforeTimer: number | null = null;
+    let next = runner.run(feedsOf(4, 0), 4);
+    while (runsBeforeTimer === null && runs < 20) {
+      await next;
+      if (runs === 0) setTimeout(() => (runsBeforeTimer = runs), 0);
+      next = runner.run(feedsOf(4, runs + 1), 4);
+      busy(25); // longer than a 4-row run of the tiny model: its reply is queued when this ends
+      runs += 1;
+    }
+    await next;
+    expect(runsBeforeTimer).not.toBeNull();
+    expect(runsBeforeTimer!).toBeLessThanOrEqual(2);
+  });
 });
 
 describe('WorkerModelRunner lifecycle', () => {
