@@ -23,7 +23,12 @@ export interface Alarm {
 }
 
 /** Every series' p-value on one window, and the model's alarm; the alarm is null when no series has a p-value. */
-export function judgeWindow(calibration: Calibration, windowSums: readonly { layer: string; sums: DriftSums }[]): { pValues: SeriesPValue[]; alarm: Alarm | null } {
+export function judgeWindow(
+  calibration: Calibration,
+  windowSums: readonly { layer: string; sums: DriftSums }[],
+  /** the level to compare with instead of c(K): a false-page budget's (budget.ts) */
+  budgetLevel?: number,
+): { pValues: SeriesPValue[]; alarm: Alarm | null } {
   const pValues: SeriesPValue[] = [];
   let length = 0;
   for (const { layer, sums } of windowSums) {
@@ -44,9 +49,14 @@ export function judgeWindow(calibration: Calibration, windowSums: readonly { lay
   }
   if (pValues.length === 0) return { pValues, alarm: null };
   const cause = pValues.reduce((a, b) => (b.pValue < a.pValue ? b : a));
-  const level = alarmLevel(calibration, length);
+  const level = budgetLevel ?? alarmLevel(calibration, length);
   const score = Math.log10(level) - Math.log10(Math.max(cause.pValue, Number.MIN_VALUE));
   return { pValues, alarm: { on: cause.pValue < level, level, score, cause } };
+}
+
+/** The effective length (batches) a window's alarm level and spell rate are read at. */
+export function alarmLength(calibration: Calibration, windowSums: readonly { sums: DriftSums }[]): number {
+  return Math.max(0, ...windowSums.map(({ sums }) => lengthFor(calibration, 'mmd2_rbf', sums)));
 }
 
 /** c(K) at a window's effective length: interpolated in log K between tabulated lengths, held at the ends. */

@@ -4,6 +4,7 @@ import { STATISTICS, statisticValues, type Statistic } from '../cka/statistic.js
 import { createPrng, type Prng } from '../reference/prng.js';
 import { addRow, alarmSide, emptyRunning, statisticOf, toColumns, type BatchColumns } from './window-statistic.js';
 import { buildTail } from './tail.js';
+import { spellTable, type SpellTable } from './budget.js';
 import { seriesLogP, type StatisticCalibration } from './pvalue.js';
 
 export type { StatisticCalibration } from './pvalue.js';
@@ -47,6 +48,10 @@ export interface CalibrationOptions {
   readonly replicates?: number;
   /** sample counts behind the reference offset term ρ of the floor; no such term when absent */
   readonly sizes?: SampleSizes;
+  /** also simulate the alarm's spell rates (budget.ts), for a false-page budget; null batches per simulated stream */
+  readonly spellSteps?: number;
+  /** null batches for that simulation, per layer (aligned with the calibration's); default the same batches */
+  readonly spellBatches?: readonly (readonly DriftSums[])[];
 }
 
 /** Sample counts that decide how much of a window's spread comes from the finite reference. */
@@ -97,6 +102,8 @@ export interface Calibration {
   readonly lengths: readonly number[];
   /** the model's alarm: per tabulated length, the level c that the smallest p-value is compared with */
   readonly alarm: { readonly rate: number; readonly levels: readonly number[] };
+  /** with a false-page budget: how often the alarm's spells start, per window length and level */
+  readonly spells?: SpellTable;
   readonly layers: readonly LayerCalibration[];
 }
 
@@ -125,7 +132,8 @@ export function calibrate(perLayer: readonly { layer: string; batches: readonly 
   }
   const lengths: number[] = [...LENGTHS.filter((k) => k < maxBatches), maxBatches];
   const offsets = options.sizes ? referenceOffsets(options.sizes) : { cka: 0, mmd: 0 };
-  const layers = perLayer.map(({ layer, batches }) => ({ layer, ...calibrateLayer(toColumns(batches), seed, lengths, replicates, offsets) }));
+  const columns = perLayer.map(({ batches }) => toColumns(batches));
+  const layers = perLayer.map(({ layer }, l) => ({ layer, ...calibrateLayer(columns[l]!, seed, lengths, replicates, offsets) }));
   const levels = alarmLevels(
     layers.flatMap((l) => l.series),
     lengths,
@@ -133,6 +141,11 @@ export function calibrate(perLayer: readonly { layer: string; batches: readonly 
     alarmRate,
     createPrng(seed ^ 0x5bd1e995),
   );
+  const budgetSeries = layers.flatMap((l, layer) => (Object.entries(l.statistics) as [Statistic, StatisticCalibration][]).map(([statistic, calibration]) => ({ layer, statistic, calibration })));
+  const spells =
+    options.spellSteps === undefined
+      ? undefined
+      : spellTable(options.spellBatches ? options.spellBatches.map((b) => toColumns(b)) : columns, budgetSeries, lengths, [1, 4, 16, 64].filter((k) => k <= maxBatches), options.spellSteps, createPrng(seed ^ 0x27d4eb2f));
   return {
     falseAlarmRate: alpha,
     seed,
@@ -141,6 +154,7 @@ export function calibrate(perLayer: readonly { layer: string; batches: readonly 
     n: perLayer[0]?.batches[0]?.samples ?? 0,
     lengths,
     alarm: { rate: alarmRate, levels },
+    ...(spells ? { spells } : {}),
     layers: layers.map(({ layer, statistics }) => ({ layer, statistics })),
   };
 }

@@ -62,6 +62,8 @@ export interface CalibrationRun {
   readonly falseAlarmRate: number;
   /** the model alarm's per-window level (alarm.falseAlarmRate) */
   readonly alarmRate: number;
+  /** with a false-page budget: null batches per simulated stream of the alarm's spells */
+  readonly spellSteps?: number | undefined;
   /** reference.seed: the same seed, reference and model give the same thresholds */
   readonly seed: number;
   readonly logger: Logger;
@@ -78,6 +80,8 @@ export interface CalibrationKey {
   readonly batches: number;
   readonly falseAlarmRate: number;
   readonly alarmRate: number;
+  /** whether the alarm's spell rates were simulated (a false-page budget) */
+  readonly spells: boolean;
   readonly seed: number;
   /** what each batch is compared with: 'draws', or the pool's size and sketch width ('pool 2048 sketch 1024') */
   readonly scheme: string;
@@ -115,13 +119,16 @@ export async function calibrateReference(o: CalibrationRun): Promise<Calibration
   const started = o.now();
   let lastLog = started;
   let done = 0;
-  logger.info({ batches: o.batches, n, m, layers: model.layers.length }, 'calibrating thresholds on reference-against-reference batches');
-  while (done < o.batches) {
+  // A false-page budget simulates the alarm on a null stream: from batches of its own, so
+  // that the tails are not judged on the very batches they were fitted to.
+  const wanted = o.spellSteps === undefined ? o.batches : 2 * o.batches;
+  logger.info({ batches: wanted, n, m, layers: model.layers.length }, 'calibrating thresholds on reference-against-reference batches');
+  while (done < wanted) {
     if (o.signal?.aborted) throw new CkawatchError('calibration stopped: the daemon is shutting down', { retriable: true });
     const elapsed = o.now() - started;
     if (elapsed > o.timeLimitMs && done >= MIN_CALIBRATION_BATCHES) {
       logger.warn(
-        { done, wanted: o.batches, elapsedMs: elapsed },
+        { done, wanted, elapsedMs: elapsed },
         'calibration time limit reached: thresholds rest on fewer batches (raise calibration.timeLimit or lower calibration.batches)',
       );
       break;
@@ -143,13 +150,17 @@ export async function calibrateReference(o: CalibrationRun): Promise<Calibration
     done += 1;
     if (o.now() - lastLog >= PROGRESS_EVERY_MS) {
       lastLog = o.now();
-      logger.info({ done, of: o.batches, elapsedMs: lastLog - started }, 'calibrating');
+      logger.info({ done, of: wanted, elapsedMs: lastLog - started }, 'calibrating');
     }
   }
-  const usable = model.layers.flatMap((layer, l) => (perLayer[l] ? [{ layer, batches: perLayer[l] }] : []));
+  const split = o.spellSteps !== undefined && done >= 2 * MIN_CALIBRATION_BATCHES ? Math.ceil(done / 2) : done;
+  const usable = model.layers.flatMap((layer, l) => (perLayer[l] ? [{ layer, batches: perLayer[l].slice(0, split) }] : []));
+  const spellBatches = split < done ? model.layers.flatMap((_, l) => (perLayer[l] ? [perLayer[l].slice(split)] : [])) : undefined;
   const calibration = calibrate(usable, {
+    ...(spellBatches ? { spellBatches } : {}),
     falseAlarmRate: o.falseAlarmRate,
     alarmRate: o.alarmRate,
+    ...(o.spellSteps === undefined ? {} : { spellSteps: o.spellSteps }),
     seed: o.seed,
     // With a pool, what calibration cannot see is the held-out part's own offset (the pool's is shared).
     sizes: { n, m, reference: pool ? pool.heldOut.length : reference.count },
@@ -179,6 +190,7 @@ export const storedCalibrationSchema = z.object({
     falseAlarmRate: finite,
     // Checkpoints from before the model alarm have no tails either: the schema refuses them.
     alarmRate: finite,
+    spells: z.boolean().default(false),
     seed: z.number().int().nonnegative(),
     // Checkpoints from before the pool were all made with fresh draws.
     scheme: z.string().default('draws'),
@@ -191,6 +203,9 @@ export const storedCalibrationSchema = z.object({
     n: z.number().int().positive(),
     lengths: z.array(z.number().int().positive()).min(1),
     alarm: z.object({ rate: finite, levels: z.array(finite.positive()).min(1) }),
+    spells: z
+      .object({ lengths: z.array(z.number().positive()).min(1), logLevels: z.array(finite).min(2), logRates: z.array(z.array(finite).min(2)).min(1) })
+      .optional(),
     layers: z.array(
       z.object({
         layer: z.string(),
@@ -208,6 +223,7 @@ export function sameKey(a: CalibrationKey, b: CalibrationKey): boolean {
     a.batches === b.batches &&
     a.falseAlarmRate === b.falseAlarmRate &&
     a.alarmRate === b.alarmRate &&
+    a.spells === b.spells &&
     a.seed === b.seed &&
     a.scheme === b.scheme
   );

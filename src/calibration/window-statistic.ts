@@ -43,6 +43,12 @@ export function addRow(r: Running, c: BatchColumns, i: number): void {
   for (const field of FIELDS) r[field] += c[field][i]!;
 }
 
+/** Takes batch i out of a sliding window's running sums. */
+export function removeRow(r: Running, c: BatchColumns, i: number): void {
+  r.batches -= 1;
+  for (const field of FIELDS) r[field] -= c[field][i]!;
+}
+
 /** The window statistic of running sums; NaN where undefined. */
 export function statisticOf(statistic: Statistic, r: DriftSums): number {
   const s = driftScores(r);

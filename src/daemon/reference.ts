@@ -33,6 +33,8 @@ export interface CalibratorOptions {
   readonly falseAlarmRate: number;
   /** config alarm.falseAlarmRate: the model alarm's level per window */
   readonly alarmRate: number;
+  /** with a false-page budget (alarm.meanTimeBetweenFalseAlarms or alarm.meanBatchesBetweenFalseAlarms): batches per simulated spell stream */
+  readonly spellSteps?: number | undefined;
   /** config calibration.schedule: when to look for a changed reference file */
   readonly schedule?: string | undefined;
   readonly overrides: StaticThresholds;
@@ -225,7 +227,7 @@ export class Calibrator {
     const referenceSha256 = state.sha256;
     const scheme = o.scheme === 'draws' ? 'draws' : `pool ${state.pool?.indices.length ?? o.pool} sketch ${o.sketchWidth}`;
     const m = o.scheme === 'draws' ? o.m : (state.pool?.indices.length ?? o.pool);
-    return { referenceSha256, n: o.n, m, batches: o.batches, falseAlarmRate: o.falseAlarmRate, alarmRate: o.alarmRate, seed: o.seed, scheme };
+    return { referenceSha256, n: o.n, m, batches: o.batches, falseAlarmRate: o.falseAlarmRate, alarmRate: o.alarmRate, spells: o.spellSteps !== undefined, seed: o.seed, scheme };
   }
 
   #calibrate(state: ReferenceState): Promise<Calibration> {
@@ -241,6 +243,7 @@ export class Calibrator {
       timeLimitMs: o.timeLimitMs,
       falseAlarmRate: o.falseAlarmRate,
       alarmRate: o.alarmRate,
+      spellSteps: o.spellSteps,
       seed: o.seed,
       logger: o.logger,
       now: o.now,

@@ -16,6 +16,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { judgeWindow } from '../../src/calibration/alarm.js';
+import { budgetLevel } from '../../src/calibration/budget.js';
+import type { Calibration } from '../../src/calibration/calibrate.js';
 import { addDrift, driftPooled, EMPTY_DRIFT, type DriftSums } from '../../src/cka/drift.js';
 import { isPoolBatch } from '../../src/cka/pool.js';
 import { isDrifting, STATISTICS, statisticValues, type Statistic } from '../../src/cka/statistic.js';
@@ -23,7 +25,7 @@ import { Calibrator } from '../../src/daemon/reference.js';
 import { gather, loadDigits } from '../../src/demo/digits.js';
 import { writeNpyFile } from '../../src/io/npy-file.js';
 import { TappedModel } from '../../src/model/tapped.js';
-import { createPrng } from '../../src/reference/prng.js';
+import { createPrng, type Prng } from '../../src/reference/prng.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { splitDigitsRandomly } from './harness.js';
 
@@ -43,6 +45,12 @@ export interface CleanStudyOptions {
   readonly windows: number;
   /** also a stream of partial batches, sizes uniform in [8, n] */
   readonly partial: boolean;
+  /**
+   * A false-page budget (alarm.meanBatchesBetweenFalseAlarms): a clean stream of
+   * `streamBatches` full batches, sliding windows of each of `lengths` batches judged
+   * after every batch at the budget's level; new spells of their union are false pages.
+   */
+  readonly budget?: { readonly batches: number; readonly lengths: readonly number[]; readonly streamBatches: number };
   readonly progress?: (message: string) => void;
 }
 
@@ -63,6 +71,8 @@ export interface StreamResult {
   readonly seed: number;
   readonly stream: 'full' | 'partial';
   readonly lengths: readonly LengthResult[];
+  /** full stream with a budget: false pages (new alarm spells of the union of the windows) */
+  readonly budget?: { readonly batches: number; readonly streamBatches: number; readonly spells: number; readonly level: number };
 }
 
 export interface CleanStudy {
@@ -103,6 +113,7 @@ export async function runCleanStudy(o: CleanStudyOptions): Promise<CleanStudy> {
           timeLimitMs: 30 * 60_000,
           falseAlarmRate: o.falseAlarmRate,
           alarmRate: o.alarmRate,
+          ...(o.budget ? { spellSteps: 50_000 } : {}),
           overrides: {},
           logger,
           now: Date.now,
@@ -153,7 +164,9 @@ export async function runCleanStudy(o: CleanStudyOptions): Promise<CleanStudy> {
             }
             return { length, windows: o.windows, series, seriesPerWindow, anySeries, alarm };
           });
-          streams.push({ seed, stream, lengths });
+          const budget = stream === 'full' && o.budget ? budgetRun(calibration, layers, batches, o.budget, prng) : undefined;
+          if (budget) say(`seed ${seed}: ${budget.spells} false pages in ${budget.streamBatches} batches (budget: one per ${budget.batches}), level ${budget.level.toExponential(2)}`);
+          streams.push({ seed, stream, lengths, ...(budget ? { budget } : {}) });
           const worst = lengths.map((r) => `K=${r.length}: series ${pct(seriesRate(r))} alarm ${pct(r.alarm / r.windows)}`).join(', ');
           say(`seed ${seed} ${stream}: ${worst}`);
         }
@@ -172,3 +185,31 @@ export const seriesRate = (r: LengthResult, statistic?: Statistic): number =>
   (statistic ? r.series[statistic] * STATISTICS.length : STATISTICS.reduce((a, s) => a + r.series[s], 0)) / (r.seriesPerWindow * r.windows);
 
 const pct = (v: number): string => `${(100 * v).toFixed(1)}%`;
+
+/** The clean stream of a budget run: sliding windows of each length, judged after every batch at the budget's level. */
+function budgetRun(
+  calibration: Calibration,
+  layers: readonly string[],
+  batches: readonly DriftSums[][],
+  b: NonNullable<CleanStudyOptions['budget']>,
+  prng: Prng,
+): NonNullable<StreamResult['budget']> {
+  const level = budgetLevel(calibration.spells!, b.lengths, b.batches)!;
+  const stream = Int32Array.from({ length: b.streamBatches }, () => prng.below(batches.length));
+  const longest = Math.max(...b.lengths);
+  let spells = 0;
+  let wasOn = false;
+  for (let t = longest - 1; t < stream.length; t++) {
+    const on = b.lengths.some((k) => {
+      const sums = layers.map((_, l) => {
+        let s = EMPTY_DRIFT;
+        for (let j = t - k + 1; j <= t; j++) s = addDrift(s, batches[stream[j]!]![l]!);
+        return s;
+      });
+      return judgeWindow(calibration, layers.map((layer, l) => ({ layer, sums: sums[l]! })), level).alarm?.on === true;
+    });
+    if (on && !wasOn) spells += 1;
+    wasOn = on;
+  }
+  return { batches: b.batches, streamBatches: stream.length - longest + 1, spells, level };
+}
