@@ -19,7 +19,11 @@ import { addRow, emptyRunning, removeRow, statisticOf, type BatchColumns, type R
  *
  * At run time (budgetLevel) the daemon's windows have lengths k_w (in batches); the level
  * is the c at which their spell rates add up to 1/N: the budget holds for the union of
- * its windows, i.e. for the page. Beyond the simulated levels the table continues along
+ * its windows, i.e. for the page (a spell that two windows share is counted twice, so the
+ * sum errs towards fewer pages than the budget; the windows' lengths depend on traffic,
+ * so their union cannot be simulated ahead). The tails are fitted on other null batches
+ * than the stream's: judged on the batches they were fitted to, fresh production batches
+ * would look more extreme than the simulated ones (0.36x the budget, measured). Beyond the simulated levels the table continues along
  * its last log-log slope; for windows longer than the longest simulated one, the rate
  * shrinks as 1/sqrt(k) (a moving average's crossings, Rice's formula).
  *
@@ -28,6 +32,12 @@ import { addRow, emptyRunning, removeRow, statisticOf, type BatchColumns, type R
  * often; fewer scrapes only lengthen the time between pages), and a budget in time
  * converts at the batch rate the windows see now: when traffic changes, the level follows.
  */
+
+/** Null batches per simulated stream: spell rates down to about 1e-4 per batch are counted, lower ones extrapolated. */
+export const SPELL_STEPS = 50_000;
+
+/** A false-page budget: a mean number of batches between false alarms, or a mean time (converted at the windows' batch rate). */
+export type FalsePageBudget = { readonly batches: number } | { readonly ms: number };
 
 export interface SpellTable {
   /** simulated window lengths, batches */
@@ -55,7 +65,9 @@ export function spellTable(
   steps: number,
   prng: Prng,
 ): SpellTable {
-  const logLevels = Array.from({ length: 33 }, (_, i) => Math.log(1e-8) + (i * (Math.log(0.5) - Math.log(1e-8))) / 32);
+  // Smoothed tails give fresh batches beyond every replicate very small p-values, so the
+  // grid reaches far down: 1e-40 to 0.5.
+  const logLevels = Array.from({ length: 65 }, (_, i) => Math.log(1e-40) + (i * (Math.log(0.5) - Math.log(1e-40))) / 64);
   const count = columns[0]?.count ?? 0;
   const stream = Int32Array.from({ length: steps }, () => prng.below(Math.max(1, count)));
   const logRates = lengths.map((k) => {
@@ -115,9 +127,13 @@ export function budgetLevel(table: SpellTable, lengths: readonly number[], budge
   if (live.length === 0 || !(budget > 0)) return null;
   const target = 1 / budget;
   const total = (logLevel: number): number => live.reduce((sum, k) => sum + spellRate(table, k, logLevel), 0);
+  // Spells grow more frequent with the level only up to a point: past it they merge into
+  // fewer, longer ones (at p < 0.5 a long window is in one spell most of the time). The
+  // level is searched below that peak, where the rate rises with it.
+  const peak = table.logLevels.reduce((best, l) => (total(l) > total(best) ? l : best), table.logLevels[0]!);
   let lo = Math.log(1e-300);
-  let hi = Math.log(0.5);
-  if (total(hi) <= target) return 0.5;
+  let hi = peak;
+  if (total(hi) <= target) return Math.exp(hi);
   for (let i = 0; i < 100; i++) {
     const mid = (lo + hi) / 2;
     if (total(mid) > target) hi = mid;

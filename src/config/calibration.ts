@@ -38,7 +38,18 @@ export const calibrationSection = z.strictObject({
 
 // The model's alarm (ckawatch_alarm): on when the smallest p-value of every layer and
 // statistic is below a level calibrated jointly so that a window of clean data alarms
-// with probability falseAlarmRate (calibration/alarm.ts).
-export const alarmSection = z.strictObject({
-  falseAlarmRate: rate.default(0.01),
-});
+// with probability falseAlarmRate (calibration/alarm.ts). With a false-page budget
+// instead, the level is the one at which the windows together start a false alarm once
+// per budget on average, from a simulation of the alarm on null batches (calibration/budget.ts).
+export const alarmSection = z
+  .strictObject({
+    falseAlarmRate: rate.default(0.01),
+    // In time at the batch rate the windows see (e.g. 30d), or in batches.
+    meanTimeBetweenFalseAlarms: duration({ min: SECOND, max: 3650 * DAY }).optional(),
+    meanBatchesBetweenFalseAlarms: wholeNumber(2, Number.MAX_SAFE_INTEGER).optional(),
+  })
+  .superRefine((a, ctx) => {
+    if (a.meanTimeBetweenFalseAlarms !== undefined && a.meanBatchesBetweenFalseAlarms !== undefined) {
+      ctx.addIssue({ code: 'custom', message: 'one false-page budget: meanTimeBetweenFalseAlarms or meanBatchesBetweenFalseAlarms, not both', input: a, path: ['meanBatchesBetweenFalseAlarms'] });
+    }
+  });

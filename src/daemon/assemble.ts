@@ -8,6 +8,8 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
+import { SPELL_STEPS } from '../calibration/budget.js';
+import { windowBudget } from './judge.js';
 import { loadReferenceVersion } from '../decode/reference.js';
 import type { Registry } from 'prom-client';
 import type { Readiness } from '../http/routes.js';
@@ -133,6 +135,8 @@ export function openCalibrator(config: Config, model: TappedModel, metrics: Metr
     timeLimitMs: config.calibration.timeLimit,
     falseAlarmRate: config.calibration.falseAlarmRate,
     alarmRate: config.alarm.falseAlarmRate,
+    // A false-page budget needs the alarm simulated on null batches of their own (calibration/budget.ts).
+    spellSteps: windowBudget(config) ? SPELL_STEPS : undefined,
     schedule: config.calibration.schedule,
     overrides: config.calibration.thresholds ?? {},
     logger,

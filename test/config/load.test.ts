@@ -204,6 +204,15 @@ describe('config errors', () => {
     );
   });
 
+  it('take a false-page budget in time or in batches, not both', () => {
+    expect(parse({ ...minimal, alarm: { meanTimeBetweenFalseAlarms: '30d' } }).alarm.meanTimeBetweenFalseAlarms).toBe(30 * 86_400_000);
+    expect(parse({ ...minimal, alarm: { meanBatchesBetweenFalseAlarms: 100_000 } }).alarm.meanBatchesBetweenFalseAlarms).toBe(100_000);
+    expect(problems({ ...minimal, alarm: { meanTimeBetweenFalseAlarms: '30d', meanBatchesBetweenFalseAlarms: 100 } })).toMatch(
+      /^config error at alarm\.meanBatchesBetweenFalseAlarms: expected one false-page budget: meanTimeBetweenFalseAlarms or meanBatchesBetweenFalseAlarms, not both/,
+    );
+    expect(problems({ ...minimal, alarm: { meanBatchesBetweenFalseAlarms: 1 } })).toMatch(/^config error at alarm\.meanBatchesBetweenFalseAlarms: /);
+  });
+
   it('model.responses: a served output tensor instead of a model file, read in a serving encoding, each misuse named by its field', () => {
     const responses = { ...minimal, model: { responses: { tensor: 'logits', shape: [10] } }, source: kafka, input: { encoding: 'oip-protobuf' } };
     const config = parse(responses);

@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { judgeWindow } from '../../src/calibration/alarm.js';
-import { budgetLevel } from '../../src/calibration/budget.js';
+import { budgetLevel, SPELL_STEPS, spellRate } from '../../src/calibration/budget.js';
 import type { Calibration } from '../../src/calibration/calibrate.js';
 import { addDrift, driftPooled, EMPTY_DRIFT, type DriftSums } from '../../src/cka/drift.js';
 import { isPoolBatch } from '../../src/cka/pool.js';
@@ -46,11 +46,11 @@ export interface CleanStudyOptions {
   /** also a stream of partial batches, sizes uniform in [8, n] */
   readonly partial: boolean;
   /**
-   * A false-page budget (alarm.meanBatchesBetweenFalseAlarms): a clean stream of
+   * False-page budgets (alarm.meanBatchesBetweenFalseAlarms): a clean stream of
    * `streamBatches` full batches, sliding windows of each of `lengths` batches judged
    * after every batch at the budget's level; new spells of their union are false pages.
    */
-  readonly budget?: { readonly batches: number; readonly lengths: readonly number[]; readonly streamBatches: number };
+  readonly budget?: { readonly budgets: readonly number[]; readonly lengths: readonly number[]; readonly streamBatches: number };
   readonly progress?: (message: string) => void;
 }
 
@@ -71,8 +71,17 @@ export interface StreamResult {
   readonly seed: number;
   readonly stream: 'full' | 'partial';
   readonly lengths: readonly LengthResult[];
-  /** full stream with a budget: false pages (new alarm spells of the union of the windows) */
-  readonly budget?: { readonly batches: number; readonly streamBatches: number; readonly spells: number; readonly level: number };
+  /** full stream, per budget: false pages (new alarm spells of the union of the windows), per window length too, and as the simulation predicted them */
+  readonly budgets?: readonly BudgetResult[];
+}
+
+export interface BudgetResult {
+  readonly batches: number;
+  readonly streamBatches: number;
+  readonly level: number;
+  readonly spells: number;
+  readonly byLength: readonly number[];
+  readonly predicted: readonly number[];
 }
 
 export interface CleanStudy {
@@ -113,7 +122,7 @@ export async function runCleanStudy(o: CleanStudyOptions): Promise<CleanStudy> {
           timeLimitMs: 30 * 60_000,
           falseAlarmRate: o.falseAlarmRate,
           alarmRate: o.alarmRate,
-          ...(o.budget ? { spellSteps: 50_000 } : {}),
+          ...(o.budget ? { spellSteps: SPELL_STEPS } : {}),
           overrides: {},
           logger,
           now: Date.now,
@@ -164,9 +173,9 @@ export async function runCleanStudy(o: CleanStudyOptions): Promise<CleanStudy> {
             }
             return { length, windows: o.windows, series, seriesPerWindow, anySeries, alarm };
           });
-          const budget = stream === 'full' && o.budget ? budgetRun(calibration, layers, batches, o.budget, prng) : undefined;
-          if (budget) say(`seed ${seed}: ${budget.spells} false pages in ${budget.streamBatches} batches (budget: one per ${budget.batches}), level ${budget.level.toExponential(2)}`);
-          streams.push({ seed, stream, lengths, ...(budget ? { budget } : {}) });
+          const budgets = stream === 'full' && o.budget ? o.budget.budgets.map((budget) => budgetRun(calibration, layers, batches, budget, o.budget!, prng)) : undefined;
+          for (const b of budgets ?? []) say(`seed ${seed}: ${b.spells} false pages in ${b.streamBatches} batches (budget: one per ${b.batches}), level ${b.level.toExponential(2)}`);
+          streams.push({ seed, stream, lengths, ...(budgets ? { budgets } : {}) });
           const worst = lengths.map((r) => `K=${r.length}: series ${pct(seriesRate(r))} alarm ${pct(r.alarm / r.windows)}`).join(', ');
           say(`seed ${seed} ${stream}: ${worst}`);
         }
@@ -191,16 +200,19 @@ function budgetRun(
   calibration: Calibration,
   layers: readonly string[],
   batches: readonly DriftSums[][],
+  budget: number,
   b: NonNullable<CleanStudyOptions['budget']>,
   prng: Prng,
-): NonNullable<StreamResult['budget']> {
-  const level = budgetLevel(calibration.spells!, b.lengths, b.batches)!;
+): BudgetResult {
+  const level = budgetLevel(calibration.spells!, b.lengths, budget)!;
   const stream = Int32Array.from({ length: b.streamBatches }, () => prng.below(batches.length));
   const longest = Math.max(...b.lengths);
   let spells = 0;
   let wasOn = false;
+  const byLength = b.lengths.map(() => 0);
+  const wasOnBy = b.lengths.map(() => false);
   for (let t = longest - 1; t < stream.length; t++) {
-    const on = b.lengths.some((k) => {
+    const each = b.lengths.map((k) => {
       const sums = layers.map((_, l) => {
         let s = EMPTY_DRIFT;
         for (let j = t - k + 1; j <= t; j++) s = addDrift(s, batches[stream[j]!]![l]!);
@@ -208,8 +220,14 @@ function budgetRun(
       });
       return judgeWindow(calibration, layers.map((layer, l) => ({ layer, sums: sums[l]! })), level).alarm?.on === true;
     });
+    each.forEach((o, i) => {
+      if (o && !wasOnBy[i]) byLength[i] = byLength[i]! + 1;
+      wasOnBy[i] = o;
+    });
+    const on = each.some(Boolean);
     if (on && !wasOn) spells += 1;
     wasOn = on;
   }
-  return { batches: b.batches, streamBatches: stream.length - longest + 1, spells, level };
+  const predicted = b.lengths.map((k) => spellRate(calibration.spells!, k, Math.log(level)) * (stream.length - longest + 1));
+  return { batches: budget, streamBatches: stream.length - longest + 1, spells, level, byLength, predicted };
 }

@@ -323,3 +323,27 @@ export function cleanMarkdown(s: CleanStudy): string {
   }
   return out.join('\n');
 }
+
+/** A budget study (clean-study.ts with budgets): per seed and budget, the false pages a clean stream raised against the budget. */
+export function budgetMarkdown(s: CleanStudy): string {
+  const b = s.options.budget!;
+  const rows = s.streams.flatMap((stream) => (stream.budgets ?? []).map((r) => ({ seed: stream.seed, ...r })));
+  const ratio = (r: (typeof rows)[number]): number => (r.spells === 0 ? Number.POSITIVE_INFINITY : r.streamBatches / r.spells / r.batches);
+  const inside = rows.filter((r) => ratio(r) >= 0.5 && ratio(r) <= 2).length;
+  const out = [
+    `Sliding windows of ${b.lengths.join(', ')} batches (batches of ${s.options.n}), judged after every batch at the budget's level; a false page is a new spell of their union. ` +
+      `Each stream: ${b.streamBatches} batches drawn from ${s.options.cleanBatches} clean batches of held-out digits; calibration on ${s.options.calibrationBatches} null batches for the tails ` +
+      `and as many others for the simulated spells. Mean batches between false pages within [0.5, 2]× the budget in ${inside} of ${rows.length} runs (bold: outside). ${Math.round(s.elapsedMs / 1000)} s.`,
+    '',
+    `| seed | budget (batches) | level | false pages | mean batches between | × budget | pages per window length (${b.lengths.join(' / ')}) | predicted by the simulation |`,
+    '| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
+  ];
+  for (const r of rows) {
+    const x = ratio(r);
+    const shown = Number.isFinite(x) ? x.toFixed(2) : '∞';
+    out.push(
+      `| ${r.seed} | ${r.batches} | ${r.level.toExponential(1)} | ${r.spells} | ${r.spells === 0 ? '> ' + r.streamBatches : (r.streamBatches / r.spells).toFixed(0)} | ${x >= 0.5 && x <= 2 ? shown : `**${shown}**`} | ${r.byLength.join(' / ')} | ${r.predicted.map((p) => p.toFixed(1)).join(' / ')} |`,
+    );
+  }
+  return out.join('\n');
+}
