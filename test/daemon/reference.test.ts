@@ -75,6 +75,22 @@ describe('Calibrator', () => {
     }
   });
 
+  it('with a false-page budget, fits the tails on half its null batches and simulates the alarm on the other half; a stored calibration without spells is not reused', async () => {
+    const path = tmp.path('reference.npy');
+    const plain = await Calibrator.open(options(path));
+    await plain.prepare(null);
+    expect(plain.calibration!.spells).toBeUndefined();
+    logger.records.length = 0;
+    const c = await Calibrator.open(options(path, { batches: 16, spellSteps: 2_000 }));
+    await c.prepare({ gammas: plain.state.gammas, calibration: plain.stored! });
+    expect(messages()).toContain('thresholds calibrated');
+    expect(c.calibration!.batches).toBe(16); // of 32 scored: the other 16 made the spells
+    const spells = c.calibration!.spells!;
+    expect(spells.lengths).toEqual([1, 4, 16, 64]);
+    expect(spells.logRates.flat().every(Number.isFinite)).toBe(true);
+    expect(spells.logRates[0]!.some((r) => r > -700)).toBe(true); // some spells seen
+  });
+
   it('lets static thresholds override calibrated ones', async () => {
     const c = await Calibrator.open(options(tmp.path('reference.npy'), { overrides: { logits: { cka: 0.5 } } }));
     await c.prepare(null);
