@@ -12,6 +12,10 @@
  *    0.5: with 10/α null batches the measured rate ran 1.3× α); delay in samples.
  *    Only the table's numbers are kept (batch-size.json). `--sizes-only` reruns this part
  *    alone (part 1 from its results.json).
+ * 3. Clean held-out digits, five seeds, windows of 1 to 64 batches, full and partial batches:
+ *    per-series and model-alarm false-alarm rates (clean.md). `--clean-only` stops after it.
+ * 4. `--budget-only`: false-page budgets of 100 and 300 batches on clean streams of 6,000
+ *    batches, five seeds (budget.md); runs alone.
  *
  * About 15 minutes on two CPU cores; the same seed gives the same numbers. `--render`
  * rewrites the tables and plots from the results.json files without running anything.
@@ -64,16 +68,14 @@ async function run(dir: string, options: ValidationOptions, reuse = render): Pro
   return result;
 }
 
+// Parts 3 and 4: five reference.seed values, calibration on 1,024 null batches, α = alarm rate = 5%.
+const cleanBase = { modelPath: base.modelPath, n: 64, seeds: [1, 2, 3, 4, 5], calibrationBatches: 1024, falseAlarmRate: 0.05, alarmRate: 0.05 };
+
 // 4. False-page budgets: per seed, the clean stream's false pages against a budget of 100 and of
 //    300 batches (streams 20× the larger one). `--budget-only` runs this part alone.
 if (args.includes('--budget-only')) {
   const study = await runCleanStudy({
-    modelPath: base.modelPath,
-    n: 64,
-    seeds: [1, 2, 3, 4, 5],
-    calibrationBatches: 1024,
-    falseAlarmRate: 0.05,
-    alarmRate: 0.05,
+    ...cleanBase,
     // Many distinct batches: a one-batch window's spells are as varied as the batches.
     cleanBatches: 2000,
     lengths: [1],
@@ -94,12 +96,7 @@ const clean: CleanStudy =
   render || sizesOnly
     ? (JSON.parse(readFileSync(cleanPath, 'utf8')) as CleanStudy)
     : await runCleanStudy({
-        modelPath: base.modelPath,
-        n: 64,
-        seeds: [1, 2, 3, 4, 5],
-        calibrationBatches: 1024,
-        falseAlarmRate: 0.05,
-        alarmRate: 0.05,
+        ...cleanBase,
         cleanBatches: 400,
         lengths: [1, 2, 4, 8, 16, 32, 64],
         windows: 1000,
