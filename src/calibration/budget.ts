@@ -104,6 +104,12 @@ function smallestLogP(columns: readonly BatchColumns[], series: readonly BudgetS
   return out;
 }
 
+/** The smallest spell rate per batch the simulation counted (5 spells or more) at any level and length: below it, rates are extrapolated. */
+export function resolvedRate(table: SpellTable): number {
+  const counted = table.logRates.flat().filter((r) => r > FLOOR_LOG);
+  return counted.length > 0 ? Math.exp(Math.min(...counted)) : 1;
+}
+
 /** New spells per batch of a window of k batches at level exp(logLevel). */
 export function spellRate(table: SpellTable, k: number, logLevel: number): number {
   const { lengths } = table;

@@ -8,6 +8,7 @@ import { deriveSeed } from '../reference/prng.js';
 import type { Reference } from '../reference/reference.js';
 import type { Logger } from '../util/logger.js';
 import { calibrate, MIN_CALIBRATION_BATCHES, type Calibration } from './calibrate.js';
+import { resolvedRate } from './budget.js';
 
 /*
  * Start-up (and reference-change) calibration of the drift thresholds.
@@ -165,7 +166,11 @@ export async function calibrateReference(o: CalibrationRun): Promise<Calibration
     // With a pool, what calibration cannot see is the held-out part's own offset (the pool's is shared).
     sizes: { n, m, reference: pool ? pool.heldOut.length : reference.count },
   });
-  logger.info({ batches: done, elapsedMs: o.now() - started, falseAlarmRate: o.falseAlarmRate }, 'thresholds calibrated');
+  logger.info({ batches: split, elapsedMs: o.now() - started, falseAlarmRate: o.falseAlarmRate }, 'thresholds calibrated');
+  if (calibration.spells) {
+    // What a false-page budget can rest on: beyond this, its level is extrapolated (budget.ts).
+    logger.info({ spellBatches: done - split, countedDownTo: Math.round(1 / resolvedRate(calibration.spells)) }, 'false-page budget: alarm spells simulated; spell rates counted down to one per countedDownTo batches, longer budgets extrapolated');
+  }
   return calibration;
 }
 

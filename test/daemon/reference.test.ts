@@ -89,6 +89,9 @@ describe('Calibrator', () => {
     expect(spells.lengths).toEqual([1, 4, 16, 64]);
     expect(spells.logRates.flat().every(Number.isFinite)).toBe(true);
     expect(spells.logRates[0]!.some((r) => r > -700)).toBe(true); // some spells seen
+    const said = logger.records.find((r) => r.msg?.startsWith('false-page budget: alarm spells simulated'))?.obj as Record<string, unknown> | undefined;
+    expect(said?.['spellBatches']).toBe(16);
+    expect(said?.['countedDownTo']).toBeGreaterThan(1);
   });
 
   it('lets static thresholds override calibrated ones', async () => {
