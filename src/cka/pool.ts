@@ -77,10 +77,22 @@ export function assertGamma(gamma: number): void {
 /** The summary of a pool whose whole Gram L is at hand (m×m). */
 export function poolSummary(l: Gram, gamma: number): PoolSummary {
   assertGram(l, 'pool Gram');
-  const norms = new Float64Array(l.n);
-  for (let a = 0; a < l.n; a++) norms[a] = l.data[a * l.n + a]!;
+  const m = l.n;
+  const norms = new Float64Array(m);
+  for (let a = 0; a < m; a++) norms[a] = l.data[a * m + a]!;
+  // The kernel is symmetric: each pair's exp once, not twice (with fresh draws this runs for
+  // every batch, m² exps on the main thread). A float32 Gram may differ from its transpose in
+  // the last bit, so both products are averaged.
+  const kernelSums = new Float64Array(m);
+  for (let a = 0; a < m; a++) {
+    for (let b = a + 1; b < m; b++) {
+      const k = rbfKernel(norms[a]!, norms[b]!, (l.data[a * m + b]! + l.data[b * m + a]!) / 2, gamma);
+      kernelSums[a]! += k;
+      kernelSums[b]! += k;
+    }
+  }
   const builder = poolSummaryBuilder(norms, gamma);
-  builder.addRows(0, l.n, l.data);
+  builder.addRows(0, m, l.data, kernelSums);
   return builder.finish();
 }
 
@@ -88,9 +100,10 @@ export interface PoolSummaryBuilder {
   /**
    * Rows [first, first + count) of L, row-major count × m (any row order; each row once).
    * The daemon passes the pool through its own scoring graph in chunks, so L is never
-   * held whole (m = 4,096 would be 128 MiB per layer in float64).
+   * held whole (m = 4,096 would be 128 MiB per layer in float64). `kernelSums`: each
+   * row's RBF sum over the other rows, when the caller has them already.
    */
-  addRows(first: number, count: number, rows: Numeric): void;
+  addRows(first: number, count: number, rows: Numeric, kernelSums?: Float64Array): void;
   /** Pool rows [first, first + batch.n) as the pool head reduced them (the pool run through its own head). */
   addReduced(first: number, batch: PoolBatch): void;
   finish(): PoolSummary;
@@ -123,7 +136,7 @@ export function poolSummaryBuilder(norms: Float64Array, gamma: number): PoolSumm
     rbfTotal += kernelSum;
   };
   return {
-    addRows(first, count, rows) {
+    addRows(first, count, rows, kernelSums) {
       if (rows.length !== count * m) throw new StatisticsError(`pool rows: expected ${count}×${m} values, got ${rows.length}`);
       for (let i = 0; i < count; i++) {
         const a = first + i;
@@ -136,9 +149,9 @@ export function poolSummaryBuilder(norms: Float64Array, gamma: number): PoolSumm
           const v = rows[base + b]!;
           rowSum += v;
           rowSquare += v * v;
-          kernelSum += rbfKernel(norms[a]!, norms[b]!, v, gamma);
+          if (!kernelSums) kernelSum += rbfKernel(norms[a]!, norms[b]!, v, gamma);
         }
-        addRow(a, rowSum, rowSquare, kernelSum);
+        addRow(a, rowSum, rowSquare, kernelSums ? kernelSums[i]! : kernelSum);
       }
     },
     addReduced(first, batch) {
