@@ -60,6 +60,8 @@ interface Run {
 interface RunOptions {
   readonly reference?: string;
   readonly calibrationSchedule?: string;
+  /** the config's alarm section */
+  readonly alarm?: Record<string, unknown>;
   /** runs once every production sample is in, before the scrape */
   readonly then?: (messages: string[]) => Promise<void>;
 }
@@ -76,6 +78,7 @@ async function runDaemon(candidate: string, name: string, o: RunOptions = {}): P
     metrics: { host: '127.0.0.1', port: 0 },
     checkpoint: { dir: tmp.path(`state-${name}`), schedule: '0 0 0 1 1 *' },
     calibration: { batches: 32, falseAlarmRate: 0.05, ...(o.calibrationSchedule ? { schedule: o.calibrationSchedule } : {}) },
+    ...(o.alarm ? { alarm: o.alarm } : {}),
     log: { level: 'info' },
   });
   const readyz: Run['readyz'] = [];
@@ -171,6 +174,28 @@ describe('daemon: calibration and paired mode', () => {
     for (const layer of BEFORE) expect(Math.abs(paired(perturbed, layer)! - 1), layer).toBeLessThan(1e-6);
     for (const layer of AFTER) expect(paired(perturbed, layer)!, layer).toBeLessThan(0.99);
   });
+});
+
+describe('daemon: a false-page budget', () => {
+  it('simulates the alarm at calibration and judges every window at the budget\'s level instead of the per-window rate\'s', async () => {
+    /** The window's alarm level, from score = log10(level) − log10(max(smallest p, MIN_VALUE)). */
+    const level = (run: Run): number => {
+      const score = run.metrics.find((s) => s.name === 'ckawatch_alarm_score' && s.labels['window'] === 'all')!.value;
+      const p = Math.min(...run.metrics.filter((s) => s.name === 'ckawatch_pvalue' && s.labels['window'] === 'all').map((s) => s.value));
+      return 10 ** (score + Math.log10(Math.max(p, Number.MIN_VALUE)));
+    };
+    const plain = await runDaemon(DIGITS_MODEL, 'alarm-rate', { alarm: { falseAlarmRate: 0.05 } });
+    const budget = await runDaemon(DIGITS_MODEL, 'alarm-budget', { alarm: { meanBatchesBetweenFalseAlarms: 1000 } });
+    expect(plain.messages.some((m) => m.startsWith('false-page budget'))).toBe(false);
+    expect(budget.messages.some((m) => m.startsWith('false-page budget: alarm spells simulated'))).toBe(true);
+    for (const run of [plain, budget]) {
+      expect([0, 1]).toContain(run.metrics.find((s) => s.name === 'ckawatch_alarm' && s.labels['window'] === 'all')?.value);
+      expect(level(run)).toBeGreaterThan(0);
+      expect(level(run)).toBeLessThan(0.5);
+    }
+    // The same reference, seed and windows: only the level differs.
+    expect(Math.abs(Math.log10(level(budget) / level(plain)))).toBeGreaterThan(0.01);
+  }, 240_000);
 });
 
 describe('daemon: a reference file that changes', () => {
