@@ -100,6 +100,13 @@ export class MetricsServer {
       });
     });
     server.on('error', (err) => logger.error({ err }, 'metrics server error'));
+    // Idle connections stay open between scrapes (Node's default closes them after 5 s):
+    // scrapers and proxies that reuse a connection then rarely meet one the server is
+    // closing at that very moment, which they see as ECONNRESET (an in-process test did,
+    // while a recalibration held the event loop). 65 s outlasts the usual 60 s idle timeouts
+    // of proxies in front; headers must be allowed to take longer than that.
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
     return new MetricsServer(server, options.tls !== undefined, state);
   }
 

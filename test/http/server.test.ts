@@ -33,6 +33,13 @@ describe('MetricsServer routes', () => {
     expect(await res.text()).toContain('ckawatch_test 7');
   });
 
+  it('keeps an idle connection open between scrapes (65 s, not Node\'s 5 s)', async () => {
+    const server = await start();
+    const res = await fetch(`${server.url}/metrics`);
+    await res.text();
+    expect(res.headers.get('keep-alive')).toBe('timeout=65');
+  });
+
   it('serves the daemon registry from createMetrics', async () => {
     const metrics = createMetrics({ scoreSource: () => [], isReady: () => true, now: () => 0, logger: recordingLogger(), build: { version: '1', node: '2', onnxruntime: '3' } });
     const server = await start({ registry: metrics.registry });
