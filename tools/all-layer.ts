@@ -86,7 +86,7 @@ const study: AllLayerStudy = render
       progress,
     });
 if (quick) (await import('node:fs')).mkdirSync(out, { recursive: true });
-if (!render) writeFileSync(join(out, 'all-layer.json'), `${JSON.stringify(study, null, 1)}\n`);
+if (!render) writeFileSync(join(out, 'all-layer.json'), `${JSON.stringify(study)}\n`);
 writeFileSync(join(out, 'all-layer.md'), markdown(study));
 writeFileSync(join(out, 'all-layer.svg'), figure(study, 4));
 progress(`written to ${out}`);
