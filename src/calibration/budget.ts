@@ -1,7 +1,7 @@
-import { STATISTICS } from '../cka/statistic.js';
+import { statisticValues, type Statistic } from '../cka/statistic.js';
 import type { Prng } from '../reference/prng.js';
 import { seriesLogP, deviationOf, type StatisticCalibration } from './pvalue.js';
-import { addRow, emptyRunning, removeRow, statisticOf, type BatchColumns, type Running } from './window-statistic.js';
+import { addRow, emptyRunning, removeRow, type BatchColumns, type Running } from './window-statistic.js';
 
 /*
  * A false-page budget instead of a level: "a false alarm every N batches on average".
@@ -51,7 +51,7 @@ export interface SpellTable {
 export interface BudgetSeries {
   readonly layer: number;
   readonly calibration: StatisticCalibration;
-  readonly statistic: (typeof STATISTICS)[number];
+  readonly statistic: Statistic;
 }
 
 const FLOOR_LOG = -700;
@@ -86,6 +86,7 @@ export function spellTable(
 function smallestLogP(columns: readonly BatchColumns[], series: readonly BudgetSeries[], tabulated: readonly number[], stream: Int32Array, k: number): Float64Array {
   const out = new Float64Array(Math.max(0, stream.length - k + 1));
   const running: Running[] = columns.map(() => emptyRunning());
+  const byLayer = columns.map((_, l) => series.filter((s) => s.layer === l));
   for (let t = 0; t < stream.length; t++) {
     columns.forEach((c, l) => {
       addRow(running[l]!, c, stream[t]!);
@@ -93,12 +94,16 @@ function smallestLogP(columns: readonly BatchColumns[], series: readonly BudgetS
     });
     if (t < k - 1) continue;
     let min = 0;
-    for (const s of series) {
-      const v = statisticOf(s.statistic, running[s.layer]!);
-      if (!Number.isFinite(v)) continue;
-      const logP = seriesLogP(s.calibration, tabulated, deviationOf(s.calibration, v), k);
-      if (logP < min) min = logP;
-    }
+    byLayer.forEach((layerSeries, l) => {
+      // A layer's three statistics from one driftScores, as calibration reads them.
+      const values = statisticValues(running[l]!);
+      for (const s of layerSeries) {
+        const v = values[s.statistic];
+        if (v === null || !Number.isFinite(v)) continue;
+        const logP = seriesLogP(s.calibration, tabulated, deviationOf(s.calibration, v), k);
+        if (logP < min) min = logP;
+      }
+    });
     out[t - k + 1] = min;
   }
   return out;
