@@ -18,7 +18,7 @@ import { vectorToDrift, DRIFT_WIDTH } from '../window/drift-vector.js';
 import { counterSeed, openCalibrator, openModel, openDeadLetters, openPaired, openServer, openWitnesses, pipelineDeps, resetBehindLogEnd, type OpenWitnesses } from './assemble.js';
 import type { CheckpointBody } from './checkpointing.js';
 import { Lanes } from './lanes.js';
-import { judgeWindows, scoreRows, windowBudget, type Judged } from './judge.js';
+import { judgeWindows, scoreRows, windowBudget, type Judged, type WindowBudget } from './judge.js';
 import { openPartitionStore, partitionHooks, stateScope, type PartitionStore } from './ownership.js';
 import { createBlindness, type Blindness } from './blindness.js';
 import { lagAndSampling, recordsHandler } from './intake.js';
@@ -70,6 +70,7 @@ export class Daemon {
   #identity: Pick<CheckpointBody, 'modelSha256' | 'layers'> | null = null;
   #calibrator: Calibrator | null = null;
   #lastJudged: { key: string; judged: Judged } | null = null;
+  readonly #budget: WindowBudget | undefined;
   #paired: PairedMode | null = null;
   #blindness: Blindness | null = null;
   #letters: DeadLetterQueue | null = null;
@@ -77,6 +78,7 @@ export class Daemon {
 
   private constructor(options: DaemonOptions) {
     this.#o = options;
+    this.#budget = windowBudget(options.config);
     this.#now = options.now ?? Date.now;
     this.#log = options.logger;
   }
@@ -245,7 +247,7 @@ export class Daemon {
   #judged(now: number): Judged {
     // Once per change (a batch moves the total; buckets leave windows as time passes): 50 scrapers must not each pay for the p-values.
     const key = `${this.#lanes?.counters().batches ?? 0}/${this.#calibrator?.calibration ? 1 : 0}/${Math.floor(now / 250)}`;
-    if (this.#lastJudged?.key !== key) this.#lastJudged = { key, judged: judgeWindows(this.#calibrator, this.#windowSums(now), windowBudget(this.#o.config)) };
+    if (this.#lastJudged?.key !== key) this.#lastJudged = { key, judged: judgeWindows(this.#calibrator, this.#windowSums(now), this.#budget) };
     return this.#lastJudged.judged;
   }
 
