@@ -4,6 +4,11 @@
  *
  *   npx tsx bench/overload.ts [--minutes 5] [--factor 3] [--backlog 150000] [--batch 64]
  *                             [--threads N] [--rss-every 5]
+ *                             [--main OTHER/dist/cli/main.js]   (another build, for A/B runs)
+ *   npx tsx bench/overload.ts --ceiling 0.3 [--versus OTHER/dist/cli/main.js]
+ *                             (steps 1, 2 and 5 only, at that fraction; with --versus, this
+ *                              build and the other alternate, two rounds each, same backlog;
+ *                              --cpu-prof DIR: V8 profiles of those daemons, bench/profile-top.ts)
  *
  *   1. backlog: --backlog held-out MNIST digits (raw float32, 3,136 bytes) on a fresh topic
  *   2. bare: a kafkajs consumer (eachBatch, no decoding) reads the backlog: msgs/s
@@ -42,6 +47,10 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '64' },
     threads: { type: 'string' },
     'rss-every': { type: 'string', default: '5' },
+    main: { type: 'string' },
+    ceiling: { type: 'string' },
+    'cpu-prof': { type: 'string' },
+    versus: { type: 'string' },
   },
 });
 const minutes = Number(values.minutes);
@@ -49,6 +58,7 @@ const factor = Number(values.factor);
 const backlog = Number(values.backlog);
 const rssEvery = Number(values['rss-every']);
 const threads = values.threads === undefined ? undefined : Number(values.threads);
+const build = values.main ? { main: values.main } : {};
 const FLOOR_SEEN = 0.5;
 const FLOOR_SCORED = 0.9;
 const FLOOR_RSS = 0.1;
@@ -82,8 +92,9 @@ function daemonConfig(dir: string, topic: string, name: string, sampling: number
 }
 
 /** The daemon at `sampling` over the backlog alone (fresh group): `metric`/s between 10% and 90% of the backlog seen. */
-async function overBacklog(dir: string, topic: string, name: string, sampling: number | 'auto'): Promise<{ seen: number; scored: number }> {
-  const d = await DaemonProcess.start(daemonConfig(dir, topic, name, sampling), { timeoutMs: 90_000 });
+async function overBacklog(dir: string, topic: string, name: string, sampling: number | 'auto', main = build): Promise<{ seen: number; scored: number }> {
+  const nodeArgs = values['cpu-prof'] && values.ceiling !== undefined ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : [];
+  const d = await DaemonProcess.start(daemonConfig(dir, topic, name, sampling), { timeoutMs: 90_000, nodeArgs, ...main });
   try {
     let at10: { t: number; seen: number; scored: number } | null = null;
     for (;;) {
@@ -127,6 +138,17 @@ async function main(): Promise<void> {
     await produceBacklog(backlogTopic, pool, backlog);
     const bare = (await bareConsume(backlogTopic, backlog)).rate;
     log(`bare kafkajs over ${fmt(backlog)} digits: ${fmt(bare)} msgs/s`);
+    if (values.ceiling !== undefined) {
+      const fraction = Number(values.ceiling);
+      const builds = values.versus ? [['this build', build], [values.versus, { main: values.versus }]] as const : [['this build', build]] as const;
+      for (let round = 1; round <= 2; round++) {
+        for (const [label, main] of builds) {
+          const r = await overBacklog(dir, backlogTopic, `ceiling-${round}-${main === build ? 'a' : 'b'}`, fraction, main);
+          log(`${label}, round ${round}, sampling ${fraction}: ${fmt(r.seen)} seen/s (${fmt(r.seen / bare, 2)}x bare kafkajs), ${fmt(r.scored)} scored/s`);
+        }
+      }
+      return;
+    }
     const capacity = (await overBacklog(dir, backlogTopic, 'capacity', 1)).scored;
     log(`capacity (sampling 1, backlog, no producer alongside): ${fmt(capacity)} scored samples/s`);
 
@@ -138,7 +160,7 @@ async function main(): Promise<void> {
       }),
     );
     topics.push(topic);
-    const d = (daemon = await DaemonProcess.start(daemonConfig(dir, topic, 'auto', 'auto'), { timeoutMs: 90_000 }));
+    const d = (daemon = await DaemonProcess.start(daemonConfig(dir, topic, 'auto', 'auto'), { timeoutMs: 90_000, ...build }));
     await d.waitForMetrics((s) => valueOf(s, 'ckawatch_ready') === 1, 'the auto daemon ready', { timeoutMs: 90_000 });
     const rate = Math.round(factor * capacity);
     log(`overload: ${fmt(rate)} msgs/s (${factor}x capacity) for ${minutes} min, sampling auto`);

@@ -9,7 +9,8 @@ import type { Sampling } from './sampling.js';
  * What the source hands the daemon, and the measurements sampling needs:
  *
  *   fetched records ─▶ [async decode] ─▶ lanes.accept (each sample chosen or skipped: sampling.ts)
- *                  ─▶ lanes.process() (awaited: backpressure on the fetch) ─▶ scored in busy ms
+ *                  ─▶ lanes.process() ─▶ scored in busy ms
+ *                     (awaited by the next fetch's records: one fetch ahead, backpressure)
  *   every second: consumer lag per partition ─▶ ckawatch_consumer_lag ─▶ sampling.tick ─▶ fraction
  */
 
@@ -26,18 +27,31 @@ export interface IntakeOptions {
   readonly track: (work: Promise<void>) => void;
 }
 
-/** Source.start's onRecords. */
+/**
+ * Source.start's onRecords. A fetch's records are queued once the fetch before them is
+ * scored, and the handler returns while they are scored: the source fetches the next
+ * records meanwhile (one fetch ahead, so the FIFO holds at most two fetches). Awaiting the
+ * whole scoring instead left the model idle during every fetch and the fetch waiting for
+ * every batch. A scoring failure is thrown at the next fetch, before its records are
+ * queued: the source delivers those again, and the failed batch's entries stay queued.
+ */
 export function recordsHandler(o: IntakeOptions): (records: SourceRecord[]) => Promise<void> {
+  let previous: Promise<void> = Promise.resolve();
   return async (records) => {
     if (o.stopping()) return;
+    const decoded = o.decodeAll ? await o.decodeAll(records) : undefined;
+    const before = previous;
+    previous = Promise.resolve();
+    await before;
+    if (o.stopping()) return;
+    o.lanes.accept(records, decoded);
     const work = (async () => {
-      o.lanes.accept(records, o.decodeAll ? await o.decodeAll(records) : undefined);
       const started = o.now();
       const [batches] = await Promise.all([o.lanes.process(), o.letters?.room()]);
       if (batches > 0) o.sampling.scored(batches * o.batchSize, o.now() - started);
     })();
+    previous = work;
     o.track(work.catch(() => undefined));
-    await work;
   };
 }
 

@@ -12,7 +12,7 @@ import { kafkaClient, unreachable } from './kafka-client.js';
  * what kafkajs redelivers after a rebalance (it rewinds to the last commit) the pipeline
  * skips by offset.
  *
- *   broker ─fetch─▶ eachBatch ─▶ onRecords (decode, batch, infer; awaited: backpressure)
+ *   broker ─fetch─▶ eachBatch ─▶ onRecords (decode, queue; returns once the fetch before is scored)
  *                      │  heartbeat() every second while onRecords runs
  *                      └─▶ resolveOffset(last)          commit(offsets) ◀─ after checkpoint
  *
@@ -68,9 +68,10 @@ export class KafkaSource implements Source {
       // SIGTERM (which pauses first) take 5 s more; 1 s costs an idle broker one
       // request a second.
       maxWaitTimeInMs: 1_000,
-      // kafkajs fetches a partition again only once the previous fetch's batch is handled,
-      // so each fetch is a pause in the pipeline. Its 1 MiB default is ~330 digits of
-      // 3 KiB, five 64-sample batches (and one message of a 224x224x3 float32 input):
+      // kafkajs fetches a partition again only once the previous fetch's batch is handled
+      // (onRecords returns once the fetch before it is scored: one fetch ahead). Its 1 MiB
+      // default is ~330 digits of 3 KiB, five 64-sample batches (and one message of a
+      // 224x224x3 float32 input):
       // bench/daemon.ts measured 2,480 -> 3,857 samples/s with 8 MiB.
       maxBytesPerPartition: 8 * 1024 * 1024,
       maxBytes: 16 * 1024 * 1024,

@@ -44,9 +44,9 @@ export interface Source {
   readonly ready: boolean;
   /**
    * Delivers records until stopped. `onRecords` is awaited before more are fetched
-   * (backpressure); `partitions` hears which partitions are this member's (see
-   * PartitionHooks); `onLogEnd`, where the source knows it (Kafka), gets each fetched
-   * partition's log end first.
+   * (backpressure: the daemon's returns once the fetch before is scored, intake.ts);
+   * `partitions` hears which partitions are this member's (see PartitionHooks);
+   * `onLogEnd`, where the source knows it (Kafka), gets each fetched partition's log end first.
    */
   start(onRecords: (records: SourceRecord[]) => Promise<void>, partitions: PartitionHooks, onLogEnd?: (partition: number, logEnd: number) => void): Promise<void>;
   /**
