@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadDigits } from '../src/demo/digits.js';
 import { standardScenarios } from '../test/validation/harness.js';
-import { ALARM, ALL, ALL_MEDIAN, bestSingle, medianDelay, pct, runAllLayerStudy, weakScenarios, type AllLayerStudy } from '../test/validation/all-layer.js';
+import { ALARM, ALL, ALL_MEDIAN, bestSingle, pct, runAllLayerStudy, weakScenarios, type AllLayerStudy } from '../test/validation/all-layer.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../..');
 const args = process.argv.slice(2);
@@ -140,8 +140,8 @@ function markdown(s: AllLayerStudy): string {
     lines.push(`### K = ${length}`, '', `| drift | fastest single | ${compared.join(' | ')} |`, `| --- | --- | ${compared.map(() => '---:').join(' | ')} |`);
     for (const sc of s.scenarios) {
       const d = sc.delays[length]!;
-      const fastest = s.singles.map((x) => ({ x, d: medianDelay(d[x]!) })).reduce((a, b) => (b.d !== null && (a.d === null || b.d < a.d) ? b : a));
-      lines.push(`| ${sc.name} | ${fastest.d ?? '-'}${fastest.d === null ? '' : ` (${fastest.x})`} | ${compared.map((x) => `${medianDelay(d[x]!) ?? '-'}`).join(' | ')} |`);
+      const fastest = s.singles.map((x) => ({ x, d: d[x]! })).reduce((a, b) => (b.d !== null && (a.d === null || b.d < a.d) ? b : a));
+      lines.push(`| ${sc.name} | ${fastest.d ?? '-'}${fastest.d === null ? '' : ` (${fastest.x})`} | ${compared.map((x) => `${d[x] ?? '-'}`).join(' | ')} |`);
     }
     lines.push('');
   }

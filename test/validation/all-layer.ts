@@ -157,8 +157,8 @@ export interface ScenarioResult {
   readonly name: string;
   /** per window length, per candidate: share of windows of drifted batches that alarmed */
   readonly power: Readonly<Record<number, Readonly<Record<string, number>>>>;
-  /** per window length, per candidate: drifted batches until the first alarm per onset (null: not within the watch) */
-  readonly delays: Readonly<Record<number, Readonly<Record<string, readonly (number | null)[]>>>>;
+  /** per window length, per candidate: median drifted batches until the first alarm over the onsets (medianDelay; null: not within the watch in most) */
+  readonly delays: Readonly<Record<number, Readonly<Record<string, number | null>>>>;
 }
 
 export interface AllLayerStudy {
@@ -326,7 +326,7 @@ export async function runAllLayerStudy(o: AllLayerOptions): Promise<AllLayerStud
       const drifted: DriftSums[][] = [];
       for (let b = 0; b < o.driftBatches; b++) drifted.push(score(features, Array.from({ length: o.n }, (_, i) => b * o.n + i)));
       const power: Record<number, Record<string, number>> = {};
-      const delays: Record<number, Record<string, (number | null)[]>> = {};
+      const delays: Record<number, Record<string, number | null>> = {};
       for (const length of o.lengths) {
         power[length] = rates(drifted, length);
         const firsts = Object.fromEntries(candidates.map((c) => [c, [] as (number | null)[]]));
@@ -341,7 +341,7 @@ export async function runAllLayerStudy(o: AllLayerOptions): Promise<AllLayerStud
           }
           for (const c of candidates) firsts[c]!.push(first.get(c) ?? null);
         }
-        delays[length] = firsts;
+        delays[length] = Object.fromEntries(candidates.map((c) => [c, medianDelay(firsts[c]!)]));
       }
       scenarios.push({ name: scenario.name, power, delays });
       const k = o.lengths.includes(4) ? 4 : o.lengths[0]!;
