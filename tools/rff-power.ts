@@ -19,17 +19,13 @@
  * from the null batches), so the power columns compare like with like at α = 5%.
  */
 import { parseArgs } from 'node:util';
-import { driftRows, medianGamma } from '../src/cka/drift.js';
-import { diagonalBlock, gramOf } from '../src/cka/gram.js';
-import { poolSummary, type PoolSummary } from '../src/cka/pool.js';
-import { DIGIT_SIZE, gather, loadDigits } from '../src/demo/digits.js';
-import { countSketch, tapSeed } from '../src/model/graph/reference-graph.js';
+import { driftRows } from '../src/cka/drift.js';
+import { DIGIT_SIZE } from '../src/demo/digits.js';
 import { TappedModel } from '../src/model/tapped.js';
 import { createPrng, deriveSeed, type Prng } from '../src/reference/prng.js';
-import { splitPool } from '../src/reference/split.js';
 import { silentLogger } from '../src/util/logger.js';
-import { centredRows, gramRowsOf, shortLayer, weakScenarios } from '../test/validation/all-layer.js';
-import { splitDigitsRandomly, standardScenarios, type ProductionPool, type Scenario } from '../test/validation/harness.js';
+import { centredRows, distinctDigit, distinctRows, gramRowsOf, layerPool, poolSplit, sketchedFeatures, shortLayer, weakScenarios } from '../test/validation/all-layer.js';
+import { standardScenarios, type ProductionPool, type Scenario } from '../test/validation/harness.js';
 import { DIGITS_MODEL } from '../test/helpers/fixtures.js';
 
 const { values } = parseArgs({
@@ -104,31 +100,16 @@ function rffMmd(batch: { sum: Float64Array; squares: number }, n: number, pool: 
   return withinX + withinP - (2 * dot(batch.sum, pool.sum)) / (n * m);
 }
 
-const digits = loadDigits();
-const split = splitDigitsRandomly(digits, 0.5, seed);
-const { pool: poolRows, heldOut } = splitPool(split.reference.length, POOL, deriveSeed(seed, 200));
-const poolDigits = Array.from(poolRows, (r) => split.reference[r]!);
-const heldOutDigits = Array.from(heldOut, (r) => split.reference[r]!);
+const { digits, split, poolDigits, heldOutDigits } = poolSplit(POOL, seed);
 const model = await TappedModel.open({ path: DIGITS_MODEL, providers: ['cpu'], variant: 'auto', logger: silentLogger });
 try {
   const layers = model.layers;
-  const probe = await model.features(gather(digits, [0, 1]), 2, { kind: 'features', sketches: {} }, 2);
-  const widths = probe.map((f) => Math.min(f.length / 2, SKETCH));
-  const head = {
-    kind: 'features',
-    sketches: Object.fromEntries(layers.map((layer, l) => [layer, probe[l]!.length / 2 > SKETCH ? countSketch(probe[l]!.length / 2, SKETCH, tapSeed(seed, layer)) : null])),
-  } as const;
-  const featuresOf = (images: Float32Array, count: number): Promise<Float32Array[]> => model.features(images, count, head, 256);
-  const everyDigit = await featuresOf(digits.images.subarray(0, digits.count * DIGIT_SIZE), digits.count);
+  const { widths, featuresOf, everyDigit } = await sketchedFeatures(model, digits, SKETCH, seed);
 
   const series = ['exact', ...dims.map((d) => `rff ${d}`)];
   const perLayer = layers.map((layer, l) => {
     const k = widths[l]!;
-    const mean = new Float64Array(k);
-    for (const d of poolDigits) for (let j = 0; j < k; j++) mean[j]! += everyDigit[l]![d * k + j]! / POOL;
-    const p = centredRows(everyDigit[l]!, poolDigits, k, mean);
-    const gram = gramOf(p, POOL, k);
-    const summary: PoolSummary = poolSummary(gram, medianGamma(diagonalBlock(gram, 0, 256)));
+    const { mean, p, summary } = layerPool(everyDigit[l]!, poolDigits, k);
     const rffs = dims.map((d) => drawRff(k, d, summary.gamma, createPrng(deriveSeed(seed, 1000 + 17 * l + d))));
     const pools = rffs.map((r) => embed(p, POOL, k, r));
     say(`${shortLayer(layer)}: ${k} features, γ = ${summary.gamma.toPrecision(3)}`);
@@ -142,16 +123,10 @@ try {
       const exact = driftRows(gramRowsOf(x, N, t.p, POOL, t.k), t.summary);
       return [exact.mmdRbf / exact.mmdWeight, ...t.rffs.map((r, i) => rffMmd(embed(x, N, t.k, r), N, t.pools[i]!, POOL))];
     });
-  const distinct = (prng: Prng, from: readonly number[]): number[] => {
-    const picked = new Set<number>();
-    while (picked.size < N) picked.add(from[prng.below(from.length)]!);
-    return [...picked];
-  };
-
   const nullPrng = createPrng(deriveSeed(seed, 100));
   const nulls: number[][][] = [];
   for (let b = 0; b < Number(values.null); b++) {
-    nulls.push(score(everyDigit, distinct(nullPrng, heldOutDigits)));
+    nulls.push(score(everyDigit, distinctRows(nullPrng, heldOutDigits, N)));
     if ((b + 1) % 50 === 0) say(`null batches ${b + 1}/${values.null}`);
   }
   // How far each rff series is from the exact one on null batches: their correlation per layer.
@@ -177,18 +152,7 @@ try {
   const rows: string[] = [];
   const header = `| drift | K | ${series.map((s) => `${s}: best layer`).join(' | ')} |`;
   // Clean held-out production digits first: each statistic's false-alarm rate at its threshold.
-  const clean: Scenario = {
-    name: 'clean (false alarms)',
-    kind: 'natural',
-    draw: (pool) => {
-      for (;;) {
-        const i = pool.indices[pool.prng.below(pool.indices.length)]!;
-        if (pool.used.has(i)) continue;
-        pool.used.add(i);
-        return pool.digits.images.subarray(i * DIGIT_SIZE, (i + 1) * DIGIT_SIZE);
-      }
-    },
-  };
+  const clean: Scenario = { name: 'clean (false alarms)', kind: 'natural', draw: (pool) => distinctDigit(pool, () => true) };
   for (const scenario of [clean, ...standardScenarios(digits), ...weakScenarios()]) {
     const count = Number(values.drifted);
     const images = new Float32Array(count * N * DIGIT_SIZE);

@@ -35,7 +35,7 @@ import { addDrift, driftRows, EMPTY_DRIFT, medianGamma, type DriftSums } from '.
 import { diagonalBlock, gramOf, type Gram, type Numeric } from '../../src/cka/gram.js';
 import { poolSummary, type GramRows, type PoolSummary } from '../../src/cka/pool.js';
 import { STATISTICS } from '../../src/cka/statistic.js';
-import { DIGIT_SIZE, gather, loadDigits } from '../../src/demo/digits.js';
+import { DIGIT_SIZE, gather, loadDigits, type Digits } from '../../src/demo/digits.js';
 import { drifts, type Drift } from '../../src/demo/drifts.js';
 import { countSketch, tapSeed } from '../../src/model/graph/reference-graph.js';
 import { TappedModel } from '../../src/model/tapped.js';
@@ -124,6 +124,52 @@ export function concatenatedGram(parts: readonly Numeric[], scales: readonly num
   return out;
 }
 
+/** `n` distinct entries of `from`, uniformly: the rows of one batch. */
+export function distinctRows(prng: Prng, from: readonly number[], n: number): number[] {
+  const picked = new Set<number>();
+  while (picked.size < n) picked.add(from[prng.below(from.length)]!);
+  return [...picked];
+}
+
+/** The validation's split: half the digits as the reference, of which `pool` rows are the pool and the rest held out. */
+export function poolSplit(pool: number, seed: number) {
+  const digits = loadDigits();
+  const split = splitDigitsRandomly(digits, 0.5, seed);
+  const { pool: poolRows, heldOut } = splitPool(split.reference.length, pool, deriveSeed(seed, 200));
+  const poolDigits = Array.from(poolRows, (r) => split.reference[r]!);
+  const heldOutDigits = Array.from(heldOut, (r) => split.reference[r]!);
+  return { digits, split, poolDigits, heldOutDigits };
+}
+
+/**
+ * Every digit's features as the daemon's features head gives them (flattened, CountSketched
+ * where wider than `sketchWidth`), computed once: pool, held-out reference and clean
+ * production rows index into them. `featuresOf` runs the same head on other images.
+ */
+export async function sketchedFeatures(model: TappedModel, digits: Digits, sketchWidth: number, seed: number) {
+  const layers = model.layers;
+  const probe = await model.features(gather(digits, [0, 1]), 2, { kind: 'features', sketches: {} }, 2);
+  const dims = probe.map((f) => f.length / 2);
+  const head = {
+    kind: 'features',
+    sketches: Object.fromEntries(layers.map((layer, l) => [layer, dims[l]! > sketchWidth ? countSketch(dims[l]!, sketchWidth, tapSeed(seed, layer)) : null])),
+  } as const;
+  const widths = dims.map((d) => Math.min(d, sketchWidth));
+  const featuresOf = (images: Float32Array, count: number): Promise<Float32Array[]> => model.features(images, count, head, 256);
+  const everyDigit = await featuresOf(digits.images.subarray(0, digits.count * DIGIT_SIZE), digits.count);
+  return { dims, widths, featuresOf, everyDigit };
+}
+
+/** One layer's pool (k features a row): its mean, its rows centred by it, their Gram, and its summary (γ by the median heuristic). */
+export function layerPool(features: Float32Array, poolDigits: readonly number[], k: number): { mean: Float64Array; p: Float64Array; gram: Gram; summary: PoolSummary } {
+  const m = poolDigits.length;
+  const mean = new Float64Array(k);
+  for (const d of poolDigits) for (let j = 0; j < k; j++) mean[j]! += features[d * k + j]! / m;
+  const p = centredRows(features, poolDigits, k, mean);
+  const gram = gramOf(p, m, k); // p is centred already: gramOf's own centring changes nothing
+  return { mean, p, gram, summary: poolSummary(gram, medianGamma(diagonalBlock(gram, 0, Math.min(m, 256)))) };
+}
+
 // ─── the study ───
 
 export interface AllLayerOptions {
@@ -197,26 +243,12 @@ export const shortLayer = (layer: string): string => /^\/([^/]+)\//.exec(layer)?
 export async function runAllLayerStudy(o: AllLayerOptions): Promise<AllLayerStudy> {
   const started = Date.now();
   const say = o.progress ?? (() => undefined);
-  const digits = loadDigits();
-  const split = splitDigitsRandomly(digits, 0.5, o.seed);
-  const { pool: poolRows, heldOut } = splitPool(split.reference.length, o.pool, deriveSeed(o.seed, 200));
-  const poolDigits = Array.from(poolRows, (r) => split.reference[r]!);
-  const heldOutDigits = Array.from(heldOut, (r) => split.reference[r]!);
+  const { digits, split, poolDigits, heldOutDigits } = poolSplit(o.pool, o.seed);
   const model = await TappedModel.open({ path: o.modelPath, layers: o.layers, providers: ['cpu'], variant: 'auto', threads: o.threads, logger: silentLogger });
   try {
     const layers = model.layers;
     const L = layers.length;
-    // The daemon's features head: flattened, CountSketched where wider than sketchWidth.
-    const probe = await model.features(gather(digits, [0, 1]), 2, { kind: 'features', sketches: {} }, 2);
-    const dims = probe.map((f) => f.length / 2);
-    const head = {
-      kind: 'features',
-      sketches: Object.fromEntries(layers.map((layer, l) => [layer, dims[l]! > o.sketchWidth ? countSketch(dims[l]!, o.sketchWidth, tapSeed(o.seed, layer)) : null])),
-    } as const;
-    const widths = dims.map((d) => Math.min(d, o.sketchWidth));
-    const featuresOf = (images: Float32Array, count: number): Promise<Float32Array[]> => model.features(images, count, head, 256);
-    // Every digit's features once: pool, held-out reference and clean production rows index into them.
-    const everyDigit = await featuresOf(digits.images.subarray(0, digits.count * DIGIT_SIZE), digits.count);
+    const { dims, widths, featuresOf, everyDigit } = await sketchedFeatures(model, digits, o.sketchWidth, o.seed);
     say(`features of ${digits.count} digits: ${layers.map((l, i) => `${shortLayer(l)} ${dims[i]}→${widths[i]}`).join(', ')}`);
 
     // The pool per layer, centred by its mean; its Gram L, the scale s_l and γ_l; then the concatenation's.
@@ -228,18 +260,14 @@ export async function runAllLayerStudy(o: AllLayerOptions): Promise<AllLayerStud
     // The concatenation's pool Gram under each weighting (COMBINATIONS), summed layer by layer.
     const combined: (Float64Array | null)[] = COMBINATIONS.map(() => null);
     for (let l = 0; l < L; l++) {
-      const k = widths[l]!;
-      const mean = new Float64Array(k);
-      for (const d of poolDigits) for (let j = 0; j < k; j++) mean[j]! += everyDigit[l]![d * k + j]! / m;
+      const { mean, p, gram, summary } = layerPool(everyDigit[l]!, poolDigits, widths[l]!);
       means.push(mean);
-      const p = centredRows(everyDigit[l]!, poolDigits, k, mean);
       pools.push(p);
-      const gram = gramOf(p, m, k); // p is centred already: gramOf's own centring changes nothing
-      summaries.push(poolSummary(gram, medianGamma(diagonalBlock(gram, 0, Math.min(m, 256)))));
+      summaries.push(summary);
       scales.push(meanSquaredNorm(gram));
       const weights = [scales[l]!, 1 / summaries[l]!.gamma];
       combined.forEach((c, ci) => (combined[ci] = concatenatedGram(c ? [c, gram.data] : [gram.data], c ? [1, weights[ci]!] : [weights[ci]!])));
-      say(`pool ${shortLayer(layers[l]!)}: ${m}×${k}, s = ${scales[l]!.toPrecision(4)}, γ = ${summaries[l]!.gamma.toPrecision(4)}`);
+      say(`pool ${shortLayer(layers[l]!)}: ${m}×${widths[l]}, s = ${scales[l]!.toPrecision(4)}, γ = ${summaries[l]!.gamma.toPrecision(4)}`);
     }
     const medianScales = summaries.map((p) => 1 / p.gamma);
     const gammaAll = combined.map((c) => {
@@ -258,11 +286,7 @@ export async function runAllLayerStudy(o: AllLayerOptions): Promise<AllLayerStud
       const all: GramRows[] = [scales, medianScales].map((w) => ({ n, m, data: concatenatedGram(parts, w) }));
       return [...grams, ...all].map((g, l) => driftRows(g, summaries[l]!));
     };
-    const distinct = (prng: Prng, from: readonly number[]): number[] => {
-      const picked = new Set<number>();
-      while (picked.size < o.n) picked.add(from[prng.below(from.length)]!);
-      return [...picked];
-    };
+    const distinct = (prng: Prng, from: readonly number[]): number[] => distinctRows(prng, from, o.n);
     const scoreMany = (what: string, count: number, rows: () => number[]): DriftSums[][] => {
       const out: DriftSums[][] = [];
       for (let b = 0; b < count; b++) {
@@ -276,7 +300,7 @@ export async function runAllLayerStudy(o: AllLayerOptions): Promise<AllLayerStud
     const nullPrng = createPrng(deriveSeed(o.seed, 100));
     const nulls = scoreMany('null batches', o.nullBatches, () => distinct(nullPrng, heldOutDigits));
     const perSeries = (count: number): { layer: string; batches: DriftSums[] }[] => names.slice(0, count).map((layer, l) => ({ layer, batches: nulls.map((b) => b[l]!) }));
-    const calibrationOptions = { falseAlarmRate: o.falseAlarmRate, alarmRate: o.falseAlarmRate, seed: o.seed, sizes: { n: o.n, m, reference: heldOut.length } };
+    const calibrationOptions = { falseAlarmRate: o.falseAlarmRate, alarmRate: o.falseAlarmRate, seed: o.seed, sizes: { n: o.n, m, reference: heldOutDigits.length } };
     // Each layer's bootstrap draws are seeded alike whatever the other layers, so the layers'
     // series are calibrated identically in both; only the alarm's level differs (12 or 15 series).
     const today: Calibration = calibrate(perSeries(L), calibrationOptions);
@@ -381,7 +405,7 @@ export function weakScenarios(): Scenario[] {
 }
 
 /** A production digit not yet in this batch that `keep` accepts, uniformly. */
-function distinctDigit(pool: ProductionPool, keep: (i: number) => boolean): Float32Array {
+export function distinctDigit(pool: ProductionPool, keep: (i: number) => boolean): Float32Array {
   for (;;) {
     const i = pool.indices[pool.prng.below(pool.indices.length)]!;
     if (pool.used.has(i) || !keep(i)) continue;
