@@ -6,7 +6,7 @@
  *                           [--batch 64] [--reference 64] [--tap-graph auto|plain|channel-split]
  *                           [--threads N] [--partitions 1] [--rss-every 5] [--keep-topic]
  *                           [--main OTHER/dist/cli/main.js]   (another build, for A/B runs)
- *                           [--baseline-scheme draws|none] [--sketch-width K]
+ *                           [--baseline-scheme draws|none] [--sketch-width K] [--pool M]
  *                           [--cpu-prof DIR]   (V8 profiles of the measured daemon; bench/profile-top.ts reads them)
  *
  *   1. backlog: --samples held-out MNIST digits (raw little-endian float32, 3,136 bytes each)
@@ -64,6 +64,7 @@ const { values } = parseArgs({
     main: { type: 'string' },
     'baseline-scheme': { type: 'string', default: 'draws' },
     'sketch-width': { type: 'string' },
+    pool: { type: 'string' },
     'cpu-prof': { type: 'string' },
   },
 });
@@ -213,6 +214,7 @@ async function main(): Promise<void> {
       ...(tapGraph ? { tapGraph } : {}),
       ...(threads ? { threads } : {}),
       ...(values['sketch-width'] ? { sketchWidth: Number(values['sketch-width']) } : {}),
+      ...(values.pool ? { pool: Number(values.pool) } : {}),
     });
     const kafkaPid = brokerPid();
     t = performance.now();

@@ -5,7 +5,7 @@
  * interleaved in one process so that drift in machine load hits both alike. Prints medians
  * and monitored ÷ bare, with the floors of issue 20.
  *
- *   npx tsx bench/taps.ts [--threads 1] [--reps 20] [--rows 64,128] [--pool 2048] [--sketch-width 512] [--seq 64] [--write DIR] [--layers A,B,...] [MODEL.onnx ...]
+ *   npx tsx bench/taps.ts [--threads 1] [--reps 20] [--rows 64,128] [--pool 2048] [--sketch-width 256 (the daemon's default)] [--seq 64] [--write DIR] [--layers A,B,...] [MODEL.onnx ...]
  *
  * The pool head is built the way the daemon builds it (src/model/reference-pool.ts): the
  * default layers, the features head (CountSketch past --sketch-width features), the pool
@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
+import { REFERENCE_DEFAULTS } from '../src/config/schema.js';
 import { medianGamma } from '../src/cka/drift.js';
 import { gramOf } from '../src/cka/gram.js';
 import { augmentModel, gramOutputName } from '../src/model/graph/augment.js';
@@ -35,9 +36,9 @@ const { values, positionals } = parseArgs({
     provider: { type: 'string', default: 'cpu' },
     reps: { type: 'string', default: '20' },
     rows: { type: 'string', default: '64,128' },
-    pool: { type: 'string', default: '2048' },
+    pool: { type: 'string', default: String(REFERENCE_DEFAULTS.pool) },
     'pool-source': { type: 'string', default: '64' },
-    'sketch-width': { type: 'string', default: '512' },
+    'sketch-width': { type: 'string', default: String(REFERENCE_DEFAULTS.sketchWidth) },
     seq: { type: 'string', default: '64' },
     threads: { type: 'string', default: String(availableParallelism()) },
     write: { type: 'string' },

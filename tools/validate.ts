@@ -26,7 +26,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadDigits } from '../src/demo/digits.js';
 import { writePicture } from '../src/plot/write.js';
-import { runValidation, standardScenarios, type ValidationOptions, type ValidationResult } from '../test/validation/harness.js';
+import { runValidation, standardRun, standardScenarios, type ValidationOptions, type ValidationResult } from '../test/validation/harness.js';
 import { runCleanStudy, type CleanStudy } from '../test/validation/clean-study.js';
 import { batchSizeMarkdown, batchSizeRow, budgetMarkdown, cleanMarkdown, delaySvg, detectionCsv, falseAlarmCsv, resultsMarkdown, schemesMarkdown, thresholdCsv, type BatchSizeRow } from '../test/validation/report.js';
 
@@ -40,21 +40,7 @@ const skipDraws = args.includes('--skip-draws');
 const out = resolve(args.find((a) => !a.startsWith('--')) ?? join(ROOT, 'docs/validation'));
 const progress = (message: string): void => void process.stderr.write(`${message}\n`);
 const scenarios = standardScenarios(loadDigits());
-const base: ValidationOptions = {
-  modelPath: join(ROOT, 'test/fixtures/models/digits-cnn.onnx'),
-  n: 64,
-  m: 64,
-  falseAlarmRate: 0.05,
-  calibrationBatches: 200,
-  windowBatches: 4,
-  cleanWindows: 200,
-  otherLengths: [1, 16],
-  scenarios,
-  watchBatches: 20,
-  repeats: 5,
-  seed: 1,
-  progress,
-};
+const base = standardRun(scenarios, progress);
 
 async function run(dir: string, options: ValidationOptions, reuse = render): Promise<ValidationResult> {
   mkdirSync(dir, { recursive: true });

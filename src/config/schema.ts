@@ -52,6 +52,9 @@ const DAY = 86_400_000;
 /** The Gram of a stacked batch is (n + m)^2 floats per layer; past 4096 rows it stops being a monitoring cost. */
 const MAX_BATCH = 4096;
 
+/** reference.pool and reference.sketchWidth when a config leaves them out: also what the validation and the benches run. */
+export const REFERENCE_DEFAULTS = { pool: 2048, sketchWidth: 256 } as const;
+
 function unique<T>(key: (item: T) => string, what: string) {
   return (items: readonly T[], ctx: z.core.$RefinementCtx<readonly T[]>): void => {
     const seen = new Set<string>();
@@ -130,9 +133,12 @@ const referenceSection = (ctx: SchemaContext) =>
     // pool: every batch against `pool` reference samples whose features are computed once
     // (the rest calibrate); draws: against samplesPerBatch fresh ones run with it through the model.
     scheme: z.enum(['pool', 'draws'], { error: 'pool or draws' }).default('pool'),
-    pool: wholeNumber(4, 1 << 16).default(2048),
-    // Layers with more features per sample are CountSketched to this many in the graph.
-    sketchWidth: wholeNumber(16, 1 << 16).default(512),
+    pool: wholeNumber(4, 1 << 16).default(REFERENCE_DEFAULTS.pool),
+    // Layers with more features per sample are CountSketched to this many in the graph. 256:
+    // on the validation's digits 512 and 128 detected the same drifts as 256 (the pool's rows
+    // carry the power, not the sketch's width), and the head's cost grows with the width
+    // (docs/validation/head-size.md).
+    sketchWidth: wholeNumber(16, 1 << 16).default(REFERENCE_DEFAULTS.sketchWidth),
     maxCacheMiB: wholeNumber(1, 1 << 20).default(1024),
     samplesPerBatch: wholeNumber(4, MAX_BATCH).default(64),
     seed: wholeNumber(0, 2 ** 32 - 1).default(1),

@@ -87,7 +87,7 @@ describe('loadConfig', () => {
           "samplesPerBatch": 64,
           "scheme": "pool",
           "seed": 1,
-          "sketchWidth": 512,
+          "sketchWidth": 256,
         },
         "sampling": 1,
         "source": {

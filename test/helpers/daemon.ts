@@ -39,6 +39,8 @@ export interface DaemonConfigOptions {
   readonly scheme?: 'pool' | 'draws';
   /** reference.sketchWidth; the daemon's default when absent */
   readonly sketchWidth?: number;
+  /** reference.pool; the daemon's default when absent */
+  readonly pool?: number;
   readonly maxWait?: string;
   /** node-cron with seconds; default every second */
   readonly schedule?: string;
@@ -68,7 +70,7 @@ export function writeDaemonConfig(dir: string, o: DaemonConfigOptions): string {
       ...(o.threads ? { threads: o.threads } : {}),
       ...(o.tapGraph ? { tapGraph: o.tapGraph } : {}),
     },
-    reference: { path: o.referencePath, samplesPerBatch: o.referencePerBatch ?? 64, seed: 1, ...(o.scheme ? { scheme: o.scheme } : {}), ...(o.sketchWidth ? { sketchWidth: o.sketchWidth } : {}) },
+    reference: { path: o.referencePath, samplesPerBatch: o.referencePerBatch ?? 64, seed: 1, ...(o.scheme ? { scheme: o.scheme } : {}), ...(o.sketchWidth ? { sketchWidth: o.sketchWidth } : {}), ...(o.pool ? { pool: o.pool } : {}) },
     source: {
       kind: 'kafka',
       brokers: brokers(),

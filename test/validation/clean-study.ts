@@ -21,6 +21,7 @@ import type { Calibration } from '../../src/calibration/calibrate.js';
 import { addDrift, driftPooled, EMPTY_DRIFT, type DriftSums } from '../../src/cka/drift.js';
 import { isPoolBatch } from '../../src/cka/pool.js';
 import { isDrifting, STATISTICS, statisticValues, type Statistic } from '../../src/cka/statistic.js';
+import { REFERENCE_DEFAULTS } from '../../src/config/schema.js';
 import { Calibrator } from '../../src/daemon/reference.js';
 import { gather, loadDigits } from '../../src/demo/digits.js';
 import { writeNpyFile } from '../../src/io/npy-file.js';
@@ -114,8 +115,7 @@ export async function runCleanStudy(o: CleanStudyOptions): Promise<CleanStudy> {
           n: o.n,
           m: o.n,
           scheme: 'pool',
-          pool: 2048,
-          sketchWidth: 512,
+          ...REFERENCE_DEFAULTS,
           maxCacheBytes: 2 ** 31,
           seed,
           batches: o.calibrationBatches,

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { judgeWindow } from '../../src/calibration/alarm.js';
 import { driftScores, fullWindowWeights } from '../../src/cka/drift.js';
 import { batchReference } from '../../src/daemon/batch-reference.js';
+import { REFERENCE_DEFAULTS } from '../../src/config/schema.js';
 import { Calibrator } from '../../src/daemon/reference.js';
 import { Pipeline } from '../../src/daemon/pipeline.js';
 import type { SourceRecord } from '../../src/source/source.js';
@@ -28,6 +29,7 @@ import { createPrng, type Prng } from '../../src/reference/prng.js';
 import { createWindowSet, type WindowSet } from '../../src/window/window-set.js';
 import { driftToVector, vectorToDrift, DRIFT_WIDTH } from '../../src/window/drift-vector.js';
 import { silentLogger } from '../../src/util/logger.js';
+import { DIGITS_MODEL } from '../helpers/fixtures.js';
 
 export interface Scenario {
   readonly name: string;
@@ -53,7 +55,7 @@ export interface ValidationOptions {
   readonly m: number;
   /** what each batch is compared with (reference.scheme): default pool */
   readonly scheme?: 'pool' | 'draws';
-  /** reference.pool and reference.sketchWidth: defaults 2048 and 512 (the daemon's) */
+  /** reference.pool and reference.sketchWidth: the daemon's defaults when absent */
   readonly pool?: number;
   readonly sketchWidth?: number;
   readonly falseAlarmRate: number;
@@ -74,6 +76,25 @@ export interface ValidationOptions {
   readonly seed: number;
   readonly threads?: number;
   readonly progress?: (message: string) => void;
+}
+
+/** The validation's standard run (docs/validation/README.md): tools/validate.ts and the design studies start from it. */
+export function standardRun(scenarios: readonly Scenario[], progress?: (message: string) => void): ValidationOptions {
+  return {
+    modelPath: DIGITS_MODEL,
+    n: 64,
+    m: 64,
+    falseAlarmRate: 0.05,
+    calibrationBatches: 200,
+    windowBatches: 4,
+    cleanWindows: 200,
+    otherLengths: [1, 16],
+    scenarios,
+    watchBatches: 20,
+    repeats: 5,
+    seed: 1,
+    ...(progress ? { progress } : {}),
+  };
 }
 
 export interface DetectionCell {
@@ -212,8 +233,8 @@ export async function runValidation(o: ValidationOptions): Promise<ValidationRes
       n: o.n,
       m: o.m,
       scheme: o.scheme ?? 'pool',
-      pool: o.pool ?? 2048,
-      sketchWidth: o.sketchWidth ?? 512,
+      pool: o.pool ?? REFERENCE_DEFAULTS.pool,
+      sketchWidth: o.sketchWidth ?? REFERENCE_DEFAULTS.sketchWidth,
       maxCacheBytes: 2 ** 31,
       seed: o.seed,
       batches: o.calibrationBatches,
