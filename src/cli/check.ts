@@ -7,6 +7,8 @@ import { choosePairs } from '../daemon/paired.js';
 import { createInputDecoder } from '../decode/input.js';
 import { loadReferenceFor } from '../decode/reference.js';
 import { ConfigError, DataError } from '../errors/index.js';
+import type { TappedModel } from '../model/tapped.js';
+import type { Reference } from '../reference/reference.js';
 import { checkKafka } from '../source/kafka-check.js';
 import { kafkaOptions } from '../source/kafka-options.js';
 import { cliLogger } from './logger.js';
@@ -15,7 +17,7 @@ import { cliLogger } from './logger.js';
  * `ckawatch config check FILE [--deep] [--online]`: what `run` would refuse, found before
  * a deploy. Always: the schema and the files it names. `--deep`: the model opened with its
  * taps on the CPU (layers, input), the reference loaded and preprocessed as the model's
- * input, the decoder built, the candidate's layer pairs, without a broker. `--online`: the
+ * input, the decoder built, the candidate's layer pairs or the pool head's cost, without a broker. `--online`: the
  * brokers, topics and group (kafka-check.ts). Field errors exit 2, an unreachable broker 1.
  */
 export async function checkCommand(file: string, options: { deep?: boolean; online?: boolean }): Promise<void> {
@@ -45,11 +47,33 @@ async function checkDeep(config: Config): Promise<string[]> {
       const pairs = await choosePairs(config.candidate, model.layers);
       if (pairs.length === 0) throw new ConfigError(`config error at candidate: no monitored layer of the model has a tensor to compare in ${config.candidate.path}`);
       facts.push(`candidate ${config.candidate.path}: ${pairs.map((p) => `${p.layer} ~ ${p.candidate}`).join(', ')}`);
+    } else if (config.reference.scheme === 'pool') {
+      facts.push(await poolHeadCost(model, reference, config));
     }
     return facts;
   } finally {
     await model.close();
   }
+}
+
+/**
+ * What the pool head will cost, before a deploy: its kernel products against the pool are
+ * M · Σk multiply-adds a production sample (k: each layer's features, CountSketched past
+ * reference.sketchWidth), the term that dominates on small models (docs/validation/head-size.md).
+ */
+async function poolHeadCost(model: TappedModel, reference: Reference, config: Config): Promise<string> {
+  const probe = await model.features(reference.data.subarray(0, 2 * reference.sampleSize), 2, { kind: 'features', sketches: {} }, 2);
+  const width = config.reference.sketchWidth;
+  const layers = probe.map((f, l) => {
+    const d = f.length / 2;
+    return { text: d > width ? `${model.layers[l]} ${d} -> ${width}` : `${model.layers[l]} ${d}`, k: Math.min(d, width) };
+  });
+  const rows = Math.min(config.reference.pool, Math.floor(reference.count / 2));
+  const features = layers.reduce((a, l) => a + l.k, 0);
+  return (
+    `pool head: ${rows} reference rows x ${features} features (${layers.map((l) => l.text).join(', ')}) = ` +
+    `${(rows * features).toLocaleString('en-US')} multiply-adds a production sample for its kernel products (reference.pool, reference.sketchWidth)`
+  );
 }
 
 async function checkOnline(config: Config): Promise<string[]> {

@@ -44,6 +44,8 @@ describe('config check --deep', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^model \S+digits-cnn\.onnx: sha256 [0-9a-f]{12}, input 'input' \[1,28,28\], 4 layers: /m);
     expect(r.stdout).toMatch(/^reference \S+reference\.npy: 100 samples of \[1,28,28\]$/m);
+    // 50 pool rows (half of 100 samples); pool1's 1,352 features sketched to 256, pool2's 400 too: 50 × 586
+    expect(r.stdout).toMatch(/^pool head: 50 reference rows x 586 features \(\/pool1\/MaxPool_output_0 1352 -> 256, \/pool2\/MaxPool_output_0 400 -> 256, \/relu3\/Relu_output_0 64, logits 10\) = 29,300 multiply-adds a production sample/m);
     expect(r.stdout).toMatch(/config ok: \S+ \(deep\)\n$/);
   }, 60_000);
 
