@@ -40,7 +40,11 @@ export interface CheckpointBody {
   readonly counters: Counters;
   readonly offsets: OffsetMap;
   readonly partitions: readonly (LaneState & { readonly partition: number })[];
-  /** SHA-256 of the reference file the windows and bandwidths were computed against */
+  /**
+   * The windows' key (Calibrator.windowsKey): a SHA-256 of the reference file and of how batches
+   * met it (scheme, pool, sketch width, seed). Under another key windows and bandwidths are dropped.
+   * Before 2026-12-05 the file's SHA-256 alone: such checkpoints' windows are dropped once.
+   */
   readonly referenceSha256?: string | undefined;
   /** the thresholds in use, with what they are valid for: reused at start-up instead of recalibrating */
   readonly calibration?: StoredCalibration | undefined;
@@ -172,7 +176,7 @@ export class CheckpointStore {
       // Same decision as a reference change while running: windows restart, the rest goes on.
       this.#log.warn(
         { from: body.referenceSha256, to: referenceSha256 },
-        'the reference file changed since the checkpoint: its windows and RBF bandwidths are dropped; counters and offsets kept',
+        'the reference file, or how batches meet it (reference.scheme, pool, sketchWidth, seed), changed since the checkpoint: its windows and RBF bandwidths are dropped; counters and offsets kept',
       );
     }
     const partitions = new Map(body.partitions.map(({ partition, ...state }) => [partition, sameReference ? state : { ...state, windows: undefined }] as const));
@@ -207,7 +211,7 @@ export class CheckpointStore {
       counters,
       offsets: { [lanes.topic]: held },
       partitions: states.map(({ partition, state }) => ({ partition, ...state })),
-      referenceSha256: calibrator.state.sha256,
+      referenceSha256: calibrator.windowsKey,
       ...(calibrator.stored ? { calibration: calibrator.stored } : {}),
       ...(paired ? { paired: { ...paired.identity, windows: paired.windows.snapshot() } } : {}),
     };

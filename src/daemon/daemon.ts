@@ -177,7 +177,7 @@ export class Daemon {
     this.#paired = paired;
     this.#identity = { modelSha256, layers: model.layers };
     const scope = stateScope(config, this.#o.source);
-    const store = (this.#store = await openPartitionStore(config, { identity: this.#identity, scope, referenceSha256: () => calibrator.state.sha256, paired, now: this.#now, logger: this.#log }));
+    const store = (this.#store = await openPartitionStore(config, { identity: this.#identity, scope, referenceSha256: () => calibrator.windowsKey, paired, now: this.#now, logger: this.#log }));
     // Bandwidths, then thresholds: /readyz stays false ('reference not calibrated') until here.
     await calibrator.prepare(store.restored?.reference ?? null);
     this.#status.calibrated = true;

@@ -49,6 +49,7 @@ export function stateScope(config: Config, source: Source | undefined): Checkpoi
 interface OpenOptions {
   readonly identity: CheckpointParts['identity'];
   readonly scope: CheckpointBody['scope'];
+  /** Calibrator.windowsKey: windows made under another are not restored */
   readonly referenceSha256: () => string;
   readonly paired: PairedMode | null;
   readonly now: () => number;

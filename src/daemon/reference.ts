@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { thresholdsFor, type StaticThresholds, type WindowWeights } from '../calibration/thresholds.js';
 import type { Calibration } from '../calibration/calibrate.js';
 import { calibrateReference, sameKey, type CalibrationKey, type StoredCalibration } from '../calibration/null-batches.js';
@@ -101,6 +102,19 @@ export class Calibrator {
 
   get state(): ReferenceState {
     return this.#state;
+  }
+
+  /**
+   * What windows' sums and the RBF bandwidths are made with: the reference's bytes and how
+   * batches meet it (scheme, pool size, sketch width, seed; m with draws). Sums made under
+   * another key are other statistics (another pool, another random projection): a checkpoint's
+   * windows and bandwidths carry over only under the same key (checkpointing.ts). A hex digest,
+   * so that checkpoints keep it where they kept the reference's SHA-256.
+   */
+  get windowsKey(): string {
+    const o = this.#o;
+    const how = o.scheme === 'draws' ? { scheme: 'draws', m: o.m, seed: o.seed } : { scheme: 'pool', pool: o.pool, sketchWidth: o.sketchWidth, seed: o.seed };
+    return createHash('sha256').update(JSON.stringify({ reference: this.#state.sha256, ...how })).digest('hex');
   }
 
   get calibration(): Calibration | null {

@@ -101,6 +101,20 @@ describe('Calibrator', () => {
     expect(c.thresholds(LAYERS[0]!, fullWindowWeights(3, 16)).cka).not.toBe(0.5);
   });
 
+  it('keys windows by the reference and how batches meet it: another sketch width, pool, seed or file is another key', async () => {
+    const path = tmp.path('reference.npy');
+    const key = async (extra: Partial<CalibratorOptions> = {}, at = path): Promise<string> => (await Calibrator.open(options(at, extra))).windowsKey;
+    const base = await key();
+    expect(base).toMatch(/^[0-9a-f]{64}$/);
+    expect(await key()).toBe(base);
+    // what does not change a window's sums: the calibration's own settings
+    expect(await key({ falseAlarmRate: 0.01, batches: 20 })).toBe(base);
+    for (const extra of [{ sketchWidth: 256 }, { pool: 32 }, { seed: 2 }, { scheme: 'draws' as const }]) expect(await key(extra)).not.toBe(base);
+    const other = tmp.path('other-reference.npy');
+    writeReference(other, 1, 200);
+    expect(await key({}, other)).not.toBe(base);
+  });
+
   it('reuses a stored calibration for the same reference and settings only', async () => {
     const path = tmp.path('reference.npy');
     const first = await Calibrator.open(options(path));

@@ -59,6 +59,8 @@ interface Run {
 
 interface RunOptions {
   readonly reference?: string;
+  /** reference.pool */
+  readonly pool?: number;
   readonly calibrationSchedule?: string;
   /** the config's alarm section */
   readonly alarm?: Record<string, unknown>;
@@ -71,7 +73,7 @@ async function runDaemon(candidate: string, name: string, o: RunOptions = {}): P
   const config = parseConfigData({
     model: { path: DIGITS_MODEL, providers: ['cpu'] },
     candidate: { path: candidate },
-    reference: { path: o.reference ?? tmp.path('reference.npy'), samplesPerBatch: 64, seed: 1 },
+    reference: { path: o.reference ?? tmp.path('reference.npy'), samplesPerBatch: 64, seed: 1, ...(o.pool ? { pool: o.pool } : {}) },
     source: { kind: 'file', path: tmp.path('production.npy') },
     batch: { size: 64, maxWait: '200ms' },
     windows: [{ name: 'all', duration: '1h', buckets: 10 }],
@@ -125,12 +127,15 @@ describe('daemon: calibration and paired mode', () => {
   let same: Run;
   let perturbed: Run;
   let restarted: Run;
+  let repooled: Run;
 
   beforeAll(async () => {
     same = await runDaemon(DIGITS_MODEL, 'same');
     perturbed = await runDaemon(tmp.path('perturbed.onnx'), 'perturbed');
     restarted = await runDaemon(DIGITS_MODEL, 'same');
-  }, 240_000);
+    // the same checkpoint again, with another reference.pool (paired mode sketches nothing, so not sketchWidth)
+    repooled = await runDaemon(DIGITS_MODEL, 'same', { pool: 64 });
+  }, 300_000);
 
   it('is not ready until the reference is calibrated, then ready', () => {
     const before = same.readyz.filter((r) => r.status === 503);
@@ -164,6 +169,13 @@ describe('daemon: calibration and paired mode', () => {
       Object.fromEntries(run.metrics.filter((s) => s.name === 'ckawatch_threshold').map((s) => [JSON.stringify(s.labels), s.value]));
     expect(Object.keys(thresholds(same))).toHaveLength(4 * 3);
     expect(thresholds(restarted)).toEqual(thresholds(same));
+  });
+
+  it('drops the windows and bandwidths of a checkpoint made with other reference settings, and recalibrates', () => {
+    expect(restarted.messages.some((m) => m.includes('changed since the checkpoint'))).toBe(false);
+    expect(repooled.messages.some((m) => m.includes('how batches meet it (reference.scheme, pool, sketchWidth, seed), changed since the checkpoint'))).toBe(true);
+    expect(repooled.messages).toContain('thresholds calibrated');
+    expect(repooled.messages).not.toContain('thresholds restored from the checkpoint (same reference, same settings)');
   });
 
   it('gives paired CKA 1 for the same model twice', () => {
