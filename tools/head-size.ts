@@ -8,8 +8,8 @@
  *   npx tsx tools/head-size.ts [--heads 2048:512,512:128,256:128,128:128] [--out docs/validation]
  *
  * Writes head-size.json (per head: false-alarm rates and, per drift, the model alarm's median
- * delay and power) and prints the table of docs/validation/head-size.md; `--render` prints it
- * from the JSON without running anything.
+ * delay and power) and head-size.svg (that power, drift by head), and prints the tables of
+ * docs/validation/head-size.md; `--render` redoes both from the JSON without running anything.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -17,6 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { STATISTICS, type Statistic } from '../src/cka/statistic.js';
 import { loadDigits } from '../src/demo/digits.js';
+import { heatmapSvg } from '../src/plot/heatmap.js';
+import { writePicture } from '../src/plot/write.js';
 import { runValidation, standardRun, standardScenarios } from '../test/validation/harness.js';
 import { medianDelay, pct, weakScenarios } from '../test/validation/all-layer.js';
 import { bestDelay, DETECTED_POWER } from '../test/validation/report.js';
@@ -99,3 +101,17 @@ const lines = [
   ),
 ];
 process.stdout.write(`${lines.join('\n')}\n`);
+
+// The same power as a picture: the drifts a smaller head loses stand out as a column turning dark.
+const drifts = heads[0]!.drifts.filter((_, i) => heads.some((h) => h.drifts[i]!.power < 1));
+await writePicture(
+  join(values.out, 'head-size.svg'),
+  heatmapSvg({
+    title: `Model alarm's power at ${K} batches of 64, by pool head (M rows, sketch k)`,
+    rowTitle: 'drift',
+    columnTitle: 'pool head',
+    rows: drifts.map((d) => d.scenario),
+    columns: heads.map((h) => `M ${h.pool}, k ${h.sketchWidth}`),
+    values: drifts.map((d) => heads.map((h) => h.drifts.find((x) => x.scenario === d.scenario)!.power)),
+  }),
+);
