@@ -126,7 +126,7 @@ class KafkaPartitionStore implements PartitionStore {
         }
         const { counters, offset, partial, windows, modelSha256, layers, referenceSha256 } = parsed.data;
         const same = modelSha256 === this.#o.identity.modelSha256 && referenceSha256 === this.#o.referenceSha256() && layers.join('\n') === this.#o.identity.layers.join('\n');
-        if (!same) this.#o.logger.warn({ partition: p }, 'state record written for another model, layers or reference: its windows start empty; counters and offset kept');
+        if (!same) this.#o.logger.warn({ partition: p }, 'state record written for another model, layers, reference, or reference.scheme, pool, sketchWidth or seed: its windows start empty; counters and offset kept');
         out.set(p, { counters, offset, partial, windows: same ? (windows as LaneState['windows']) : undefined });
         this.#written.set(p, writtenKey(offset, partial));
       }),
