@@ -19,7 +19,7 @@ import { STATISTICS, type Statistic } from '../src/cka/statistic.js';
 import { loadDigits } from '../src/demo/digits.js';
 import { heatmapSvg } from '../src/plot/heatmap.js';
 import { writePicture } from '../src/plot/write.js';
-import { runValidation, standardRun, standardScenarios } from '../test/validation/harness.js';
+import { falseAlarmRate, runValidation, standardRun, standardScenarios } from '../test/validation/harness.js';
 import { medianDelay, pct, weakScenarios } from '../test/validation/all-layer.js';
 import { bestDelay, DETECTED_POWER } from '../test/validation/report.js';
 
@@ -61,16 +61,10 @@ if (values.render) {
     const [pool, sketchWidth] = head.split(':').map(Number) as [number, number];
     progress(`head: pool ${pool}, sketch width ${sketchWidth}`);
     const r = await runValidation({ ...standardRun(scenarios, progress), pool, sketchWidth });
-    const series = (c: (typeof r.clean)[number]): number => {
-      let alarms = 0;
-      let cells = 0;
-      for (const byStatistic of Object.values(c.alarms)) for (const a of Object.values(byStatistic)) (alarms += a), (cells += 1);
-      return alarms / (cells * c.windows);
-    };
     heads.push({
       pool,
       sketchWidth,
-      clean: r.clean.map((c) => ({ length: c.length, windows: c.windows, alarm: c.modelAlarm / c.windows, perSeries: series(c) })),
+      clean: r.clean.map((c) => ({ length: c.length, windows: c.windows, alarm: c.modelAlarm / c.windows, perSeries: falseAlarmRate(c) })),
       drifts: r.alarmDetection.map((a) => {
         const power = a.power[K] ?? 0;
         const cells = r.detection.filter((c) => c.scenario === a.scenario);

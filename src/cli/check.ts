@@ -9,6 +9,7 @@ import { loadReferenceFor } from '../decode/reference.js';
 import { ConfigError, DataError } from '../errors/index.js';
 import type { TappedModel } from '../model/tapped.js';
 import type { Reference } from '../reference/reference.js';
+import { poolRows } from '../reference/split.js';
 import { checkKafka } from '../source/kafka-check.js';
 import { kafkaOptions } from '../source/kafka-options.js';
 import { cliLogger } from './logger.js';
@@ -68,7 +69,7 @@ async function poolHeadCost(model: TappedModel, reference: Reference, config: Co
     const d = f.length / 2;
     return { text: d > width ? `${model.layers[l]} ${d} -> ${width}` : `${model.layers[l]} ${d}`, k: Math.min(d, width) };
   });
-  const rows = Math.min(config.reference.pool, Math.floor(reference.count / 2));
+  const rows = poolRows(reference.count, config.reference.pool);
   const features = layers.reduce((a, l) => a + l.k, 0);
   return (
     `pool head: ${rows} reference rows x ${features} features (${layers.map((l) => l.text).join(', ')}) = ` +
@@ -93,7 +94,7 @@ function referenceSizeFits(count: number, name: string, config: Config): void {
     }
     return;
   }
-  const pool = Math.min(reference.pool, Math.floor(count / 2));
+  const pool = poolRows(count, reference.pool);
   if (pool < 4 || count - pool < batch.size) {
     throw new DataError(
       `reference ${name} has ${count} samples; with the pool scheme, at most half go to the pool and the rest must hold ` +
