@@ -31,7 +31,7 @@ export type { StatisticCalibration } from './pvalue.js';
  *
  * One alarm per model (alarm.ts): a window alarms when the smallest p-value over all its
  * layers and statistics is below a level c(K), the falseAlarmRate-quantile of that minimum
- * over the same replicates (each series also drawing its own floor offset). The replicates
+ * over the same replicates (each shifted by a draw of the floors, correlated across series). The replicates
  * keep the layers' correlation, so c is neither Bonferroni's α/series nor α.
  */
 
@@ -106,6 +106,13 @@ export interface Calibration {
   readonly spells?: SpellTable;
   readonly layers: readonly LayerCalibration[];
 }
+
+/**
+ * The calibration's method, kept with it in checkpoints: a daemon restarted on a newer
+ * method recalibrates rather than reuse levels computed the old way. 2: the alarm's floor
+ * draws are correlated across series (2026-12-06).
+ */
+export const CALIBRATION_METHOD = 2;
 
 /** The fewest null batches that give a usable estimate; real calibrations use 100 or more. */
 export const MIN_CALIBRATION_BATCHES = 8;
@@ -218,21 +225,35 @@ function calibrateLayer(
 /**
  * c(K) per tabulated length: the `rate`-quantile over replicates of the smallest p-value
  * of all series, each replicate's deviation shifted by a draw of its series' floor (which
- * the bootstrap does not contain; drawn independently per series, which errs towards a
- * smaller c, i.e. fewer alarms, where the series' offsets are in truth correlated).
+ * the bootstrap does not contain). The floor's draws keep the series' correlation: a
+ * replicate's shifts are one other replicate's longest-window deviations, standardised and
+ * scaled to each series' floor, the same replicate for every series. The centre's error is
+ * a window of all B batches, correlated across series as any long window is; the
+ * reference's offset is taken to correlate the same way. (Independent draws per series,
+ * as before 2026-12-06, made the smallest p-value of a dozen series too extreme and the
+ * alarm too quiet on long windows, where the floor dominates.)
  */
 function alarmLevels(series: readonly Series[], lengths: readonly number[], replicates: number, rate: number, prng: Prng): number[] {
   if (series.length === 0) return lengths.map(() => rate);
   const normal = gaussian(prng);
+  const last = lengths.length - 1;
+  const partner = Array.from({ length: replicates }, () => prng.below(replicates));
+  const shifts = series.map((s) => {
+    const { mean, sd, floor } = s.calibration;
+    return Float64Array.from(partner, (p) => {
+      const z = (s.deviations[last * replicates + p]! - mean) / sd;
+      return floor * (Number.isFinite(z) ? z : normal());
+    });
+  });
   return lengths.map((k, li) => {
     const minLogP = new Float64Array(replicates).fill(0);
-    for (const s of series) {
+    series.forEach((s, si) => {
       for (let r = 0; r < replicates; r++) {
-        const x = s.deviations[li * replicates + r]! + s.calibration.floor * normal();
+        const x = s.deviations[li * replicates + r]! + shifts[si]![r]!;
         const logP = seriesLogP(s.calibration, lengths, x, k);
         if (logP < minLogP[r]!) minLogP[r] = logP;
       }
-    }
+    });
     minLogP.sort();
     // The rate-quantile of the minimum (its lower tail), never above the per-series rate itself.
     return Math.min(rate, Math.exp(minLogP[Math.min(replicates - 1, Math.floor(rate * replicates))]!));

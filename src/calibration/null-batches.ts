@@ -7,7 +7,7 @@ import { createSampler, type ReferenceSampler } from '../reference/sampler.js';
 import { deriveSeed } from '../reference/prng.js';
 import type { Reference } from '../reference/reference.js';
 import type { Logger } from '../util/logger.js';
-import { calibrate, MIN_CALIBRATION_BATCHES, type Calibration } from './calibrate.js';
+import { calibrate, MIN_CALIBRATION_BATCHES, referenceOffsets, type Calibration } from './calibrate.js';
 import { resolvedRate } from './budget.js';
 
 /*
@@ -86,6 +86,8 @@ export interface CalibrationKey {
   readonly seed: number;
   /** what each batch is compared with: 'draws', or the pool's size and sketch width ('pool 2048 sketch 1024') */
   readonly scheme: string;
+  /** how the calibration was computed (CALIBRATION_METHOD): a newer method recalibrates */
+  readonly method: number;
 }
 
 export interface StoredCalibration {
@@ -157,16 +159,20 @@ export async function calibrateReference(o: CalibrationRun): Promise<Calibration
   const split = o.spellSteps !== undefined && done >= 2 * MIN_CALIBRATION_BATCHES ? Math.ceil(done / 2) : done;
   const usable = model.layers.flatMap((layer, l) => (perLayer[l] ? [{ layer, batches: perLayer[l].slice(0, split) }] : []));
   const spellBatches = split < done ? model.layers.flatMap((_, l) => (perLayer[l] ? [perLayer[l].slice(split)] : [])) : undefined;
+  // With a pool, what calibration cannot see is the held-out part's own offset (the pool's is shared).
+  const sizes = { n, m, reference: pool ? pool.heldOut.length : reference.count };
   const calibration = calibrate(usable, {
     ...(spellBatches ? { spellBatches } : {}),
     falseAlarmRate: o.falseAlarmRate,
     alarmRate: o.alarmRate,
     ...(o.spellSteps === undefined ? {} : { spellSteps: o.spellSteps }),
     seed: o.seed,
-    // With a pool, what calibration cannot see is the held-out part's own offset (the pool's is shared).
-    sizes: { n, m, reference: pool ? pool.heldOut.length : reference.count },
+    sizes,
   });
-  logger.info({ batches: split, elapsedMs: o.now() - started, falseAlarmRate: o.falseAlarmRate }, 'thresholds calibrated');
+  // Where the floor (the centre's and the reference's own error) is as wide as a window's
+  // noise: longer windows see little more, and only a larger reference moves this.
+  const stopTightening = Math.round(1 / (1 / split + referenceOffsets(sizes).cka));
+  logger.info({ batches: split, elapsedMs: o.now() - started, falseAlarmRate: o.falseAlarmRate, thresholdsStopTighteningAtBatches: stopTightening }, 'thresholds calibrated');
   if (calibration.spells) {
     // What a false-page budget can rest on: beyond this, its level is extrapolated (budget.ts).
     logger.info({ spellBatches: done - split, countedDownTo: Math.round(1 / resolvedRate(calibration.spells)) }, 'false-page budget: alarm spells simulated; spell rates counted down to one per countedDownTo batches, longer budgets extrapolated');
@@ -199,6 +205,8 @@ export const storedCalibrationSchema = z.object({
     seed: z.number().int().nonnegative(),
     // Checkpoints from before the pool were all made with fresh draws.
     scheme: z.string().default('draws'),
+    // Checkpoints from before the method was recorded: method 1.
+    method: z.number().int().positive().default(1),
   }),
   calibration: z.object({
     falseAlarmRate: finite,
@@ -230,6 +238,7 @@ export function sameKey(a: CalibrationKey, b: CalibrationKey): boolean {
     a.alarmRate === b.alarmRate &&
     a.spells === b.spells &&
     a.seed === b.seed &&
-    a.scheme === b.scheme
+    a.scheme === b.scheme &&
+    a.method === b.method
   );
 }

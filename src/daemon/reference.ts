@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { thresholdsFor, type StaticThresholds, type WindowWeights } from '../calibration/thresholds.js';
-import type { Calibration } from '../calibration/calibrate.js';
+import { CALIBRATION_METHOD, type Calibration } from '../calibration/calibrate.js';
 import { calibrateReference, sameKey, type CalibrationKey, type StoredCalibration } from '../calibration/null-batches.js';
 import type { Statistic } from '../cka/statistic.js';
 import { defaultMaxAbs } from '../decode/finite.js';
@@ -241,7 +241,7 @@ export class Calibrator {
     const referenceSha256 = state.sha256;
     const scheme = o.scheme === 'draws' ? 'draws' : `pool ${state.pool?.indices.length ?? o.pool} sketch ${o.sketchWidth}`;
     const m = o.scheme === 'draws' ? o.m : (state.pool?.indices.length ?? o.pool);
-    return { referenceSha256, n: o.n, m, batches: o.batches, falseAlarmRate: o.falseAlarmRate, alarmRate: o.alarmRate, spells: o.spellSteps !== undefined, seed: o.seed, scheme };
+    return { referenceSha256, n: o.n, m, batches: o.batches, falseAlarmRate: o.falseAlarmRate, alarmRate: o.alarmRate, spells: o.spellSteps !== undefined, seed: o.seed, scheme, method: CALIBRATION_METHOD };
   }
 
   #calibrate(state: ReferenceState): Promise<Calibration> {

@@ -93,6 +93,18 @@ describe('calibrate', () => {
     expect(fired / (runs * windows)).toBeLessThan(0.075);
   });
 
+  it('draws the floors of all series together: a layer twice over gets the alarm level of the layer once', () => {
+    // Two copies of one layer are one series each, perfectly correlated. The floor (here a
+    // small reference, so it dominates long windows) must shift both alike; drawn
+    // independently per series, the copies would disagree and pull the level down.
+    const batches = nullBatches(41, 200);
+    const options = { falseAlarmRate: alpha, seed: 3, replicates: 1000, sizes: { n: 64, m: 2048, reference: 300 } };
+    const once = calibrate([layer(batches, 'a')], options);
+    const twice = calibrate([layer(batches, 'a'), layer(batches, 'b')], options);
+    expect(twice.layers[1]!.statistics.cka!.floor).toBeGreaterThan(twice.layers[1]!.statistics.cka!.sd);
+    twice.alarm.levels.forEach((level, i) => expect(level).toBeCloseTo(once.alarm.levels[i]!, 12));
+  });
+
   it('still flags a drifted window, in the alarm too, naming a drifted series', () => {
     const c = calibrate([layer(nullBatches(1, 200)), layer(nullBatches(9, 200), 'quiet')], { falseAlarmRate: alpha, seed: 1 });
     const drifted = nullBatches(2, 16, 0.2).reduce(addDrift, EMPTY_DRIFT);

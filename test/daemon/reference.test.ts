@@ -4,6 +4,8 @@
  * reference bytes and settings, and a reference file that changes underneath.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CALIBRATION_METHOD } from '../../src/calibration/calibrate.js';
+import { storedCalibrationSchema } from '../../src/calibration/null-batches.js';
 import { fullWindowWeights } from '../../src/cka/drift.js';
 import { Calibrator, type CalibratorOptions } from '../../src/daemon/reference.js';
 import { gather, loadDigits } from '../../src/demo/digits.js';
@@ -73,6 +75,10 @@ describe('Calibrator', () => {
       expect(t16.cka!).toBeGreaterThanOrEqual(t1.cka!);
       expect(t16.mmd2_rbf!).toBeLessThanOrEqual(t1.mmd2_rbf!);
     }
+    // It says from which window length on only a larger reference would tighten them:
+    // 300 samples, a pool of 64, 236 held out, batches of 16: 1 / (1/12 + 16/236) = 7 batches.
+    const calibrated = logger.records.find((r) => r.msg === 'thresholds calibrated');
+    expect(calibrated?.obj).toMatchObject({ thresholdsStopTighteningAtBatches: 7 });
   });
 
   it('with a false-page budget, fits the tails on half its null batches and simulates the alarm on the other half; a stored calibration without spells is not reused', async () => {
@@ -132,6 +138,15 @@ describe('Calibrator', () => {
     await otherRate.prepare(restored);
     expect(messages()).toContain('thresholds calibrated');
     expect(otherRate.calibration!.falseAlarmRate).toBe(0.01);
+
+    // A checkpoint written before the method was recorded parses as method 1 and is recalibrated.
+    logger.records.length = 0;
+    const { method: _, ...oldKey } = restored.calibration.key;
+    expect(storedCalibrationSchema.parse(JSON.parse(JSON.stringify({ ...restored.calibration, key: oldKey }))).key.method).toBe(1);
+    const upgraded = await Calibrator.open(options(path));
+    await upgraded.prepare({ gammas: restored.gammas, calibration: { ...restored.calibration, key: { ...oldKey, method: 1 } } });
+    expect(messages()).toContain('thresholds calibrated');
+    expect(upgraded.stored!.key.method).toBe(CALIBRATION_METHOD);
   });
 
   it('recalibrates when the reference file changes, swapping state only inside the swap', async () => {
