@@ -3,6 +3,7 @@
  * delays. Pure: returns text; the caller writes the files.
  */
 import { inkOn, viridis } from '../../src/plot/colormap.js';
+import { heatmapSvg } from '../../src/plot/heatmap.js';
 import { STATISTICS, type Statistic } from '../../src/cka/statistic.js';
 import { falseAlarmRate, median, type DetectionCell, type ValidationResult } from './harness.js';
 import { seriesRate, type CleanStudy } from './clean-study.js';
@@ -322,6 +323,32 @@ export function cleanMarkdown(s: CleanStudy): string {
     out.push(`| ${stream.seed} | ${stream.stream} | **model alarm** | ${stream.lengths.map((r) => within(r.alarm / r.windows, o.alarmRate)).join(' | ')} |`);
   }
   return out.join('\n');
+}
+
+/**
+ * The clean study as a picture: each cell a stream's false-alarm rate at one window length
+ * over its target (1 = as configured), outlined in red outside [0.5, 2]. `alarm`: the model
+ * alarm, one row per seed and stream; `series`: each statistic, its layers pooled.
+ */
+export function cleanSvg(s: CleanStudy, what: 'alarm' | 'series'): string {
+  const o = s.options;
+  const rows = s.streams.flatMap((stream) =>
+    (what === 'alarm' ? [null] : STATISTICS).map((statistic) => ({
+      name: `seed ${stream.seed}, ${stream.stream}${statistic ? `: ${statistic}` : ''}`,
+      ratios: stream.lengths.map((r) => (statistic ? seriesRate(r, statistic) / o.falseAlarmRate : r.alarm / r.windows / o.alarmRate)),
+    })),
+  );
+  return heatmapSvg({
+    title: `Clean digits, batches of ${o.n}: ${what === 'alarm' ? 'model alarm' : 'per-series'} false-alarm rate ÷ target`,
+    rowTitle: 'seed, stream',
+    columnTitle: 'window (batches)',
+    rows: rows.map((r) => r.name),
+    columns: o.lengths.map((k) => `K = ${k}`),
+    values: rows.map((r) => r.ratios),
+    min: 0,
+    max: 2,
+    marked: rows.map((r) => r.ratios.map((x) => x < 0.5 || x > 2)),
+  });
 }
 
 /** A budget study (clean-study.ts with budgets): per seed and budget, the false pages a clean stream raised against the budget. */
