@@ -11,12 +11,16 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const PER_REQUEST = 160;
 
 /** Sends `count` messages (cycling through `pool`) with a few requests in flight; resolves when all are acknowledged. */
-export async function produceBacklog(topic: string, pool: readonly Buffer[], count: number): Promise<void> {
+/**
+ * `count` messages from `pool`, `perRequest` to a produce request (one record batch, which the
+ * broker's max.message.bytes, 1 MiB by default, bounds: large samples go one at a time).
+ */
+export async function produceBacklog(topic: string, pool: readonly Buffer[], count: number, perRequest = PER_REQUEST): Promise<void> {
   const producer = testKafka(uniqueName('bench-backlog')).producer({ allowAutoTopicCreation: false });
   await producer.connect();
   const inFlight: Promise<unknown>[] = [];
-  for (let i = 0; i < count; i += PER_REQUEST) {
-    const messages: Message[] = Array.from({ length: Math.min(PER_REQUEST, count - i) }, (_, k) => ({ value: pool[(i + k) % pool.length]! }));
+  for (let i = 0; i < count; i += perRequest) {
+    const messages: Message[] = Array.from({ length: Math.min(perRequest, count - i) }, (_, k) => ({ value: pool[(i + k) % pool.length]! }));
     inFlight.push(producer.send({ topic, messages, acks: 1 }));
     if (inFlight.length >= 6) await inFlight.shift();
   }

@@ -118,6 +118,20 @@ export const CALIBRATION_METHOD = 2;
 export const MIN_CALIBRATION_BATCHES = 8;
 
 export function calibrate(perLayer: readonly { layer: string; batches: readonly DriftSums[] }[], options: CalibrationOptions): Calibration {
+  const steps = calibrationSteps(perLayer, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * calibrate() one step at a time: the generator pauses after each layer's bootstrap and
+ * after each window length of the alarm's level, and returns the calibration. A caller on
+ * an event loop (null-batches.ts) lets other work run at every pause; with ResNet-18's 19
+ * layers the whole takes seconds, which would otherwise hold the daemon's /metrics.
+ */
+export function* calibrationSteps(perLayer: readonly { layer: string; batches: readonly DriftSums[] }[], options: CalibrationOptions): Generator<void, Calibration, void> {
   const { falseAlarmRate: alpha, seed } = options;
   const alarmRate = options.alarmRate ?? alpha;
   const maxBatches = options.maxBatches ?? 64;
@@ -140,8 +154,12 @@ export function calibrate(perLayer: readonly { layer: string; batches: readonly 
   const lengths: number[] = [...LENGTHS.filter((k) => k < maxBatches), maxBatches];
   const offsets = options.sizes ? referenceOffsets(options.sizes) : { cka: 0, mmd: 0 };
   const columns = perLayer.map(({ batches }) => toColumns(batches));
-  const layers = perLayer.map(({ layer }, l) => ({ layer, ...calibrateLayer(columns[l]!, seed, lengths, replicates, offsets) }));
-  const levels = alarmLevels(
+  const layers: ({ layer: string } & ReturnType<typeof calibrateLayer>)[] = [];
+  for (const [l, { layer }] of perLayer.entries()) {
+    layers.push({ layer, ...calibrateLayer(columns[l]!, seed, lengths, replicates, offsets) });
+    yield;
+  }
+  const levels = yield* alarmLevels(
     layers.flatMap((l) => l.series),
     lengths,
     replicates,
@@ -233,7 +251,7 @@ function calibrateLayer(
  * as before 2026-12-06, made the smallest p-value of a dozen series too extreme and the
  * alarm too quiet on long windows, where the floor dominates.)
  */
-function alarmLevels(series: readonly Series[], lengths: readonly number[], replicates: number, rate: number, prng: Prng): number[] {
+function* alarmLevels(series: readonly Series[], lengths: readonly number[], replicates: number, rate: number, prng: Prng): Generator<void, number[], void> {
   if (series.length === 0) return lengths.map(() => rate);
   const normal = gaussian(prng);
   const last = lengths.length - 1;
@@ -245,7 +263,8 @@ function alarmLevels(series: readonly Series[], lengths: readonly number[], repl
       return floor * (Number.isFinite(z) ? z : normal());
     });
   });
-  return lengths.map((k, li) => {
+  const levels: number[] = [];
+  for (const [li, k] of lengths.entries()) {
     const minLogP = new Float64Array(replicates).fill(0);
     series.forEach((s, si) => {
       for (let r = 0; r < replicates; r++) {
@@ -256,8 +275,10 @@ function alarmLevels(series: readonly Series[], lengths: readonly number[], repl
     });
     minLogP.sort();
     // The rate-quantile of the minimum (its lower tail), never above the per-series rate itself.
-    return Math.min(rate, Math.exp(minLogP[Math.min(replicates - 1, Math.floor(rate * replicates))]!));
-  });
+    levels.push(Math.min(rate, Math.exp(minLogP[Math.min(replicates - 1, Math.floor(rate * replicates))]!)));
+    yield;
+  }
+  return levels;
 }
 
 function gaussian(prng: Prng): () => number {

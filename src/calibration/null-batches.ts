@@ -7,7 +7,8 @@ import { createSampler, type ReferenceSampler } from '../reference/sampler.js';
 import { deriveSeed } from '../reference/prng.js';
 import type { Reference } from '../reference/reference.js';
 import type { Logger } from '../util/logger.js';
-import { calibrate, MIN_CALIBRATION_BATCHES, referenceOffsets, type Calibration } from './calibrate.js';
+import { runSteps } from '../util/steps.js';
+import { calibrationSteps, MIN_CALIBRATION_BATCHES, referenceOffsets, type Calibration } from './calibrate.js';
 import { resolvedRate } from './budget.js';
 
 /*
@@ -161,14 +162,14 @@ export async function calibrateReference(o: CalibrationRun): Promise<Calibration
   const spellBatches = split < done ? model.layers.flatMap((_, l) => (perLayer[l] ? [perLayer[l].slice(split)] : [])) : undefined;
   // With a pool, what calibration cannot see is the held-out part's own offset (the pool's is shared).
   const sizes = { n, m, reference: pool ? pool.heldOut.length : reference.count };
-  const calibration = calibrate(usable, {
+  const calibration = await runSteps(calibrationSteps(usable, {
     ...(spellBatches ? { spellBatches } : {}),
     falseAlarmRate: o.falseAlarmRate,
     alarmRate: o.alarmRate,
     ...(o.spellSteps === undefined ? {} : { spellSteps: o.spellSteps }),
     seed: o.seed,
     sizes,
-  });
+  }));
   // Where the floor (the centre's and the reference's own error) is as wide as a window's
   // noise: longer windows see little more, and only a larger reference moves this.
   const stopTightening = Math.round(1 / (1 / split + referenceOffsets(sizes).cka));

@@ -18,6 +18,7 @@ import { ModelError } from '../errors/index.js';
 import type { Reference } from '../reference/reference.js';
 import { countSketch, tapSeed, type Sketch, type TapPool } from './graph/reference-graph.js';
 import type { TappedModel } from './tapped.js';
+import { nextTurn } from '../util/steps.js';
 
 export interface PoolOptions {
   readonly reference: Reference;
@@ -80,11 +81,14 @@ export async function buildReferencePool(model: TappedModel, o: PoolOptions): Pr
   }
   const head = { kind: 'features', sketches: Object.fromEntries(model.layers.map((layer, l) => [layer, sketches[l] ?? null])) } as const;
   const features = await model.features(rows, m, head, chunk, (done) => o.onProgress?.('features', done, m));
-  const sketchErrors = model.layers.map((_, l) => {
-    if (sketches[l] === null) return null;
+  // The exact Grams of wide layers take a second each (ResNet-18's first: 200,704 features):
+  // the event loop gets a turn between layers.
+  const sketchErrors: (number | null)[] = [];
+  for (const [l, sketch] of sketches.entries()) {
     const k = widths[l]!;
-    return relativeGramError(gramOf(exact[l]!, probeRows, dims[l]!), gramOf(features[l]!.subarray(0, probeRows * k), probeRows, k));
-  });
+    sketchErrors.push(sketch === null ? null : relativeGramError(gramOf(exact[l]!, probeRows, dims[l]!), gramOf(features[l]!.subarray(0, probeRows * k), probeRows, k)));
+    await nextTurn();
+  }
 
   const centred = features.map((f, l) => centre(f, m, widths[l]!));
   const gammas = model.layers.map((layer, l) => {

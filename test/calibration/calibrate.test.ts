@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { addDrift, batchWeights, driftScores, effectiveBatches, EMPTY_DRIFT, fullWindowWeights, type DriftSums } from '../../src/cka/drift.js';
 import { judgeWindow } from '../../src/calibration/alarm.js';
 import { pValue } from '../../src/calibration/pvalue.js';
-import { calibrate, referenceOffsets, type Calibration } from '../../src/calibration/calibrate.js';
+import { calibrate, calibrationSteps, referenceOffsets, type Calibration } from '../../src/calibration/calibrate.js';
 import { thresholdAt, thresholdsFor } from '../../src/calibration/thresholds.js';
 import { isDrifting, STATISTICS } from '../../src/cka/statistic.js';
 import { nullBatches } from './synthetic.js';
@@ -91,6 +91,17 @@ describe('calibrate', () => {
     // 4000 windows: binomial sd 0.0034 at 5%.
     expect(fired / (runs * windows)).toBeGreaterThan(0.03);
     expect(fired / (runs * windows)).toBeLessThan(0.075);
+  });
+
+  it('runs in steps that pause after every layer and every alarm length, to the same calibration', () => {
+    const perLayer = ['a', 'b', 'c'].map((n, i) => layer(nullBatches(60 + i, 40), n));
+    const options = { falseAlarmRate: alpha, seed: 5, replicates: 300, maxBatches: 16 };
+    const steps = calibrationSteps(perLayer, options);
+    let pauses = 0;
+    let step = steps.next();
+    for (; !step.done; step = steps.next()) pauses += 1;
+    expect(pauses).toBe(perLayer.length + step.value.lengths.length);
+    expect(step.value).toEqual(calibrate(perLayer, options));
   });
 
   it('draws the floors of all series together: a layer twice over gets the alarm level of the layer once', () => {
