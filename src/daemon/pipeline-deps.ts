@@ -112,6 +112,12 @@ export interface PipelineDeps {
   readonly onDuplicate?: (record: SourceRecord) => void;
   /** whether a sample is scored (sampling.ts); absent: every one */
   readonly choose?: Choose;
+  /**
+   * With `choose`: whether a message holds exactly one well-sized sample, told from its
+   * bytes without decoding (raw-f32: its length). Such a message that sampling leaves out is
+   * counted and committed undecoded; absent: every message is decoded.
+   */
+  readonly oneSample?: (bytes: Uint8Array) => boolean;
   readonly onApplied?: (delta: { samples: Record<string, number>; rejected: { topic: string; reason: string }[]; unscored: readonly Unscored[]; scored: Record<string, number> }) => void;
   readonly onBatch?: (report: BatchReport) => void;
   readonly onLayerError?: (layer: string, error: StatisticsError) => void;

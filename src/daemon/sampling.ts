@@ -2,8 +2,9 @@ import { AutoFraction } from './auto-fraction.js';
 
 /*
  * Sampling under overload (issue 20): which production samples are scored when the traffic
- * is more than the model can score. Every sample is still decoded, validated, counted and
- * committed; only the chosen ones go into batches.
+ * is more than the model can score. Every sample is still counted and committed; only the
+ * chosen ones go into batches. (A one-sample raw-f32 message left out is not even decoded:
+ * pipeline.ts, `oneSample`.)
  *
  *   sample (topic, partition, offset, index in its record) ─hash─▶ u in [0, 1)
  *   scored when u < fraction          (fraction: fixed, or AutoFraction's current value)

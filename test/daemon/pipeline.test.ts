@@ -340,6 +340,40 @@ describe('Pipeline with sampling', () => {
     expect(scoredRows.map((r) => Array.from(r))).toEqual(chosen.slice(0, inBatches).map((r) => Array.from(new Float32Array(new Uint8Array(r.value!).buffer))));
   });
 
+  it('counts a one-sample message that sampling leaves out without decoding it; what is scored and counted is the same', async () => {
+    const all = records('t', 0, 0, 2_000, 17);
+    // A left-out message beyond maxAbs: undecoded, it is counted as a sample, not rejected.
+    const leftOut = all.findIndex((r) => sampleKey('t', 0, r.offset, 0) >= 0.25);
+    new Float32Array(all[leftOut]!.value!.buffer)[0] = 1e6;
+    const run = async (oneSample: boolean) => {
+      let decoded = 0;
+      const { deps, windows } = setup({
+        choose: createSampling(0.25, () => 0).choose,
+        decode: (bytes) => {
+          decoded += 1;
+          return decode(bytes);
+        },
+        ...(oneSample ? { oneSample: (bytes: Uint8Array) => bytes.length === D * 4 } : {}),
+      });
+      const p = new Pipeline(deps);
+      p.accept(all);
+      await p.process({ flush: true });
+      await p.drainShort();
+      return { decoded, state: await p.snapshot(), offsets: p.offsets, window: windows[0]! };
+    };
+    const skipping = await run(true);
+    const decoding = await run(false);
+    const chosen = all.filter((r) => sampleKey('t', 0, r.offset, 0) < 0.25).length;
+    expect(skipping.decoded).toBe(chosen);
+    expect(decoding.decoded).toBe(all.length);
+    expect(skipping.state.counters.samples).toEqual({ t: 2_000 });
+    expect(decoding.state.counters.samples).toEqual({ t: 1_999 });
+    expect(decoding.state.counters.rejected).toEqual({ t: { out_of_range: 1 } });
+    expect(skipping.state.counters.scored).toEqual(decoding.state.counters.scored);
+    expect(skipping.offsets).toEqual({ t: { '0': 2_000 } });
+    expect(skipping.window).toEqual(decoding.window);
+  });
+
   it('a record of several samples, some skipped, split by a batch and restarted: each sample counted once, the same ones scored', async () => {
     const rows = (bytes: Uint8Array): Decoded => {
       const all = new Float32Array(new Uint8Array(bytes).buffer);
