@@ -50,8 +50,8 @@ import { DaemonProcess, writeDaemonConfig } from '../test/helpers/daemon.js';
 import { tempDir } from '../test/helpers/files.js';
 import { ROOT } from '../test/helpers/fixtures.js';
 import { heldOutDigits, rawMessage, writeReference } from '../test/helpers/digits.js';
-import { brokers, freshTopic, uniqueName, withAdmin } from '../test/helpers/kafka.js';
-import { bareConsume, produceAtRate, produceBacklog } from './kafka-load.js';
+import { freshTopic, uniqueName, withAdmin } from '../test/helpers/kafka.js';
+import { bareConsume, brokerPid, produceAtRate, produceBacklog } from './kafka-load.js';
 import { valueOf } from '../test/helpers/prom-text.js';
 import { writeNpyFile } from '../src/io/npy-file.js';
 import { buildIfStale, ensureBroker } from '../test/helpers/services.js';
@@ -106,16 +106,6 @@ function procStats(pid: number): { cpuMs: number; rssKb: number } {
   return { cpuMs: ticks * 10, rssKb: Number(rss?.[1] ?? 0) };
 }
 
-function brokerPid(): number | null {
-  const port = brokers()[0]!.split(':').at(-1);
-  try {
-    const pid = Number(readFileSync(join(ROOT, `.cache/kafka-run-${port}/kafka.pid`), 'utf8'));
-    procStats(pid);
-    return pid;
-  } catch {
-    return null; // a broker this machine did not start with scripts/kafka.sh: its CPU is not shown
-  }
-}
 
 /** The daemon with `scheme` over the backlog alone (fresh group): samples/s and CPU per 1,000 samples between 10% and 90%. */
 async function backlogOnly(dir: string, topic: string, scheme: 'pool' | 'draws'): Promise<{ rate: number; cpuMs: number }> {
@@ -294,6 +284,7 @@ async function main(): Promise<void> {
       ...(values['sketch-width'] ? { sketchWidth: Number(values['sketch-width']) } : {}),
       ...(values.pool ? { pool: Number(values.pool) } : {}),
     });
+    // A broker this machine did not start with scripts/kafka.sh (null): its CPU is not shown.
     const kafkaPid = brokerPid();
     t = performance.now();
     const profile = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : [];

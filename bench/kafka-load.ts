@@ -3,14 +3,26 @@
  * backlog, a producer at a steady rate, and bare kafkajs consumption as the baseline the
  * daemon's rate is set beside.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Message } from 'kafkajs';
-import { testKafka, uniqueName } from '../test/helpers/kafka.js';
+import { ROOT } from '../test/helpers/fixtures.js';
+import { brokers, testKafka, uniqueName } from '../test/helpers/kafka.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 // 160 x 3,136 bytes (a raw digit): one request well under the broker's 1 MiB.
 const PER_REQUEST = 160;
 
 /** Sends `count` messages (cycling through `pool`) with a few requests in flight; resolves when all are acknowledged. */
+/** The test broker's pid when scripts/kafka.sh started it on this machine (its run directory says), else null. */
+export function brokerPid(): number | null {
+  const port = brokers()[0]!.split(':').at(-1);
+  const file = join(ROOT, `.cache/kafka-run-${port}/kafka.pid`);
+  if (!existsSync(file)) return null;
+  const pid = Number(readFileSync(file, 'utf8'));
+  return existsSync(`/proc/${pid}`) ? pid : null;
+}
+
 /**
  * `count` messages from `pool`, `perRequest` to a produce request (one record batch, which the
  * broker's max.message.bytes, 1 MiB by default, bounds: large samples go one at a time).

@@ -38,9 +38,8 @@ import { parseArgs } from 'node:util';
 import { DaemonProcess, editConfig, writeDaemonConfig } from '../test/helpers/daemon.js';
 import { tempDir } from '../test/helpers/files.js';
 import { heldOutDigits, rawMessage, writeReference } from '../test/helpers/digits.js';
-import { ROOT } from '../test/helpers/fixtures.js';
-import { brokers, freshTopic, uniqueName, withAdmin } from '../test/helpers/kafka.js';
-import { bareConsume, produceAtRate, produceBacklog } from './kafka-load.js';
+import { freshTopic, uniqueName, withAdmin } from '../test/helpers/kafka.js';
+import { bareConsume, brokerPid, produceAtRate, produceBacklog } from './kafka-load.js';
 import { sumOf, valueOf } from '../test/helpers/prom-text.js';
 import { buildIfStale, ensureBroker } from '../test/helpers/services.js';
 
@@ -77,11 +76,6 @@ const verdict = (pass: boolean) => (pass ? 'PASS' : 'FAIL');
 /** Every thread of `pid` at `nice` (Linux: a nice value is per thread). */
 function renice(pid: number, nice: number): void {
   for (const tid of readdirSync(`/proc/${pid}/task`)) setPriority(Number(tid), nice);
-}
-
-function brokerPid(): number {
-  const port = brokers()[0]!.split(':').at(-1);
-  return Number(readFileSync(join(ROOT, `.cache/kafka-run-${port}/kafka.pid`), 'utf8'));
 }
 
 function rssKb(pid: number): number {
@@ -148,8 +142,10 @@ async function main(): Promise<void> {
   try {
     log(`ckawatch overload benchmark, ${new Date().toISOString()}: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     if (values['yield-load']) {
-      renice(brokerPid(), 10);
-      log(`--yield-load: the broker (pid ${brokerPid()}) at nice 10; the producer too while the overload runs`);
+      const pid = brokerPid();
+      if (pid === null) throw new Error('--yield-load: no broker started by scripts/kafka.sh on this machine to lower');
+      renice(pid, 10);
+      log(`--yield-load: the broker (pid ${pid}) at nice 10; the producer too while the overload runs`);
     }
     const pool = heldOutDigits(5_000).map(rawMessage);
     writeReference(dir, 2_000);

@@ -202,8 +202,9 @@ export function pipelineDeps(o: {
     decode: o.decode,
     // A fixed 1 scores every sample: no choice to make per sample. A raw-f32 message of the
     // right length is one sample: left out, it need not be decoded.
-    ...(o.config.sampling === 1 ? {} : { choose: o.sampling.choose }),
-    ...(o.config.sampling !== 1 && o.config.input.encoding === 'raw-f32' ? { oneSample: (bytes: Uint8Array) => bytes.length === model.sampleSize * 4 } : {}),
+    ...(o.config.sampling === 1
+      ? {}
+      : { choose: o.sampling.choose, ...(o.config.input.encoding === 'raw-f32' ? { oneSample: (bytes: Uint8Array) => bytes.length === model.sampleSize * 4 } : {}) }),
     // Read per accept: a changed reference file moves the default bound with it.
     get maxAbs() {
       return o.config.input.maxAbs ?? calibrator.state.maxAbs;

@@ -143,7 +143,7 @@ export class Pipeline {
    * such as images, run before this over the whole batch; see decode/records.ts).
    */
   accept(records: Iterable<SourceRecord>, decoded?: readonly Decoded[]): void {
-    const maxAbs = this.#deps.maxAbs;
+    const { maxAbs, choose, oneSample } = this.#deps;
     let index = -1;
     for (const record of records) {
       index += 1;
@@ -157,7 +157,6 @@ export class Pipeline {
       const epoch = this.#epochs.get(`${record.topic}/${record.partition}`) ?? 0;
       // Under sampling, a one-sample message left out is counted without being decoded: at
       // a fraction f, 1 - f of the decoding (a copy and a pass over every value) was for nothing.
-      const { choose, oneSample } = this.#deps;
       if (choose && oneSample && !decoded && record.value && oneSample(record.value) && !choose(record.topic, record.partition, record.offset, 0)) {
         this.#queue.push({ topic: record.topic, partition: record.partition, offset: record.offset, epoch, skipped: true });
         continue;

@@ -17,8 +17,8 @@ import { isPoolBatch, poolSummaryBuilder, poolSummaryBytes, rbfKernel, type Pool
 import { ModelError } from '../errors/index.js';
 import type { Reference } from '../reference/reference.js';
 import { countSketch, tapSeed, type Sketch, type TapPool } from './graph/reference-graph.js';
-import type { TappedModel } from './tapped.js';
 import { nextTurn } from '../util/steps.js';
+import type { TappedModel } from './tapped.js';
 
 export interface PoolOptions {
   readonly reference: Reference;

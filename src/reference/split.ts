@@ -20,17 +20,17 @@ export function splitIndices(indices: Int32Array, parts: number, seed: number): 
   return out;
 }
 
+/** Rows of a reference of `count` samples that go to a pool of `requested`: at most half, the rest calibrates. */
+export function poolRows(count: number, requested: number): number {
+  return Math.min(requested, Math.floor(count / 2));
+}
+
 /**
  * The reference cut once, seeded, into the pool every production batch is compared with
  * and the held-out part calibration draws its null batches from: min(poolSize, ⌊N/2⌋)
  * samples for the pool, the rest held out. Half at most, so that calibration always has
  * as many samples as the pool: its null batches must be as varied as production's.
  */
-/** Rows of a reference of `count` samples that go to a pool of `requested`: at most half, the rest calibrates. */
-export function poolRows(count: number, requested: number): number {
-  return Math.min(requested, Math.floor(count / 2));
-}
-
 export function splitPool(count: number, poolSize: number, seed: number): { pool: Int32Array; heldOut: Int32Array } {
   const size = poolRows(count, poolSize);
   if (size < 4) throw new DataError(`a reference of ${count} samples is too small to split into a pool and a held-out part (8 at least)`);
